@@ -1,0 +1,595 @@
+import type { CallRecord, EngineLoad, SchedulerCore } from '@autellix/core';
+import { CallPhase, ConfigError, rebuildBatch } from '@autellix/core';
+import type { EngineOptions } from './engine-options.ts';
+import { PreemptionMode, validateEngineOptions } from './engine-options.ts';
+import type { PinSet } from './prefix-cache.ts';
+import { PrefixCache } from './prefix-cache.ts';
+import type { EngineProfile } from './profile.ts';
+import { kvCapacityBlocks, swapSeconds } from './profile.ts';
+import type { Segment } from './segment.ts';
+import { stepSeconds } from './step-time.ts';
+import type { StepShape } from './types.ts';
+
+/** Longest run of identical decode steps simulated as one event. */
+const MAX_DECODE_RUN = 4096;
+
+/** A call as handed to an engine. */
+export interface EngineCallSpec {
+  /** The scheduler's record (priority, service); the engine reports service and wait through the core. */
+  readonly rec: CallRecord;
+  /** The call's own segment (its new input then its output); its chain gives the prompt's prefix. */
+  readonly segment: Segment;
+  /** Tokens of the prompt: segment.offset + new input tokens. */
+  readonly promptTokens: number;
+  /** Tokens the call will generate (known to a simulated engine). */
+  readonly outputTokens: number;
+}
+
+/** Where a call is inside an engine. */
+export const EngineCallState = {
+  /** Not in the batch, holding no KV on the GPU (new, or preempted by recompute). */
+  waiting: 'waiting',
+  /** Not in the batch, KV copied to host memory. */
+  swapped: 'swapped',
+  running: 'running',
+} as const;
+export type EngineCallState = (typeof EngineCallState)[keyof typeof EngineCallState];
+
+/** An engine's view of one call. Mutable; owned by `SimEngine`. */
+export interface EngineCall {
+  readonly spec: EngineCallSpec;
+  state: EngineCallState;
+  /** Tokens of context whose KV is on the GPU (or on the host while swapped). */
+  computed: number;
+  /** Context the call must have computed before it decodes (prompt, plus generated tokens after a recompute). */
+  prefillTarget: number;
+  /** Tokens generated so far. */
+  generated: number;
+  /** Tokens served from the prefix cache (pinned) at the last admission. */
+  hit: number;
+  pins: PinSet;
+  /** Blocks the call holds outside the cache (its own KV). */
+  ownBlocks: number;
+  /** Tokens of prefill planned for the current step (0: a decode, or no work). */
+  chunk: number;
+  /** True when the call decodes one token in the current step. */
+  decoding: boolean;
+  /** Time since when wait has not yet been reported to the core. */
+  waitMark: number;
+  /** Seconds queued, running, and swapping (metrics). */
+  waitTime: number;
+  execTime: number;
+  swapTime: number;
+  /** Time of the first generated token, or NaN. */
+  firstTokenAt: number;
+}
+
+/** Counters of one engine. */
+export interface EngineStats {
+  steps: number;
+  busySeconds: number;
+  preemptions: number;
+  swapOuts: number;
+  swapIns: number;
+  recomputes: number;
+  prefillTokens: number;
+  decodeTokens: number;
+  /** Sum over steps of the calls with work in the step (mean batch = batchSeqSum / steps). */
+  batchSeqSum: number;
+  /** Most calls waiting (queued, preempted or swapped) seen at the start of a step. */
+  maxWaiting: number;
+}
+
+/**
+ * A simulated GPU engine: continuous batching over the profile's cost model, driven by the
+ * scheduling core's priorities. The caller owns time: `beginStep(now)` plans one step and
+ * returns its duration; `endStep(now)` applies it and returns the calls that finished.
+ *
+ * Batch rule: every `rebuildEverySteps` steps the batch is rebuilt in strict priority order
+ * (`rebuildBatch`); between rebuilds, free slots are refilled from the head of the waiting
+ * queue. Within a step, decodes take one token each and prefill chunks share what is left of
+ * `maxBatchTokens`, in batch order. If KV runs out inside a step, cache is evicted first, then
+ * the lowest-priority running call is preempted by recompute.
+ */
+export class SimEngine {
+  readonly id: string;
+  readonly profile: EngineProfile;
+  readonly options: EngineOptions;
+  readonly cache: PrefixCache;
+  readonly capacityBlocks: number;
+  readonly stats: EngineStats = {
+    steps: 0,
+    busySeconds: 0,
+    preemptions: 0,
+    swapOuts: 0,
+    swapIns: 0,
+    recomputes: 0,
+    prefillTokens: 0,
+    decodeTokens: 0,
+    batchSeqSum: 0,
+    maxWaiting: 0,
+  };
+  private readonly core: SchedulerCore;
+  /** In batch order (priority at the last rebuild, then admission order). */
+  private running: EngineCall[] = [];
+  /** Waiting and swapped calls, best first. */
+  private waiting: EngineCall[] = [];
+  private ownBlocks = 0;
+  private stepsSinceRebuild = Number.POSITIVE_INFINITY;
+  private stepSwapSeconds = 0;
+  private stepDuration = 0;
+  private stepping = false;
+  /** True when a running call changed level since the batch was last sorted. */
+  private orderDirty = false;
+  /** Start, length in steps, first step time and per-step growth of the run in flight. */
+  private stepStart = 0;
+  private macroSteps = 1;
+  private firstStepSeconds = 0;
+  private stepGrowthSeconds = 0;
+  /** Reused for `endStep`'s result: valid until the next `endStep`. */
+  private readonly doneBuffer: EngineCall[] = [];
+  /** Calls with work in the current step. */
+  private activeCalls = 0;
+
+  constructor(id: string, profile: EngineProfile, options: EngineOptions, core: SchedulerCore) {
+    this.id = id;
+    this.profile = profile;
+    this.options = validateEngineOptions(options);
+    this.core = core;
+    this.cache = new PrefixCache(profile.blockSize);
+    this.capacityBlocks = options.ablations.unboundedKv ? Number.POSITIVE_INFINITY : kvCapacityBlocks(profile);
+  }
+
+  /** True while a step is in flight. */
+  get busy(): boolean {
+    return this.stepping;
+  }
+
+  /** True when the engine holds no calls. */
+  get empty(): boolean {
+    return this.running.length === 0 && this.waiting.length === 0;
+  }
+
+  /** Load for balancers. */
+  load(): EngineLoad {
+    const used = this.ownBlocks + this.cache.pinnedBlocks;
+    return {
+      id: this.id,
+      running: this.running.length,
+      queued: this.waiting.length,
+      kvUsed: Number.isFinite(this.capacityBlocks) ? Math.min(1, used / this.capacityBlocks) : 0,
+    };
+  }
+
+  /** Takes a call into the waiting queue. Throws `ConfigError` when it can never fit. */
+  assign(spec: EngineCallSpec, now: number): EngineCall {
+    const total = spec.promptTokens + spec.outputTokens;
+    if (total > this.options.maxContextTokens) {
+      throw new ConfigError(
+        `call ${spec.rec.key} needs ${total} tokens of context, over engine.maxContextTokens = ${this.options.maxContextTokens}`,
+      );
+    }
+    if (this.blocksOf(total) > this.capacityBlocks) {
+      throw new ConfigError(`call ${spec.rec.key} needs ${this.blocksOf(total)} KV blocks, over the capacity ${this.capacityBlocks}`);
+    }
+    const call: EngineCall = {
+      spec,
+      state: EngineCallState.waiting,
+      computed: 0,
+      prefillTarget: spec.promptTokens,
+      generated: 0,
+      hit: 0,
+      pins: [],
+      ownBlocks: 0,
+      chunk: 0,
+      decoding: false,
+      waitMark: now,
+      waitTime: 0,
+      execTime: 0,
+      swapTime: 0,
+      firstTokenAt: Number.NaN,
+    };
+    this.core.setPhase(spec.rec, CallPhase.queued);
+    this.insertWaiting(call);
+    return call;
+  }
+
+  /**
+   * Plans the next step at `now` (rebuilding or refilling the batch) and returns its duration
+   * in seconds, or null when there is nothing to run (the engine goes idle).
+   */
+  beginStep(now: number): number | null {
+    if (this.stepping) throw new Error(`engine ${this.id}: beginStep while a step is in flight`);
+    this.stepSwapSeconds = 0;
+    if (this.waiting.length === 0) {
+      // Nothing can join or be preempted: a rebuild would only re-sort the batch.
+      if (this.orderDirty) this.sortRunning();
+      this.stepsSinceRebuild = 0;
+    } else if (this.stepsSinceRebuild >= this.options.rebuildEverySteps || this.running.length === 0) {
+      this.rebuild(now);
+    } else {
+      this.refill(now);
+    }
+    if (this.running.length === 0) return null;
+    const shape = this.planStep(now);
+    if (this.running.length === 0) return null;
+    const constant = this.options.ablations.constantStepSeconds;
+    const first = constant !== null ? constant : stepSeconds(this.profile, shape);
+    const swap = this.options.ablations.zeroSwapCost ? 0 : this.stepSwapSeconds;
+    this.stepStart = now;
+    this.macroSteps = 1;
+    this.firstStepSeconds = first + swap;
+    this.stepGrowthSeconds = 0;
+    if (this.options.macroSteps && shape.prefillSeqs === 0 && swap === 0) this.extendDecodeRun(shape, first);
+    this.stepDuration = this.runSeconds(this.macroSteps);
+    this.stepping = true;
+    return this.stepDuration;
+  }
+
+  /**
+   * Turns a pure-decode step into a run of identical decode steps, which is exact: the batch
+   * cannot change before its first completion, the next rebuild, or an `interrupt`. Each step
+   * reads D more context tokens than the one before, and step time is linear in context, so
+   * step i takes first + i * growth.
+   */
+  private extendDecodeRun(shape: StepShape, first: number): void {
+    let k = Number.POSITIVE_INFINITY;
+    for (const c of this.running) {
+      const left = c.spec.outputTokens - c.generated;
+      if (left < k) k = left;
+    }
+    if (this.waiting.length > 0) k = Math.min(k, this.options.rebuildEverySteps - this.stepsSinceRebuild);
+    k = Math.min(k, MAX_DECODE_RUN);
+    if (!(k > 1)) return;
+    let extra = 0;
+    for (const c of this.running) extra += this.blocksOf(c.computed + k - c.hit) - this.blocksOf(c.computed + 1 - c.hit);
+    if (!this.reserve(extra)) return;
+    for (const c of this.running) c.ownBlocks = this.blocksOf(c.computed + k - c.hit);
+    this.ownBlocks += extra;
+    const constant = this.options.ablations.constantStepSeconds;
+    if (constant === null) {
+      const next: StepShape = { ...shape, decodeContextTokens: shape.decodeContextTokens + shape.decodeSeqs };
+      this.stepGrowthSeconds = stepSeconds(this.profile, next) - first;
+    }
+    this.macroSteps = k;
+  }
+
+  /** Seconds of the first `k` steps of the current run. */
+  private runSeconds(k: number): number {
+    return k * this.firstStepSeconds + (this.stepGrowthSeconds * k * (k - 1)) / 2;
+  }
+
+  /**
+   * Cuts the run in flight short at the end of the step in progress at `now`, because something
+   * arrived that the next step must see. Returns the new end time, or null when the run already
+   * ends with that step (or no step is in flight).
+   */
+  interrupt(now: number): number | null {
+    if (!this.stepping || this.macroSteps <= 1) return null;
+    let j = 1;
+    while (j < this.macroSteps && this.stepStart + this.runSeconds(j) < now) j += 1;
+    if (j >= this.macroSteps) return null;
+    this.macroSteps = j;
+    this.stepDuration = this.runSeconds(j);
+    let sum = 0;
+    for (const c of this.running) {
+      c.ownBlocks = this.blocksOf(c.computed + j - c.hit);
+      sum += c.ownBlocks;
+    }
+    this.ownBlocks = sum;
+    return this.stepStart + this.stepDuration;
+  }
+
+  /** Applies the step (or run of steps) begun by `beginStep`; returns the calls that finished, in batch order. */
+  endStep(now: number): EngineCall[] {
+    if (!this.stepping) throw new Error(`engine ${this.id}: endStep without a step in flight`);
+    this.stepping = false;
+    const dt = this.stepDuration;
+    const k = this.macroSteps;
+    this.stats.steps += k;
+    this.stats.busySeconds += dt;
+    this.stats.batchSeqSum += this.activeCalls * k;
+    if (this.waiting.length > this.stats.maxWaiting) this.stats.maxWaiting = this.waiting.length;
+    this.stepsSinceRebuild += k;
+    const share = this.core.config.serviceUnit === 'share' ? dt / Math.max(1, this.activeCalls) : dt;
+    const done = this.doneBuffer;
+    done.length = 0;
+    let kept = 0;
+    for (const c of this.running) {
+      c.execTime += dt;
+      if (c.chunk === 0 && !c.decoding) {
+        this.running[kept++] = c;
+        continue;
+      }
+      if (this.core.addService(c.spec.rec, share) !== null) this.orderDirty = true;
+      if (c.chunk > 0) {
+        c.computed += c.chunk;
+        this.stats.prefillTokens += c.chunk;
+        c.chunk = 0;
+        if (c.computed >= c.prefillTarget) this.emitToken(c, now, 1);
+      } else {
+        c.decoding = false;
+        c.computed += k;
+        this.emitToken(c, now, k);
+      }
+      if (c.generated >= c.spec.outputTokens) done.push(c);
+      else this.running[kept++] = c;
+    }
+    this.running.length = kept;
+    for (const c of done) this.finish(c);
+    return done;
+  }
+
+  private emitToken(c: EngineCall, now: number, tokens: number): void {
+    c.generated += tokens;
+    this.stats.decodeTokens += tokens;
+    if (Number.isNaN(c.firstTokenAt)) c.firstTokenAt = now;
+  }
+
+  private finish(c: EngineCall): void {
+    this.ownBlocks -= c.ownBlocks;
+    c.ownBlocks = 0;
+    if (this.options.prefixCache) this.cache.insert(c.spec.segment, c.spec.promptTokens + c.generated);
+    this.cache.release(c.pins);
+    c.pins = [];
+    this.trimToCapacity();
+  }
+
+  /** After a donation the cache may overshoot capacity by rounding; evict the excess. */
+  private trimToCapacity(): void {
+    const over = this.ownBlocks + this.cache.blocks - this.capacityBlocks;
+    if (over > 0) this.cache.evict(over);
+  }
+
+  private blocksOf(tokens: number): number {
+    return Math.ceil(tokens / this.profile.blockSize);
+  }
+
+  private freeBlocks(): number {
+    return this.capacityBlocks - this.ownBlocks - this.cache.blocks;
+  }
+
+  /** Makes `blocks` free, evicting cache if needed. False when even eviction cannot. */
+  private reserve(blocks: number): boolean {
+    const free = this.freeBlocks();
+    if (free >= blocks) return true;
+    if (free + this.cache.evictableBlocks < blocks) return false;
+    this.cache.evict(blocks - free);
+    return this.freeBlocks() >= blocks;
+  }
+
+  /** Blocks a candidate needs to run through the next rebuild interval. */
+  private blocksNeeded(c: EngineCall): number {
+    const growth = this.options.rebuildEverySteps;
+    if (c.state === EngineCallState.running) {
+      return this.blocksOf(Math.max(c.computed, c.prefillTarget) + growth - c.hit);
+    }
+    if (c.state === EngineCallState.swapped) return this.blocksOf(c.computed + growth);
+    const want = c.spec.promptTokens + c.generated;
+    const hit = this.options.prefixCache ? this.cache.peek(c.spec.segment, want) : 0;
+    return this.blocksOf(want + growth - hit);
+  }
+
+  private reportWait(c: EngineCall, now: number): void {
+    const w = now - c.waitMark;
+    if (w > 0) {
+      c.waitTime += w;
+      this.core.addWait(c.spec.rec, w);
+    }
+    c.waitMark = now;
+  }
+
+  /** Re-sorts the running batch by priority (after demotions, when no rebuild is needed). */
+  private sortRunning(): void {
+    const core = this.core;
+    this.running.sort((a, b) => core.compare(a.spec.rec, b.spec.rec));
+    this.orderDirty = false;
+  }
+
+  private rebuild(now: number): void {
+    this.stepsSinceRebuild = 0;
+    this.orderDirty = false;
+    for (const c of this.waiting) this.reportWait(c, now);
+    const core = this.core;
+    const all = this.running.concat(this.waiting);
+    all.sort((a, b) => core.compare(a.spec.rec, b.spec.rec));
+    const budgetBlocks = this.capacityBlocks - this.cache.pinnedBlocks;
+    let used = 0;
+    let open = true;
+    const byKey = new Map<string, EngineCall>();
+    const candidates = all.map((c) => {
+      byKey.set(c.spec.rec.key, c);
+      const running = c.state === EngineCallState.running;
+      let need = Number.POSITIVE_INFINITY;
+      if (open || running) {
+        need = this.blocksNeeded(c);
+        used += need;
+        if (used > budgetBlocks) open = false;
+      }
+      return { key: c.spec.rec.key, running, blocksNeeded: need };
+    });
+    const plan = rebuildBatch(candidates, { maxSeqs: this.options.maxBatchSeqs, blocks: budgetBlocks });
+    for (const key of plan.preempt) this.preempt(byKey.get(key) as EngineCall, now);
+    const kept = new Set(plan.keep);
+    const next: EngineCall[] = [];
+    for (const key of plan.keep) next.push(byKey.get(key) as EngineCall);
+    this.running = next;
+    const admitted = new Set<string>();
+    for (const key of plan.admit) {
+      const c = byKey.get(key) as EngineCall;
+      if (!this.admit(c, now)) break;
+      admitted.add(key);
+    }
+    this.waiting = all.filter((c) => !kept.has(c.spec.rec.key) && !admitted.has(c.spec.rec.key));
+  }
+
+  private refill(now: number): void {
+    while (this.running.length < this.options.maxBatchSeqs && this.waiting.length > 0) {
+      const head = this.waiting[0] as EngineCall;
+      if (!this.admit(head, now)) break;
+      this.waiting.shift();
+    }
+  }
+
+  /** Moves a waiting or swapped call into the batch. False (and no change) when its KV cannot be had. */
+  private admit(c: EngineCall, now: number): boolean {
+    if (c.state === EngineCallState.swapped) {
+      const blocks = this.blocksOf(c.computed);
+      if (!this.reserve(blocks)) return false;
+      c.ownBlocks = blocks;
+      this.ownBlocks += blocks;
+      const t = swapSeconds(this.profile, c.computed);
+      this.stepSwapSeconds += t;
+      c.swapTime += t;
+      this.stats.swapIns += 1;
+    } else {
+      const want = c.spec.promptTokens + c.generated;
+      const need = this.blocksOf(want - (this.options.prefixCache ? this.cache.peek(c.spec.segment, want) : 0));
+      if (this.freeBlocks() + this.cache.evictableBlocks < need) return false;
+      if (this.options.prefixCache) {
+        const { hit, pins } = this.cache.acquire(c.spec.segment, want);
+        c.hit = hit;
+        c.pins = pins;
+      } else {
+        c.hit = 0;
+      }
+      c.computed = c.hit;
+      c.prefillTarget = want;
+    }
+    this.reportWait(c, now);
+    c.state = EngineCallState.running;
+    this.core.setPhase(c.spec.rec, CallPhase.running);
+    this.running.push(c);
+    return true;
+  }
+
+  private preempt(c: EngineCall, now: number): void {
+    this.stats.preemptions += 1;
+    this.core.setPhase(c.spec.rec, CallPhase.preempted);
+    this.ownBlocks -= c.ownBlocks;
+    c.ownBlocks = 0;
+    c.chunk = 0;
+    const prefilled = c.computed >= c.prefillTarget;
+    if (this.options.preemption === PreemptionMode.swap && prefilled) {
+      const t = swapSeconds(this.profile, c.computed);
+      this.stepSwapSeconds += t;
+      c.swapTime += t;
+      this.stats.swapOuts += 1;
+      c.state = EngineCallState.swapped;
+    } else {
+      if (this.options.prefixCache) this.cache.insert(c.spec.segment, c.computed);
+      this.stats.recomputes += 1;
+      c.computed = 0;
+      c.state = EngineCallState.waiting;
+    }
+    this.cache.release(c.pins);
+    c.pins = [];
+    c.hit = 0;
+    c.waitMark = now;
+    this.trimToCapacity();
+  }
+
+  private insertWaiting(c: EngineCall): void {
+    const core = this.core;
+    let lo = 0;
+    let hi = this.waiting.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (core.compare((this.waiting[mid] as EngineCall).spec.rec, c.spec.rec) <= 0) lo = mid + 1;
+      else hi = mid;
+    }
+    this.waiting.splice(lo, 0, c);
+  }
+
+  /**
+   * Decides this step's work: decodes first, then prefill chunks in batch order within the token
+   * budget (whole prompts in prefill-only steps without chunked prefill). Reserves the KV the
+   * step adds, preempting from the back of the batch when even eviction cannot make room.
+   */
+  private planStep(now: number): {
+    decodeSeqs: number;
+    decodeContextTokens: number;
+    prefillTokens: number;
+    prefillSeqs: number;
+    prefillAttentionPairs: number;
+  } {
+    for (;;) {
+      let decodeSeqs = 0;
+      let decodeContextTokens = 0;
+      let prefillTokens = 0;
+      let prefillSeqs = 0;
+      let prefillAttentionPairs = 0;
+      let newBlocks = 0;
+      const chunked = this.options.chunkedPrefill;
+      let anyPrefill = false;
+      if (!chunked) {
+        for (const c of this.running) {
+          if (c.computed < c.prefillTarget) {
+            anyPrefill = true;
+            break;
+          }
+        }
+      }
+      let budget = this.options.maxBatchTokens;
+      for (const c of this.running) {
+        c.chunk = 0;
+        c.decoding = false;
+      }
+      if (chunked || !anyPrefill) {
+        for (const c of this.running) {
+          if (c.computed >= c.prefillTarget) {
+            c.decoding = true;
+            decodeSeqs += 1;
+            decodeContextTokens += c.computed;
+            budget -= 1;
+            newBlocks += this.blocksOf(c.computed + 1 - c.hit) - this.blocksOf(c.computed - c.hit);
+          }
+        }
+      }
+      for (const c of this.running) {
+        const remaining = c.prefillTarget - c.computed;
+        if (remaining <= 0) continue;
+        if (chunked) {
+          if (budget <= 0) continue;
+          c.chunk = Math.min(remaining, budget);
+        } else {
+          if (prefillSeqs > 0 && remaining > budget) continue;
+          c.chunk = remaining;
+        }
+        budget -= c.chunk;
+        prefillTokens += c.chunk;
+        prefillSeqs += 1;
+        prefillAttentionPairs += c.chunk * (c.computed + c.chunk / 2);
+        newBlocks += this.blocksOf(c.computed + c.chunk - c.hit) - this.blocksOf(c.computed - c.hit);
+      }
+      if (this.reserve(newBlocks)) {
+        this.ownBlocks += newBlocks;
+        this.activeCalls = decodeSeqs + prefillSeqs;
+        for (const c of this.running) {
+          const end = c.chunk > 0 ? c.computed + c.chunk : c.decoding ? c.computed + 1 : c.computed;
+          const blocks = this.blocksOf(end - c.hit);
+          c.ownBlocks = Math.max(c.ownBlocks, blocks);
+        }
+        this.rebalanceOwn();
+        return { decodeSeqs, decodeContextTokens, prefillTokens, prefillSeqs, prefillAttentionPairs };
+      }
+      const victim = this.running.pop() as EngineCall;
+      this.preemptForMemory(victim, now);
+      if (this.running.length === 0) {
+        return { decodeSeqs: 0, decodeContextTokens: 0, prefillTokens: 0, prefillSeqs: 0, prefillAttentionPairs: 0 };
+      }
+    }
+  }
+
+  /** Keeps the engine's own-block total equal to the sum over running calls. */
+  private rebalanceOwn(): void {
+    let sum = 0;
+    for (const c of this.running) sum += c.ownBlocks;
+    this.ownBlocks = sum;
+  }
+
+  private preemptForMemory(c: EngineCall, now: number): void {
+    this.preempt(c, now);
+    this.insertWaiting(c);
+  }
+}
