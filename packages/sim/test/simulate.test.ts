@@ -1,0 +1,111 @@
+import { DEFAULT_SCHEDULER_CONFIG } from '@autellix/core';
+import { DEFAULT_ENGINE_OPTIONS } from '@autellix/engine-model';
+import { describe, expect, it } from 'vitest';
+import type { SimConfig } from '../src/sim-types.ts';
+import { backlogGrows, simulate } from '../src/simulate.ts';
+import type { ProgramSpec } from '../src/workload/types.ts';
+import { generatePrograms } from '../src/workload/index.ts';
+
+function config(programs: readonly ProgramSpec[], over: Partial<SimConfig> = {}): SimConfig {
+  return {
+    programs,
+    engines: 1,
+    profile: 'llama3.1-8b-a100',
+    policy: 'fcfs',
+    balancer: 'autellix',
+    scheduler: DEFAULT_SCHEDULER_CONFIG,
+    engine: DEFAULT_ENGINE_OPTIONS,
+    warmup: 0,
+    horizon: null,
+    ...over,
+  };
+}
+
+const chain: ProgramSpec = {
+  id: 'p0',
+  arrival: 0,
+  kind: 'test',
+  calls: [
+    { id: 'a', parents: [], input: 200, output: 50, delay: 0, shared: { id: 'sys', tokens: 100 } },
+    { id: 'b', parents: ['a'], input: 30, output: 20, delay: 2 },
+    { id: 'c', parents: ['b'], input: 30, output: 10, delay: 0 },
+  ],
+};
+
+describe('simulate', () => {
+  it('runs a lone chain to completion, with its tool delay in the latency', () => {
+    const r = simulate(config([chain]));
+    expect(r.metrics.programs).toBe(1);
+    expect(r.metrics.unfinished).toBe(0);
+    const p = r.programs[0];
+    expect(p?.outputTokens).toBe(80);
+    // 80 decode steps of ~11-12 ms plus prefills plus the 2 s tool delay.
+    expect(p?.completion).toBeGreaterThan(2 + 80 * 0.010);
+    expect(p?.completion).toBeLessThan(2 + 80 * 0.02 + 0.2);
+    expect(r.metrics.breakdown.wait).toBe(0);
+    expect(r.metrics.overloaded).toBe(false);
+  });
+
+  it('reuses the parent context from the prefix cache', () => {
+    const withCache = simulate(config([chain]));
+    expect(withCache.metrics.prefixHitRate).toBeGreaterThan(0.5);
+    const without = simulate(config([chain], { engine: { ...DEFAULT_ENGINE_OPTIONS, prefixCache: false } }));
+    expect(without.metrics.prefixHitRate).toBe(0);
+    expect(without.programs[0]?.completion).toBeGreaterThan(withCache.programs[0]?.completion as number);
+  });
+
+  it('gives the same result for the same input', () => {
+    const programs = generatePrograms('mixed', { seed: 3, count: 30, rate: 0.5 });
+    const a = simulate(config(programs, { policy: 'plas' }));
+    const b = simulate(config(programs, { policy: 'plas' }));
+    expect(JSON.stringify(a)).toBe(JSON.stringify(b));
+  });
+
+  it('completes every program of a mixed workload under every policy', () => {
+    const programs = generatePrograms('mixed', { seed: 5, count: 24, rate: 0.3 });
+    for (const policy of ['fcfs', 'mlfq', 'plas', 'atlas', 'program-fcfs', 'srpt'] as const) {
+      const r = simulate(config(programs, { policy }));
+      expect(r.metrics.unfinished, policy).toBe(0);
+      expect(r.metrics.programs, policy).toBe(24);
+    }
+  });
+
+  it('spreads work over several engines', () => {
+    const programs = generatePrograms('sharegpt', { seed: 9, count: 40, rate: 2 });
+    const r = simulate(config(programs, { engines: 4, balancer: 'round-robin' }));
+    expect(r.metrics.unfinished).toBe(0);
+    expect(r.metrics.engineUtilisation).toBeGreaterThan(0);
+  });
+
+  it('stops at the horizon and counts what is unfinished', () => {
+    const programs = generatePrograms('sharegpt', { seed: 9, count: 40, rate: 2 });
+    const r = simulate(config(programs, { horizon: 5 }));
+    expect(r.metrics.unfinished).toBeGreaterThan(0);
+    expect(r.metrics.overloaded).toBe(true);
+  });
+
+  it('rejects a bad engine count', () => {
+    expect(() => simulate(config([chain], { engines: 0 }))).toThrow(/engines/);
+  });
+});
+
+describe('backlogGrows', () => {
+  it('is false for a flat backlog and true for a growing one', () => {
+    expect(backlogGrows(Array.from({ length: 40 }, () => 5))).toBe(false);
+    expect(backlogGrows(Array.from({ length: 40 }, (_, i) => i))).toBe(true);
+    expect(backlogGrows([1, 2, 3])).toBe(false);
+  });
+});
+
+describe('decode runs', () => {
+  it('give the same latencies as one event per step', () => {
+    const programs = generatePrograms('mixed', { seed: 11, count: 30, rate: 0.4 });
+    for (const policy of ['fcfs', 'plas'] as const) {
+      const fast = simulate(config(programs, { policy }));
+      const slow = simulate(config(programs, { policy, engine: { ...DEFAULT_ENGINE_OPTIONS, macroSteps: false } }));
+      expect(fast.metrics.steps).toBe(slow.metrics.steps);
+      expect(fast.metrics.programLatency.mean).toBeCloseTo(slow.metrics.programLatency.mean, 6);
+      expect(fast.metrics.tokenLatency.p99).toBeCloseTo(slow.metrics.tokenLatency.p99, 6);
+    }
+  });
+});
