@@ -1,4 +1,4 @@
-import type { CallRecord, EngineLoad, SchedulerCore } from '@autellix/core';
+import type { BatchCandidate, CallRecord, EngineLoad, SchedulerCore } from '@autellix/core';
 import { CallPhase, ConfigError, rebuildBatch } from '@autellix/core';
 import type { EngineOptions } from './engine-options.ts';
 import { PreemptionMode, validateEngineOptions } from './engine-options.ts';
@@ -121,6 +121,10 @@ export class SimEngine {
   private stepping = false;
   /** True when a running call changed level since the batch was last sorted. */
   private orderDirty = false;
+  /** True when a waiting call changed level since the queue was last sorted. */
+  private waitingDirty = false;
+  /** True when waits must reach the core at every rebuild (anti-starvation can promote). */
+  private readonly tracksStarvation: boolean;
   /** Start, length in steps, first step time and per-step growth of the run in flight. */
   private stepStart = 0;
   private macroSteps = 1;
@@ -137,6 +141,7 @@ export class SimEngine {
     this.options = validateEngineOptions(options);
     this.core = core;
     this.cache = new PrefixCache(profile.blockSize);
+    this.tracksStarvation = core.policy.antiStarvation && core.config.starvation.beta !== null;
     this.capacityBlocks = options.ablations.unboundedKv ? Number.POSITIVE_INFINITY : kvCapacityBlocks(profile);
   }
 
@@ -370,13 +375,13 @@ export class SimEngine {
     return this.blocksOf(want + growth - hit);
   }
 
-  private reportWait(c: EngineCall, now: number): void {
+  /** Reports the wait since the last report to the core; true when it promoted the call. */
+  private reportWait(c: EngineCall, now: number): boolean {
     const w = now - c.waitMark;
-    if (w > 0) {
-      c.waitTime += w;
-      this.core.addWait(c.spec.rec, w);
-    }
     c.waitMark = now;
+    if (w <= 0) return false;
+    c.waitTime += w;
+    return this.core.addWait(c.spec.rec, w) !== null;
   }
 
   /** Re-sorts the running batch by priority (after demotions, when no rebuild is needed). */
@@ -386,41 +391,80 @@ export class SimEngine {
     this.orderDirty = false;
   }
 
+  /**
+   * Strict-priority rebuild. The running batch and the waiting queue are each kept sorted, so
+   * the candidates are their merge; it is walked only as far as the plan can admit (every
+   * running call is still visited, to know which to preempt). Waits are reported to the core
+   * first when anti-starvation can act on them, and a promotion re-sorts the queue.
+   */
   private rebuild(now: number): void {
     this.stepsSinceRebuild = 0;
-    this.orderDirty = false;
-    for (const c of this.waiting) this.reportWait(c, now);
     const core = this.core;
-    const all = this.running.concat(this.waiting);
-    all.sort((a, b) => core.compare(a.spec.rec, b.spec.rec));
+    if (this.tracksStarvation) {
+      let promoted = false;
+      for (const c of this.waiting) if (this.reportWait(c, now)) promoted = true;
+      if (promoted) this.waitingDirty = true;
+    }
+    const byPriority = (a: EngineCall, b: EngineCall): number => core.compare(a.spec.rec, b.spec.rec);
+    if (this.waitingDirty || this.core.policy.clairvoyant) {
+      this.waiting.sort(byPriority);
+      this.waitingDirty = false;
+    }
+    if (this.orderDirty || this.core.policy.clairvoyant) this.running.sort(byPriority);
+    this.orderDirty = false;
+    const worst = this.running[this.running.length - 1];
+    const head = this.waiting[0];
+    if (head === undefined) return;
+    if (worst !== undefined && byPriority(worst, head) <= 0) {
+      // No waiting call outranks a running one: the strict plan keeps the batch and admits
+      // from the head while calls fit, which is exactly a refill.
+      this.refill(now);
+      return;
+    }
     const budgetBlocks = this.capacityBlocks - this.cache.pinnedBlocks;
+    const running = this.running;
+    const waiting = this.waiting;
+    const byKey = new Map<string, EngineCall>();
+    const candidates: BatchCandidate[] = [];
     let used = 0;
     let open = true;
-    const byKey = new Map<string, EngineCall>();
-    const candidates = all.map((c) => {
-      byKey.set(c.spec.rec.key, c);
-      const running = c.state === EngineCallState.running;
-      let need = Number.POSITIVE_INFINITY;
-      if (open || running) {
-        need = this.blocksNeeded(c);
-        used += need;
-        if (used > budgetBlocks) open = false;
+    let i = 0;
+    let j = 0;
+    while (i < running.length || (open && j < waiting.length)) {
+      const r = running[i];
+      const w = open ? waiting[j] : undefined;
+      let c: EngineCall;
+      if (r !== undefined && (w === undefined || byPriority(r, w) <= 0)) {
+        c = r;
+        i += 1;
+      } else {
+        c = w as EngineCall;
+        j += 1;
       }
-      return { key: c.spec.rec.key, running, blocksNeeded: need };
-    });
+      byKey.set(c.spec.rec.key, c);
+      const need = open ? this.blocksNeeded(c) : Number.POSITIVE_INFINITY;
+      used += need;
+      if (used > budgetBlocks || candidates.length >= this.options.maxBatchSeqs) open = false;
+      candidates.push({ key: c.spec.rec.key, running: c.state === EngineCallState.running, blocksNeeded: need });
+    }
     const plan = rebuildBatch(candidates, { maxSeqs: this.options.maxBatchSeqs, blocks: budgetBlocks });
-    for (const key of plan.preempt) this.preempt(byKey.get(key) as EngineCall, now);
-    const kept = new Set(plan.keep);
+    if (plan.admit.length === 0 && plan.preempt.length === 0) return;
     const next: EngineCall[] = [];
     for (const key of plan.keep) next.push(byKey.get(key) as EngineCall);
     this.running = next;
-    const admitted = new Set<string>();
+    // Admitted calls are the head of the sorted queue, in order.
+    let admitted = 0;
     for (const key of plan.admit) {
       const c = byKey.get(key) as EngineCall;
       if (!this.admit(c, now)) break;
-      admitted.add(key);
+      admitted += 1;
     }
-    this.waiting = all.filter((c) => !kept.has(c.spec.rec.key) && !admitted.has(c.spec.rec.key));
+    this.waiting.splice(0, admitted);
+    for (const key of plan.preempt) {
+      const c = byKey.get(key) as EngineCall;
+      this.preempt(c, now);
+      this.insertWaiting(c);
+    }
   }
 
   private refill(now: number): void {
@@ -443,22 +487,28 @@ export class SimEngine {
       c.swapTime += t;
       this.stats.swapIns += 1;
     } else {
+      // The whole prompt's KV is reserved at admission (as vLLM does), so a prefill in
+      // progress never runs out of memory; the cached prefix is pinned first so the
+      // reservation cannot evict it.
       const want = c.spec.promptTokens + c.generated;
-      const need = this.blocksOf(want - (this.options.prefixCache ? this.cache.peek(c.spec.segment, want) : 0));
-      if (this.freeBlocks() + this.cache.evictableBlocks < need) return false;
-      if (this.options.prefixCache) {
-        const { hit, pins } = this.cache.acquire(c.spec.segment, want);
-        c.hit = hit;
-        c.pins = pins;
-      } else {
-        c.hit = 0;
+      const acquired = this.options.prefixCache ? this.cache.acquire(c.spec.segment, want) : { hit: 0, pins: [] };
+      const blocks = this.blocksOf(want - acquired.hit);
+      if (!this.reserve(blocks)) {
+        this.cache.cancel(acquired, want);
+        return false;
       }
+      c.hit = acquired.hit;
+      c.pins = acquired.pins;
+      c.ownBlocks = blocks;
+      this.ownBlocks += blocks;
       c.computed = c.hit;
       c.prefillTarget = want;
     }
     this.reportWait(c, now);
     c.state = EngineCallState.running;
     this.core.setPhase(c.spec.rec, CallPhase.running);
+    const last = this.running[this.running.length - 1];
+    if (last !== undefined && this.core.compare(c.spec.rec, last.spec.rec) < 0) this.orderDirty = true;
     this.running.push(c);
     return true;
   }
@@ -513,6 +563,7 @@ export class SimEngine {
     prefillSeqs: number;
     prefillAttentionPairs: number;
   } {
+    if (this.orderDirty) this.sortRunning();
     for (;;) {
       let decodeSeqs = 0;
       let decodeContextTokens = 0;
@@ -542,7 +593,7 @@ export class SimEngine {
             decodeSeqs += 1;
             decodeContextTokens += c.computed;
             budget -= 1;
-            newBlocks += this.blocksOf(c.computed + 1 - c.hit) - this.blocksOf(c.computed - c.hit);
+            newBlocks += Math.max(0, this.blocksOf(c.computed + 1 - c.hit) - c.ownBlocks);
           }
         }
       }
@@ -560,7 +611,7 @@ export class SimEngine {
         prefillTokens += c.chunk;
         prefillSeqs += 1;
         prefillAttentionPairs += c.chunk * (c.computed + c.chunk / 2);
-        newBlocks += this.blocksOf(c.computed + c.chunk - c.hit) - this.blocksOf(c.computed - c.hit);
+        newBlocks += Math.max(0, this.blocksOf(c.computed + c.chunk - c.hit) - c.ownBlocks);
       }
       if (this.reserve(newBlocks)) {
         this.ownBlocks += newBlocks;

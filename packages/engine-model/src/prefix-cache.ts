@@ -139,6 +139,13 @@ export class PrefixCache {
     return { hit, pins };
   }
 
+  /** Undoes an `acquire` whose call could not be admitted: releases its pins and its hit statistics. */
+  cancel(acquired: { hit: number; pins: PinSet }, want: number): void {
+    this.release(acquired.pins);
+    this.hitTokens -= acquired.hit;
+    this.lookupTokens -= want;
+  }
+
   /** Releases pins taken by `acquire`. */
   release(pins: PinSet): void {
     for (const n of pins) {
