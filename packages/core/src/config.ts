@@ -1,0 +1,96 @@
+import { ConfigError } from './errors.ts';
+
+/** How a call's attained service is counted from the engine steps it ran in. */
+export const ServiceUnit = {
+  /** The whole wall time of every step the call was in the batch (the paper's "executor time"). */
+  step: 'step',
+  /** The step time divided by the number of calls in that step (a fair share). */
+  share: 'share',
+} as const;
+export type ServiceUnit = (typeof ServiceUnit)[keyof typeof ServiceUnit];
+
+/**
+ * Discretisation into K priority queues. Queue i (0-based) holds scalars in
+ * [boundaries[i-1], boundaries[i]), with boundaries[-1] = 0 and boundaries[K-1] = +Infinity,
+ * so `boundaries` has K-1 strictly ascending positive entries. `quanta[i]` is the service a
+ * call may attain in queue i before it is demoted to queue i+1 (the last queue never demotes).
+ * Units: seconds of service.
+ */
+export interface QueueConfig {
+  readonly boundaries: readonly number[];
+  readonly quanta: readonly number[];
+}
+
+/** Anti-starvation: promote a waiting call to queue 0 when (Wp + Wc) / max(Tp + Tc, minService) >= beta. */
+export interface StarvationConfig {
+  /** Threshold; `null` turns anti-starvation off. */
+  readonly beta: number | null;
+  /** Floor of the denominator, so a program with no service yet is not promoted at its first wait. Seconds. */
+  readonly minService: number;
+}
+
+/** Everything the scheduling core needs to order calls. Validated once by `validateSchedulerConfig`. */
+export interface SchedulerConfig {
+  readonly queues: QueueConfig;
+  readonly starvation: StarvationConfig;
+  /** The engine rebuilds its batch in priority order every this many steps (>= 1). */
+  readonly rebuildEverySteps: number;
+  readonly serviceUnit: ServiceUnit;
+}
+
+/** K = 7 queues with boundaries doubling from 1 s of service, quanta doubling from 1 s. */
+export const DEFAULT_QUEUES: QueueConfig = {
+  boundaries: [1, 2, 4, 8, 16, 32],
+  quanta: [1, 2, 4, 8, 16, 32, 64],
+};
+
+export const DEFAULT_SCHEDULER_CONFIG: SchedulerConfig = {
+  queues: DEFAULT_QUEUES,
+  starvation: { beta: 8, minService: 1 },
+  rebuildEverySteps: 1,
+  serviceUnit: ServiceUnit.step,
+};
+
+/** Throws `ConfigError` naming the first offending field; returns the config unchanged when valid. */
+export function validateSchedulerConfig(config: SchedulerConfig): SchedulerConfig {
+  const { boundaries, quanta } = config.queues;
+  if (quanta.length < 1) throw new ConfigError('queues.quanta must hold at least one queue');
+  if (boundaries.length !== quanta.length - 1) {
+    throw new ConfigError(
+      `queues.boundaries must have K-1 = ${quanta.length - 1} entries for K = ${quanta.length} quanta, got ${boundaries.length}`,
+    );
+  }
+  let previous = 0;
+  for (const [i, b] of boundaries.entries()) {
+    if (!Number.isFinite(b) || b <= previous) {
+      throw new ConfigError(`queues.boundaries[${i}] = ${b} must be finite and greater than ${previous}`);
+    }
+    previous = b;
+  }
+  for (const [i, q] of quanta.entries()) {
+    if (!(q > 0)) throw new ConfigError(`queues.quanta[${i}] = ${q} must be positive (Infinity allowed)`);
+  }
+  const { beta, minService } = config.starvation;
+  if (beta !== null && !(beta > 0 && Number.isFinite(beta))) {
+    throw new ConfigError(`starvation.beta = ${beta} must be a positive number or null (off)`);
+  }
+  if (!(minService > 0 && Number.isFinite(minService))) {
+    throw new ConfigError(`starvation.minService = ${minService} must be a positive number of seconds`);
+  }
+  if (!Number.isInteger(config.rebuildEverySteps) || config.rebuildEverySteps < 1) {
+    throw new ConfigError(`rebuildEverySteps = ${config.rebuildEverySteps} must be an integer >= 1`);
+  }
+  if (!Object.values(ServiceUnit).includes(config.serviceUnit)) {
+    throw new ConfigError(`serviceUnit = ${String(config.serviceUnit)} must be one of ${Object.values(ServiceUnit).join(', ')}`);
+  }
+  return config;
+}
+
+/** The queue index (0-based) whose [lo, hi) range holds `scalar`. Negative scalars count as 0. */
+export function queueForScalar(queues: QueueConfig, scalar: number): number {
+  const b = queues.boundaries;
+  for (let i = 0; i < b.length; i++) {
+    if (scalar < (b[i] as number)) return i;
+  }
+  return b.length;
+}

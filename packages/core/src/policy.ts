@@ -1,0 +1,104 @@
+import type { QueueConfig } from './config.ts';
+import { queueForScalar } from './config.ts';
+import type { CallRecord, ProgramRow } from './process-table.ts';
+
+/** Names of the registered policies. */
+export const PolicyName = {
+  fcfs: 'fcfs',
+  mlfq: 'mlfq',
+  plas: 'plas',
+  atlas: 'atlas',
+  programFcfs: 'program-fcfs',
+  srpt: 'srpt',
+} as const;
+export type PolicyName = (typeof PolicyName)[keyof typeof PolicyName];
+
+/**
+ * A scheduling policy: stateless functions over process-table rows.
+ *
+ * Calls are ordered by (level, orderKey, seq), each ascending: a lower level wins, then a
+ * smaller order key, then the earlier FIFO position. `seq` is unique, so the order is total.
+ */
+export interface Policy {
+  readonly name: PolicyName;
+  /** True when the policy reads `ProgramRow.remainingWork` (simulator only). */
+  readonly clairvoyant: boolean;
+  /** True when calls drop one level after using their level's quantum. */
+  readonly demotes: boolean;
+  /** True when anti-starvation promotion applies (if the config enables it). */
+  readonly antiStarvation: boolean;
+  /** Level a new call enters. */
+  startLevel(program: ProgramRow, queues: QueueConfig): number;
+  /** Secondary key within a level (smaller first). */
+  orderKey(call: CallRecord, program: ProgramRow): number;
+  /** The program's new scalar once `call` has completed (its `service` is final). */
+  foldCompleted(program: ProgramRow, call: CallRecord): number;
+}
+
+const keepScalar = (program: ProgramRow): number => program.scalar;
+
+/** vLLM's order: each call by its own arrival, in one queue. */
+export const fcfsPolicy: Policy = {
+  name: PolicyName.fcfs,
+  clairvoyant: false,
+  demotes: false,
+  antiStarvation: false,
+  startLevel: () => 0,
+  orderKey: (call) => call.arrival,
+  foldCompleted: keepScalar,
+};
+
+/** Program-agnostic multi-level feedback (FastServe-like): every new call enters queue 0. */
+export const mlfqPolicy: Policy = {
+  name: PolicyName.mlfq,
+  clairvoyant: false,
+  demotes: true,
+  antiStarvation: true,
+  startLevel: () => 0,
+  orderKey: (call) => call.seq,
+  foldCompleted: keepScalar,
+};
+
+/** PLAS: a new call enters the queue of the program's completed service (the sum over its calls). */
+export const plasPolicy: Policy = {
+  name: PolicyName.plas,
+  clairvoyant: false,
+  demotes: true,
+  antiStarvation: true,
+  startLevel: (program, queues) => queueForScalar(queues, program.scalar),
+  orderKey: (call) => call.seq,
+  foldCompleted: (program, call) => program.scalar + call.service,
+};
+
+/** ATLAS: the unified rule scalar = max(scalar, start + service), i.e. the critical path so far. */
+export const atlasPolicy: Policy = {
+  name: PolicyName.atlas,
+  clairvoyant: false,
+  demotes: true,
+  antiStarvation: true,
+  startLevel: (program, queues) => queueForScalar(queues, program.scalar),
+  orderKey: (call) => call.seq,
+  foldCompleted: (program, call) => Math.max(program.scalar, call.startScalar + call.service),
+};
+
+/** Program-level FCFS (the Continuum view): the oldest program first, all its calls together. */
+export const programFcfsPolicy: Policy = {
+  name: PolicyName.programFcfs,
+  clairvoyant: false,
+  demotes: false,
+  antiStarvation: false,
+  startLevel: () => 0,
+  orderKey: (_call, program) => program.arrival,
+  foldCompleted: keepScalar,
+};
+
+/** Clairvoyant shortest remaining program work first; the lower bound, simulator only. */
+export const srptPolicy: Policy = {
+  name: PolicyName.srpt,
+  clairvoyant: true,
+  demotes: false,
+  antiStarvation: false,
+  startLevel: () => 0,
+  orderKey: (_call, program) => program.remainingWork,
+  foldCompleted: keepScalar,
+};
