@@ -38,8 +38,21 @@ export interface SchedulerConfig {
   readonly serviceUnit: ServiceUnit;
 }
 
-/** K = 7 queues with boundaries doubling from 1 s of service, quanta doubling from 1 s. */
+/**
+ * K = 12 queues: boundaries doubling from 1 s of service (about one short call) to 1024 s
+ * (beyond the largest programs of the paper's workloads), so programs of different sizes land
+ * in different queues instead of piling into the last one. Each quantum is its queue's width
+ * (1 s for the first two), so a call drops a level about when its program's service would
+ * have crossed into the next queue. The paper leaves K, boundaries and quanta open; the
+ * third-party choice of K = 7 up to 32 s is available as `SHORT_QUEUES` for comparison.
+ */
 export const DEFAULT_QUEUES: QueueConfig = {
+  boundaries: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024],
+  quanta: [1, 1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024],
+};
+
+/** K = 7 queues with boundaries doubling from 1 s to 32 s and quanta doubling from 1 s (a third-party choice). */
+export const SHORT_QUEUES: QueueConfig = {
   boundaries: [1, 2, 4, 8, 16, 32],
   quanta: [1, 2, 4, 8, 16, 32, 64],
 };
