@@ -180,7 +180,7 @@ function toJson(p: ProgramSpec): Json {
 export function serializeTrace(programs: readonly ProgramSpec[]): string {
   const objects = programs.map(toJson);
   const check = sequenceChecker();
-  objects.forEach((o, i) => check(toProgram(o, i + 1), i + 1));
+  for (const [i, o] of objects.entries()) check(toProgram(o, i + 1), i + 1);
   return objects.map((o) => `${JSON.stringify(o)}\n`).join('');
 }
 

@@ -60,7 +60,7 @@ describe('workload registry', () => {
     const fast = generatePrograms(name, { seed: 3, count: 100, rate: 4 });
     const few = generatePrograms(name, { seed: 3, count: 10, rate: 4 });
     expect(fast.map((p) => ({ ...p, arrival: 0 }))).toEqual(slow.map((p) => ({ ...p, arrival: 0 })));
-    fast.forEach((p, i) => expect(p.arrival * 8).toBeCloseTo(slow[i]?.arrival ?? NaN, 9));
+    for (const [i, p] of fast.entries()) expect(p.arrival * 8).toBeCloseTo(slow[i]?.arrival ?? Number.NaN, 9);
     expect(few).toEqual(fast.slice(0, 10));
   });
 

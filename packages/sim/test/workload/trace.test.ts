@@ -118,7 +118,8 @@ describe('trace format', () => {
     } catch (error) {
       expect((error as TraceError).line).toBe(2);
     }
-    expect(() => serializeTrace([{ ...ok[0]!, arrival: Number.NaN }])).toThrow(TraceError);
+    const first = ok[0] as ProgramSpec;
+    expect(() => serializeTrace([{ ...first, arrival: Number.NaN }])).toThrow(TraceError);
   });
 
   it('rescaleArrivals keeps the pattern and sets the mean rate', () => {
