@@ -44,10 +44,13 @@ export interface EngineOptions {
 
 export const NO_ABLATIONS: EngineAblations = { zeroSwapCost: false, unboundedKv: false, constantStepSeconds: null };
 
-/** vLLM-opt as in the paper: chunked prefill and prefix caching on, swap preemption. */
+/**
+ * vLLM-opt as in the paper (vLLM 0.6.1 with chunked prefill and prefix caching): 256 sequences,
+ * vLLM 0.6's default budget of 512 tokens per step with chunked prefill on, swap preemption.
+ */
 export const DEFAULT_ENGINE_OPTIONS: EngineOptions = {
   maxBatchSeqs: 256,
-  maxBatchTokens: 2048,
+  maxBatchTokens: 512,
   chunkedPrefill: true,
   prefixCache: true,
   preemption: PreemptionMode.swap,

@@ -94,6 +94,8 @@ sim options:
                         with --quick ${fmtCounts(DEFAULT_PROGRAMS.quick)}; a trace: all, else its first N)
   --quick               fewer programs and a shorter rate grid
   --engine-preset P     opt (vLLM-opt: chunked prefill, prefix cache; default) | plain-vllm
+  --max-batch-tokens N  tokens per engine step, decodes plus prefill chunks (default: the
+                        preset's: opt ${DEFAULT_ENGINE_OPTIONS.maxBatchTokens}, plain-vllm ${PLAIN_VLLM_ENGINE_OPTIONS.maxBatchTokens})
   --beta X|off          anti-starvation threshold (default ${DEFAULT_SCHEDULER_CONFIG.starvation.beta ?? 'off'})
   --service-unit U      ${Object.values(ServiceUnit).join(' | ')}: how attained service is counted (default ${DEFAULT_SCHEDULER_CONFIG.serviceUnit})
   --rebuild-every N     rebuild the batch in priority order every N engine steps (default ${DEFAULT_SCHEDULER_CONFIG.rebuildEverySteps})
@@ -167,6 +169,7 @@ const SIM_OPTIONS = {
   beta: { type: 'string' },
   'service-unit': { type: 'string' },
   'rebuild-every': { type: 'string' },
+  'max-batch-tokens': { type: 'string' },
   out: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -271,7 +274,11 @@ function parseSim(args: readonly string[]): Parsed {
   const quick = v.quick === true;
   const programsGiven = v.programs === undefined ? null : parsePositiveInt('programs', v.programs, 1);
   const scheduler = schedulerFrom(v);
-  const engine = engineFrom(parseOneOf('engine-preset', v['engine-preset'], Object.values(EnginePreset), DEFAULTS.enginePreset), scheduler);
+  const preset = engineFrom(parseOneOf('engine-preset', v['engine-preset'], Object.values(EnginePreset), DEFAULTS.enginePreset), scheduler);
+  const engine = validateEngineOptions({
+    ...preset,
+    maxBatchTokens: parsePositiveInt('max-batch-tokens', v['max-batch-tokens'], preset.maxBatchTokens),
+  });
   const seed = parseInteger('seed', v.seed, DEFAULTS.seed);
   const common = {
     engines: parsePositiveInt('engines', v.engines, DEFAULTS.engines),
