@@ -1,5 +1,5 @@
 import type { Balancer } from './balancer.ts';
-import { autellixBalancer, BalancerName, leastUsedBalancer, roundRobinBalancer } from './balancer.ts';
+import { affinityBalancer, autellixBalancer, BalancerName, leastUsedBalancer, roundRobinBalancer } from './balancer.ts';
 import { UnknownNameError } from './errors.ts';
 
 /** The only place that lists the balancers. */
@@ -7,6 +7,7 @@ const BALANCERS: Readonly<Record<BalancerName, Balancer>> = {
   [BalancerName.roundRobin]: roundRobinBalancer,
   [BalancerName.leastUsed]: leastUsedBalancer,
   [BalancerName.autellix]: autellixBalancer,
+  [BalancerName.affinity]: affinityBalancer,
 };
 
 /** Every registered balancer name, in registry order. */

@@ -37,6 +37,7 @@ export const BalancerName = {
   roundRobin: 'round-robin',
   leastUsed: 'least-used',
   autellix: 'autellix',
+  affinity: 'affinity',
 } as const;
 export type BalancerName = (typeof BalancerName)[keyof typeof BalancerName];
 
@@ -44,9 +45,15 @@ export type BalancerName = (typeof BalancerName)[keyof typeof BalancerName];
 export interface BalancerOptions {
   /** Calls with more prompt tokens than this are pinned to their program's engine (the paper: 2048). */
   readonly longCallTokens: number;
+  /**
+   * `affinity`: a program stays on its engine while that engine holds at most this many calls
+   * more than the least-used one, plus `affinitySlackFraction` of the least-used engine's calls.
+   */
+  readonly affinitySlackCalls: number;
+  readonly affinitySlackFraction: number;
 }
 
-export const DEFAULT_BALANCER_OPTIONS: BalancerOptions = { longCallTokens: 2048 };
+export const DEFAULT_BALANCER_OPTIONS: BalancerOptions = { longCallTokens: 2048, affinitySlackCalls: 4, affinitySlackFraction: 0.25 };
 
 /**
  * Places one call on one engine.
@@ -117,5 +124,27 @@ export const autellixBalancer: Balancer = {
     }
     const best = leastUsedEngine(engines) as EngineLoad;
     return { engine: best.id, pin: false };
+  },
+};
+
+/**
+ * Cache affinity at every length: a program's calls follow the engine that ran its last call
+ * (which holds its context in the prefix cache) unless that engine is busier than the
+ * least-used one by more than the slack (`affinitySlackCalls` + `affinitySlackFraction` x the
+ * least-used engine's calls); then the call goes to the least-used engine and the program
+ * moves with it. Unlike `autellix`, short calls keep their locality too: program history is
+ * private to its program, so only the engine that ran the program can serve it from cache.
+ */
+export const affinityBalancer: Balancer = {
+  name: BalancerName.affinity,
+  place(request, engines, _state, options) {
+    const best = leastUsedEngine(engines);
+    if (best === null) return null;
+    const home = request.pinnedEngine === null ? undefined : engines.find((e) => e.id === request.pinnedEngine);
+    if (home !== undefined) {
+      const slack = options.affinitySlackCalls + options.affinitySlackFraction * callsOn(best);
+      if (callsOn(home) <= callsOn(best) + slack) return { engine: home.id, pin: false };
+    }
+    return { engine: best.id, pin: true };
   },
 };

@@ -10,3 +10,4 @@ export * from './process-table.ts';
 export * from './program-lifecycle.ts';
 export * from './rng.ts';
 export * from './scheduler-core.ts';
+export * from './service-distribution.ts';

@@ -3,6 +3,7 @@ import type { Policy } from './policy.ts';
 import {
   atlasPolicy,
   fcfsPolicy,
+  gittinsPolicy,
   mlfqPolicy,
   PolicyName,
   plasPolicy,
@@ -18,6 +19,7 @@ const POLICIES: Readonly<Record<PolicyName, Policy>> = {
   [PolicyName.atlas]: atlasPolicy,
   [PolicyName.programFcfs]: programFcfsPolicy,
   [PolicyName.srpt]: srptPolicy,
+  [PolicyName.gittins]: gittinsPolicy,
 };
 
 /** Every registered policy name, in registry order. */

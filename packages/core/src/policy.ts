@@ -10,6 +10,7 @@ export const PolicyName = {
   atlas: 'atlas',
   programFcfs: 'program-fcfs',
   srpt: 'srpt',
+  gittins: 'gittins',
 } as const;
 export type PolicyName = (typeof PolicyName)[keyof typeof PolicyName];
 
@@ -101,4 +102,20 @@ export const srptPolicy: Policy = {
   startLevel: () => 0,
   orderKey: (_call, program) => program.remainingWork,
   foldCompleted: keepScalar,
+};
+
+/**
+ * Gittins (non-clairvoyant): calls ordered by their program's Gittins index at submission,
+ * highest first, from the size distribution learned online per program class (see
+ * `service-distribution.ts`). Cold start (nothing learned yet): NaN keys sort last and tie on
+ * seq, i.e. FCFS. No demotion and no anti-starvation: the index already trades size against age.
+ */
+export const gittinsPolicy: Policy = {
+  name: PolicyName.gittins,
+  clairvoyant: false,
+  demotes: false,
+  antiStarvation: false,
+  startLevel: () => 0,
+  orderKey: (call) => -call.rank,
+  foldCompleted: (program, call) => program.scalar + call.service,
 };

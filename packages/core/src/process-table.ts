@@ -50,6 +50,11 @@ export interface CallRecord {
   /** Service and wait since the last anti-starvation promotion (the call's own counters, Tc and Wc). */
   starvationService: number;
   starvationWait: number;
+  /**
+   * Gittins index of the program at submission (from the learned size distribution and the
+   * program's completed service); NaN while nothing has been learned. Only `gittins` orders by it.
+   */
+  readonly rank: number;
   /** Engine that holds the call, or null before assignment. */
   engine: EngineId | null;
   preemptions: number;
@@ -79,6 +84,11 @@ export interface ProgramRow {
   callsCompleted: number;
   promotions: number;
   /**
+   * A label the client declares for the kind of program (an agent type), never its size; the
+   * Gittins policy learns a size distribution per label. `*` when none was given.
+   */
+  readonly programClass: string;
+  /**
    * Clairvoyant hint: the program's remaining work in seconds of service, maintained by a
    * simulator oracle for `srpt`. NaN when unknown (every live deployment).
    */
@@ -93,7 +103,7 @@ export interface ProgramRow {
 }
 
 /** Creates an empty row. */
-export function newProgramRow(id: ProgramId, now: number): ProgramRow {
+export function newProgramRow(id: ProgramId, now: number, programClass = '*'): ProgramRow {
   return {
     id,
     arrival: now,
@@ -106,6 +116,7 @@ export function newProgramRow(id: ProgramId, now: number): ProgramRow {
     lastCompletion: null,
     callsCompleted: 0,
     promotions: 0,
+    programClass,
     remainingWork: Number.NaN,
     lifecycle: lifecycleInitial(),
   };

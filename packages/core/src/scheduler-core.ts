@@ -10,6 +10,7 @@ import type { CallRecord, ProgramRow } from './process-table.ts';
 import { CallPhase, newProgramRow } from './process-table.ts';
 import type { LifecycleEvent } from './program-lifecycle.ts';
 import { LifecycleEvents, lifecycleNext } from './program-lifecycle.ts';
+import { POOLED_CLASS, ServiceDistribution } from './service-distribution.ts';
 
 /** A priority change the owner must deliver to the engine holding the call. */
 export interface PriorityChange {
@@ -101,6 +102,8 @@ export class SchedulerCore {
   };
   private readonly balancerState: BalancerState = { cursor: 0 };
   private nextSeq = 0;
+  /** Program sizes learned from ended programs (for `gittins`; recorded whatever the policy). */
+  readonly sizes = new ServiceDistribution();
 
   constructor(
     policy: Policy,
@@ -115,10 +118,10 @@ export class SchedulerCore {
   }
 
   /** Opens a program's row; opening an open program is a no-op that returns the existing row. */
-  openProgram(id: ProgramId, now: number): ProgramRow {
+  openProgram(id: ProgramId, now: number, programClass: string = POOLED_CLASS): ProgramRow {
     const existing = this.programs.get(id);
     if (existing) return existing;
-    const row = newProgramRow(id, now);
+    const row = newProgramRow(id, now, programClass);
     this.programs.set(id, row);
     return row;
   }
@@ -138,6 +141,8 @@ export class SchedulerCore {
   closeProgram(id: ProgramId): void {
     const row = this.programs.get(id);
     if (row === undefined) return;
+    // A program that ended with every call done teaches the size distribution its total service.
+    if (row.active.size === 0 && row.callsCompleted > 0) this.sizes.record(row.programClass, row.completedService);
     this.emit(row, E.sessionEnd);
     this.programs.delete(id);
   }
@@ -169,6 +174,7 @@ export class SchedulerCore {
       maxOutputTokens: sub.maxOutputTokens,
       arrival: now,
       startScalar: program.scalar,
+      rank: this.sizes.index(program.programClass, program.scalar),
       phase: CallPhase.queued,
       level: this.policy.startLevel(program, this.config.queues),
       seq: this.nextSeq++,

@@ -93,3 +93,38 @@ describe('autellix', () => {
     expect(ax.place(request, busyPin, balancerState(), BALANCER_OPTIONS)).toEqual({ engine: 'b', pin: true });
   });
 });
+
+describe('affinity', () => {
+  const af = getBalancer('affinity');
+  const load = (id: string, running: number, queued = 0) => ({ id, running, queued, kvUsed: 0 });
+  const options = { longCallTokens: 2048, affinitySlackCalls: 2, affinitySlackFraction: 0.5 };
+
+  it('pins a program without a home to the least-used engine', () => {
+    const p = af.place({ programId: 'p', promptTokens: 10, pinnedEngine: null }, [load('a', 3), load('b', 1)], { cursor: 0 }, options);
+    expect(p).toEqual({ engine: 'b', pin: true });
+  });
+
+  it('keeps a short call on its home engine within the slack', () => {
+    // least-used has 2 calls: slack = 2 + 0.5 x 2 = 3, so home may hold up to 5.
+    const engines = [load('a', 5), load('b', 2)];
+    expect(af.place({ programId: 'p', promptTokens: 10, pinnedEngine: 'a' }, engines, { cursor: 0 }, options)).toEqual({
+      engine: 'a',
+      pin: false,
+    });
+  });
+
+  it('moves the program when its home is busier than the slack allows', () => {
+    const engines = [load('a', 6), load('b', 2)];
+    expect(af.place({ programId: 'p', promptTokens: 10, pinnedEngine: 'a' }, engines, { cursor: 0 }, options)).toEqual({
+      engine: 'b',
+      pin: true,
+    });
+  });
+
+  it('re-pins when the home engine is gone', () => {
+    expect(af.place({ programId: 'p', promptTokens: 10, pinnedEngine: 'x' }, [load('a', 1)], { cursor: 0 }, options)).toEqual({
+      engine: 'a',
+      pin: true,
+    });
+  });
+});

@@ -146,7 +146,7 @@ export function simulate(config: SimConfig): SimResult {
     now = next.time;
     if (ev.kind === 'arrive') {
       const run = runs[ev.program] as ProgramRun;
-      const row = core.openProgram(run.spec.id, now);
+      const row = core.openProgram(run.spec.id, now, run.spec.kind);
       if (policy.clairvoyant) {
         let work = 0;
         for (const c of run.spec.calls) work += oracleCost(profile, c);

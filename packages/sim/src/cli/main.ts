@@ -56,7 +56,7 @@ export const DEFAULT_PROGRAMS = {
 export const DEFAULTS = {
   engines: 1,
   profile: ProfileName.llama31_8b_a100,
-  policies: ['fcfs', 'mlfq', 'plas', 'atlas', 'program-fcfs', 'srpt'] as readonly PolicyName[],
+  policies: ['fcfs', 'mlfq', 'plas', 'atlas', 'program-fcfs', 'gittins', 'srpt'] as readonly PolicyName[],
   balancers: [Balancers.autellix] as readonly BalancerName[],
   seed: 1,
   enginePreset: EnginePreset.opt,

@@ -14,7 +14,7 @@ describe('parseCommandLine', () => {
   it('applies the defaults', () => {
     const c = sim('--workload', 'bfcl');
     expect(c.out).toBe('bench-out/bfcl');
-    expect(c.sweep.policies).toEqual(['fcfs', 'mlfq', 'plas', 'atlas', 'program-fcfs', 'srpt']);
+    expect(c.sweep.policies).toEqual(['fcfs', 'mlfq', 'plas', 'atlas', 'program-fcfs', 'gittins', 'srpt']);
     expect(c.sweep.balancers).toEqual(['autellix']);
     expect(c.sweep.rates).toBe('auto');
     expect(c.sweep.slo).toBeNull();

@@ -1,0 +1,135 @@
+/**
+ * The empirical distribution of programs' total service, learned online from programs that
+ * ended, and the Gittins index computed from it: the non-clairvoyant policy that minimises mean
+ * response time in a single-server queue when only the size distribution is known (Gittins;
+ * see Scully and Harchol-Balter's SOAP framework). For a program that has attained service a,
+ *
+ *   G(a) = max over thresholds t > a of  P(S <= t | S > a) / E[min(S, t) - a | S > a],
+ *
+ * the best rate of completion per unit of further service. A higher index runs first. With
+ * decreasing-hazard (heavy-tailed) sizes it behaves like least-attained-service; with
+ * increasing-hazard sizes like FCFS (finish what was started). Samples are kept per program
+ * class (an agent kind the client declares, never its size); a class with too few samples
+ * borrows the pooled distribution.
+ */
+export interface GittinsOptions {
+  /** Samples a class needs before its own distribution is used (else the pooled one). */
+  readonly minSamples: number;
+  /** Most recent samples kept per class (a sliding window, so the estimate can follow drift). */
+  readonly window: number;
+  /** Attained-service grid the index is tabulated on: `points` log-spaced points from `lo` to `hi` seconds. */
+  readonly grid: { readonly lo: number; readonly hi: number; readonly points: number };
+  /** Recompute a class's table after this many new samples. */
+  readonly refreshEvery: number;
+}
+
+export const DEFAULT_GITTINS_OPTIONS: GittinsOptions = {
+  minSamples: 20,
+  window: 2000,
+  grid: { lo: 0.05, hi: 4096, points: 96 },
+  refreshEvery: 20,
+};
+
+/** The pooled class. */
+export const POOLED_CLASS = '*';
+
+interface ClassStats {
+  samples: number[];
+  sinceRefresh: number;
+  /** Index at each grid point; empty until the first refresh. */
+  table: number[];
+}
+
+/**
+ * Gittins index of an empirical distribution at attained service `a`. `sorted` ascending.
+ * Returns +Infinity when no sample exceeds `a` by a positive amount (the program has outlived
+ * every sample: it is treated as about to finish, as the estimate has nothing to say), and
+ * 0 for an empty distribution.
+ */
+export function gittinsIndex(sorted: readonly number[], a: number): number {
+  const n = sorted.length;
+  if (n === 0) return 0;
+  let lo = 0;
+  let hi = n;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if ((sorted[mid] as number) <= a) lo = mid + 1;
+    else hi = mid;
+  }
+  const k = n - lo;
+  if (k === 0) return Number.POSITIVE_INFINITY;
+  let best = 0;
+  let spent = 0; // sum over the first j samples above a of (s - a)
+  for (let j = 1; j <= k; j++) {
+    const s = (sorted[lo + j - 1] as number) - a;
+    spent += s;
+    const expected = spent + (k - j) * s;
+    if (expected > 0) {
+      const g = j / expected;
+      if (g > best) best = g;
+    }
+  }
+  return best;
+}
+
+/** Learned size distributions per class, with tabulated Gittins indices. Mutable; owned by `SchedulerCore`. */
+export class ServiceDistribution {
+  readonly options: GittinsOptions;
+  private readonly classes = new Map<string, ClassStats>();
+  private readonly gridPoints: number[];
+
+  constructor(options: GittinsOptions = DEFAULT_GITTINS_OPTIONS) {
+    this.options = options;
+    const { lo, hi, points } = options.grid;
+    this.gridPoints = Array.from({ length: points }, (_, i) => lo * (hi / lo) ** (i / (points - 1)));
+  }
+
+  /** Records the total service of a program that ended. Non-finite or negative totals are ignored. */
+  record(programClass: string, totalService: number): void {
+    if (!(totalService >= 0 && Number.isFinite(totalService))) return;
+    this.add(programClass, totalService);
+    if (programClass !== POOLED_CLASS) this.add(POOLED_CLASS, totalService);
+  }
+
+  private add(name: string, value: number): void {
+    let c = this.classes.get(name);
+    if (c === undefined) {
+      c = { samples: [], sinceRefresh: 0, table: [] };
+      this.classes.set(name, c);
+    }
+    c.samples.push(value);
+    if (c.samples.length > this.options.window) c.samples.shift();
+    c.sinceRefresh += 1;
+    if (c.table.length === 0 ? c.samples.length >= this.options.minSamples : c.sinceRefresh >= this.options.refreshEvery) {
+      const sorted = [...c.samples].sort((x, y) => x - y);
+      c.table = this.gridPoints.map((a) => gittinsIndex(sorted, a));
+      c.sinceRefresh = 0;
+    }
+  }
+
+  /** Samples held for a class. */
+  samples(programClass: string): number {
+    return this.classes.get(programClass)?.samples.length ?? 0;
+  }
+
+  /**
+   * The Gittins index of a program of `programClass` that has attained `attained` seconds, read
+   * from the class's table (the pooled one when the class has too few samples) at the largest
+   * grid point not above `attained`. NaN while no table exists (cold start: the caller decides).
+   */
+  index(programClass: string, attained: number): number {
+    const own = this.classes.get(programClass);
+    const c = own !== undefined && own.table.length > 0 ? own : this.classes.get(POOLED_CLASS);
+    if (c === undefined || c.table.length === 0) return Number.NaN;
+    const g = this.gridPoints;
+    let lo = 0;
+    let hi = g.length - 1;
+    if (attained <= (g[0] as number)) return c.table[0] as number;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >>> 1;
+      if ((g[mid] as number) <= attained) lo = mid;
+      else hi = mid - 1;
+    }
+    return c.table[lo] as number;
+  }
+}

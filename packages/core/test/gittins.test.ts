@@ -1,0 +1,98 @@
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_GITTINS_OPTIONS, gittinsIndex, POOLED_CLASS, ServiceDistribution } from '../src/index.ts';
+import { makeCore, submission } from './fixtures/builders.ts';
+
+describe('gittinsIndex', () => {
+  it('is 0 for no samples and infinite past the largest sample', () => {
+    expect(gittinsIndex([], 1)).toBe(0);
+    expect(gittinsIndex([1, 2, 3], 3)).toBe(Number.POSITIVE_INFINITY);
+  });
+
+  it('is 1 / mean remaining for a single possible size (the best threshold is the size)', () => {
+    expect(gittinsIndex([10, 10, 10], 4)).toBeCloseTo(1 / 6, 12);
+  });
+
+  it('falls with age for a heavy-tailed mix (least attained service first)', () => {
+    // Mostly short programs, a few very long: having survived past the short ones means long.
+    const sizes = [...Array.from({ length: 90 }, () => 1), ...Array.from({ length: 10 }, () => 100)].sort((a, b) => a - b);
+    expect(gittinsIndex(sizes, 0)).toBeGreaterThan(gittinsIndex(sizes, 2));
+  });
+
+  it('rises with age for a fixed size (finish what was started)', () => {
+    const sizes = [10, 10, 10, 10];
+    expect(gittinsIndex(sizes, 8)).toBeGreaterThan(gittinsIndex(sizes, 2));
+  });
+
+  it('takes the best threshold, not the first or the last', () => {
+    // Sizes 1 and 10, equally likely, at age 0: threshold 1 gives 0.5 / 1 = 0.5;
+    // threshold 10 gives 1 / 5.5. The index is 0.5.
+    expect(gittinsIndex([1, 10], 0)).toBeCloseTo(0.5, 12);
+  });
+});
+
+describe('ServiceDistribution', () => {
+  it('knows nothing before minSamples programs have ended', () => {
+    const d = new ServiceDistribution();
+    for (let i = 0; i < DEFAULT_GITTINS_OPTIONS.minSamples - 1; i++) d.record('chat', 5);
+    expect(Number.isNaN(d.index('chat', 0))).toBe(true);
+    d.record('chat', 5);
+    // Tabulated at the grid's first point (0.05 s): 1 / (5 - 0.05).
+    expect(d.index('chat', 0)).toBeCloseTo(1 / (5 - DEFAULT_GITTINS_OPTIONS.grid.lo), 9);
+  });
+
+  it('borrows the pooled distribution for a class it has not learned', () => {
+    const d = new ServiceDistribution();
+    for (let i = 0; i < 40; i++) d.record('chat', 2);
+    expect(d.samples(POOLED_CLASS)).toBe(40);
+    expect(d.index('tree-search', 0)).toBeCloseTo(d.index('chat', 0), 12);
+  });
+
+  it('keeps classes apart: a short class outranks a long one at the same age', () => {
+    const d = new ServiceDistribution();
+    for (let i = 0; i < 40; i++) {
+      d.record('chat', 3);
+      d.record('tree-search', 300);
+    }
+    expect(d.index('chat', 0)).toBeGreaterThan(d.index('tree-search', 0));
+  });
+
+  it('ignores non-finite totals', () => {
+    const d = new ServiceDistribution();
+    d.record('x', Number.NaN);
+    d.record('x', -1);
+    expect(d.samples('x')).toBe(0);
+  });
+});
+
+describe('gittins policy in the core', () => {
+  it('learns from ended programs and ranks a new call of a short class first', () => {
+    const core = makeCore('gittins');
+    let n = 0;
+    const finish = (cls: string, service: number): void => {
+      const id = `${cls}-${n++}`;
+      core.openProgram(id, 0, cls);
+      const call = core.submit(submission(id, 'c'), 0);
+      core.addService(call, service);
+      core.complete(call, 1);
+      core.closeProgram(id);
+    };
+    for (let i = 0; i < 30; i++) {
+      finish('chat', 2);
+      finish('search', 200);
+    }
+    core.openProgram('s', 5, 'search');
+    core.openProgram('c', 5, 'chat');
+    const long = core.submit(submission('s', 'x'), 5);
+    const short = core.submit(submission('c', 'y'), 6);
+    expect(core.compare(short, long)).toBeLessThan(0);
+  });
+
+  it('is FCFS before anything is learned', () => {
+    const core = makeCore('gittins');
+    core.openProgram('a', 0, 'k');
+    core.openProgram('b', 0, 'k');
+    const first = core.submit(submission('a', 'x'), 0);
+    const second = core.submit(submission('b', 'y'), 1);
+    expect(core.compare(first, second)).toBeLessThan(0);
+  });
+});
