@@ -8,9 +8,11 @@ import {
   balancerNames,
   ConfigError,
   CoreError,
+  DEFAULT_QUEUES,
   DEFAULT_SCHEDULER_CONFIG,
   policyNames,
   ServiceUnit,
+  SHORT_QUEUES,
   validateSchedulerConfig,
 } from '@autellix/core';
 import type { EngineOptions } from '@autellix/engine-model';
@@ -97,6 +99,7 @@ sim options:
   --max-batch-tokens N  tokens per engine step, decodes plus prefill chunks (default: the
                         preset's: opt ${DEFAULT_ENGINE_OPTIONS.maxBatchTokens}, plain-vllm ${PLAIN_VLLM_ENGINE_OPTIONS.maxBatchTokens})
   --beta X|off          anti-starvation threshold (default ${DEFAULT_SCHEDULER_CONFIG.starvation.beta ?? 'off'})
+  --queues Q            default (K=12, boundaries 1..1024 s) | short (K=7, 1..32 s)
   --service-unit U      ${Object.values(ServiceUnit).join(' | ')}: how attained service is counted (default ${DEFAULT_SCHEDULER_CONFIG.serviceUnit})
   --rebuild-every N     rebuild the batch in priority order every N engine steps (default ${DEFAULT_SCHEDULER_CONFIG.rebuildEverySteps})
   --out DIR             output directory (default ${DEFAULTS.outRoot}/<workload>)
@@ -170,6 +173,7 @@ const SIM_OPTIONS = {
   'service-unit': { type: 'string' },
   'rebuild-every': { type: 'string' },
   'max-batch-tokens': { type: 'string' },
+  queues: { type: 'string' },
   out: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -238,11 +242,21 @@ function parseOneOf<T extends string>(name: string, value: string | undefined, k
   return value as T;
 }
 
-function schedulerFrom(values: { beta?: string | undefined; 'service-unit'?: string | undefined; 'rebuild-every'?: string | undefined }): SchedulerConfig {
+/** Queue sets selectable with `--queues`. */
+const QUEUE_SETS = { default: DEFAULT_QUEUES, short: SHORT_QUEUES } as const;
+
+function schedulerFrom(values: {
+  beta?: string | undefined;
+  'service-unit'?: string | undefined;
+  'rebuild-every'?: string | undefined;
+  queues?: string | undefined;
+}): SchedulerConfig {
   const base = DEFAULT_SCHEDULER_CONFIG;
   const beta = values.beta === undefined ? base.starvation.beta : values.beta === 'off' ? null : parsePositiveNumber('beta', values.beta);
+  const queues = parseOneOf('queues', values.queues, Object.keys(QUEUE_SETS) as (keyof typeof QUEUE_SETS)[], 'default');
   return validateSchedulerConfig({
     ...base,
+    queues: QUEUE_SETS[queues],
     starvation: { ...base.starvation, beta },
     serviceUnit: parseOneOf('service-unit', values['service-unit'], Object.values(ServiceUnit), base.serviceUnit),
     rebuildEverySteps: parsePositiveInt('rebuild-every', values['rebuild-every'], base.rebuildEverySteps),
