@@ -452,6 +452,13 @@ export class SimEngine {
     const next: EngineCall[] = [];
     for (const key of plan.keep) next.push(byKey.get(key) as EngineCall);
     this.running = next;
+    // Preempt first: the admitted calls need the memory the preempted ones give back.
+    const preempted: EngineCall[] = [];
+    for (const key of plan.preempt) {
+      const c = byKey.get(key) as EngineCall;
+      this.preempt(c, now);
+      preempted.push(c);
+    }
     // Admitted calls are the head of the sorted queue, in order.
     let admitted = 0;
     for (const key of plan.admit) {
@@ -460,11 +467,10 @@ export class SimEngine {
       admitted += 1;
     }
     this.waiting.splice(0, admitted);
-    for (const key of plan.preempt) {
-      const c = byKey.get(key) as EngineCall;
-      this.preempt(c, now);
-      this.insertWaiting(c);
-    }
+    for (const c of preempted) this.insertWaiting(c);
+    // The plan is an estimate (cache hits, block rounding): never leave the engine idle while a
+    // call could run.
+    if (this.running.length === 0) this.refill(now);
   }
 
   private refill(now: number): void {

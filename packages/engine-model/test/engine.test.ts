@@ -1,0 +1,128 @@
+import type { CallRecord, PolicyName } from '@autellix/core';
+import { DEFAULT_SCHEDULER_CONFIG, getBalancer, getPolicy, SchedulerCore } from '@autellix/core';
+import { describe, expect, it } from 'vitest';
+import type { EngineCall, EngineOptions } from '../src/index.ts';
+import { DEFAULT_ENGINE_OPTIONS, getProfile, makeSegment, PreemptionMode, SimEngine } from '../src/index.ts';
+
+const base = getProfile('llama3.1-8b-a100');
+
+/** A core, an engine with `kvTokens` of KV, and a helper to run it to quiescence in virtual time. */
+function rig(policy: PolicyName, kvTokens: number, over: Partial<EngineOptions> = {}) {
+  const core = new SchedulerCore(getPolicy(policy), { ...DEFAULT_SCHEDULER_CONFIG, starvation: { beta: null, minService: 1 } }, getBalancer('least-used'));
+  const engine = new SimEngine('e0', { ...base, kvCapacityTokens: kvTokens }, { ...DEFAULT_ENGINE_OPTIONS, ...over }, core);
+  let now = 0;
+  const finished: { key: string; at: number; call: EngineCall }[] = [];
+  const submit = (program: string, input: number, output: number, parent: CallRecord | null = null): CallRecord => {
+    core.openProgram(program, now);
+    const rec = core.submit({ programId: program, callId: `c${core.counters.callsSubmitted}`, threadId: 't', parents: [], promptTokens: input, maxOutputTokens: output }, now);
+    const segment = makeSegment(`call:${rec.key}`, input + output, parent === null ? null : makeSegment(`call:${parent.key}`, 0, null));
+    engine.assign({ rec, segment, promptTokens: input, outputTokens: output }, now);
+    return rec;
+  };
+  const step = (): boolean => {
+    const dt = engine.beginStep(now);
+    if (dt === null) return false;
+    now += dt;
+    for (const c of engine.endStep(now)) {
+      core.complete(c.spec.rec, now);
+      finished.push({ key: c.spec.rec.key, at: now, call: c });
+    }
+    return true;
+  };
+  const runAll = (maxSteps = 100_000): void => {
+    for (let i = 0; i < maxSteps && step(); i++);
+  };
+  return { core, engine, submit, step, runAll, finished, time: () => now };
+}
+
+describe('SimEngine', () => {
+  it('prefills in chunks of the token budget, then decodes one token a step', () => {
+    const r = rig('fcfs', 100_000, { macroSteps: false });
+    r.submit('p', 1200, 5);
+    r.runAll();
+    // 1200 prompt tokens at 512 a step: 3 prefill steps, the last emits the first token; 4 decode steps.
+    expect(r.engine.stats.steps).toBe(3 + 4);
+    expect(r.engine.stats.prefillTokens).toBe(1200);
+    expect(r.finished).toHaveLength(1);
+    expect(r.finished[0]?.call.generated).toBe(5);
+  });
+
+  it('runs a whole prompt in one prefill-only step without chunked prefill', () => {
+    const r = rig('fcfs', 100_000, { chunkedPrefill: false, maxBatchTokens: 8192, macroSteps: false });
+    r.submit('p', 1200, 5);
+    r.runAll();
+    expect(r.engine.stats.steps).toBe(1 + 4);
+  });
+
+  it('charges every step a call worked in as its service (step unit)', () => {
+    const r = rig('fcfs', 100_000, { macroSteps: false });
+    const rec = r.submit('p', 100, 10);
+    r.runAll();
+    expect(rec.service).toBeCloseTo(r.time(), 12);
+  });
+
+  it('never admits a lower-priority call past a waiting one that does not fit (strict order)', () => {
+    // 64 blocks of KV (1024 tokens). The program-fcfs order puts the older program first.
+    const r = rig('program-fcfs', 1024, { macroSteps: false });
+    r.submit('old', 900, 50); // fits alone
+    r.step();
+    r.submit('big', 600, 10); // cannot fit beside "old"
+    r.submit('small', 16, 4); // would fit, but is behind "big"
+    r.step();
+    expect(r.engine.load().running).toBe(1);
+    expect(r.engine.load().queued).toBe(2);
+    r.runAll();
+    expect(r.finished).toHaveLength(3);
+    const at = (key: string): number => r.finished.find((f) => f.key === key)?.call.firstTokenAt ?? Number.NaN;
+    expect(at('big/c1')).toBeLessThanOrEqual(at('small/c2'));
+    expect(at('old/c0')).toBeLessThan(at('big/c1'));
+  });
+
+  it('preempts a lower-priority running call by swap and resumes it later', () => {
+    // srpt orders by remainingWork: give the later program the smaller value.
+    const r = rig('srpt', 1024, { preemption: PreemptionMode.swap, macroSteps: false });
+    r.core.openProgram('long', 0).remainingWork = 100;
+    r.submit('long', 500, 200);
+    for (let i = 0; i < 5; i++) r.step();
+    r.core.openProgram('short', r.time()).remainingWork = 1;
+    r.submit('short', 700, 5);
+    r.runAll();
+    expect(r.engine.stats.swapOuts).toBe(1);
+    expect(r.engine.stats.swapIns).toBe(1);
+    expect(r.finished.map((f) => f.key)).toEqual(['short/c1', 'long/c0']);
+    const long = r.finished[1]?.call as EngineCall;
+    expect(long.swapTime).toBeGreaterThan(0);
+    expect(long.generated).toBe(200);
+  });
+
+  it('recomputes a preempted call in recompute mode: its context is prefilled again', () => {
+    const r = rig('srpt', 1024, { preemption: PreemptionMode.recompute, macroSteps: false });
+    r.core.openProgram('long', 0).remainingWork = 100;
+    r.submit('long', 400, 100);
+    for (let i = 0; i < 5; i++) r.step();
+    r.core.openProgram('short', r.time()).remainingWork = 1;
+    r.submit('short', 700, 5);
+    r.runAll();
+    expect(r.engine.stats.recomputes).toBeGreaterThanOrEqual(1);
+    expect(r.engine.stats.swapOuts).toBe(0);
+    expect(r.finished.map((f) => f.key)).toEqual(['short/c1', 'long/c0']);
+    expect(r.finished[1]?.call.generated).toBe(100);
+    // Prompt 400 + 700, plus the long call's 400 prompt and 4 generated tokens again, less any cache hit.
+    expect(r.engine.stats.prefillTokens + r.engine.cache.hitTokens).toBeGreaterThanOrEqual(1100 + 404);
+  });
+
+  it('rejects a call that can never fit, naming it', () => {
+    const r = rig('fcfs', 1024);
+    expect(() => r.submit('p', 2000, 10)).toThrow(/p\/c0 needs/);
+  });
+
+  it('keeps its KV accounting within capacity under pressure', () => {
+    const r = rig('fcfs', 2048, { macroSteps: false });
+    for (let i = 0; i < 12; i++) r.submit(`p${i}`, 200, 150);
+    for (let i = 0; i < 3000 && r.step(); i++) {
+      expect(r.engine.load().kvUsed).toBeLessThanOrEqual(1);
+    }
+    expect(r.finished).toHaveLength(12);
+    expect(r.engine.empty).toBe(true);
+  });
+});
