@@ -15,20 +15,25 @@ export const CallPhase = {
 } as const;
 export type CallPhase = (typeof CallPhase)[keyof typeof CallPhase];
 
-/**
- * One active call in the process table. Mutable plain data: only `SchedulerCore` writes it.
- * Times are seconds on the caller's clock; service is seconds of engine time (see `ServiceUnit`).
- */
-export interface CallRecord {
-  readonly key: CallKey;
+/** A call as submitted to the scheduler. */
+export interface CallSubmission {
   readonly programId: ProgramId;
   readonly callId: CallId;
   readonly threadId: ThreadId;
+  /** Calls of the same program this one depends on ([] for a root). */
   readonly parents: readonly CallId[];
   /** Prompt tokens of the call, including any context it extends. */
   readonly promptTokens: number;
   /** Upper bound on generated tokens. */
   readonly maxOutputTokens: number;
+}
+
+/**
+ * One active call in the process table. Mutable plain data: only `SchedulerCore` writes it.
+ * Times are seconds on the caller's clock; service is seconds of engine time (see `ServiceUnit`).
+ */
+export interface CallRecord extends CallSubmission {
+  readonly key: CallKey;
   /** Time the call was submitted. */
   readonly arrival: number;
   /** The program's priority scalar when the call was submitted (its ATLAS start value). */

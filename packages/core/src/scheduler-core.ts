@@ -3,10 +3,10 @@ import { DEFAULT_BALANCER_OPTIONS } from './balancer.ts';
 import type { SchedulerConfig } from './config.ts';
 import { validateSchedulerConfig } from './config.ts';
 import { CallStateError, UnknownProgramError } from './errors.ts';
-import type { CallId, CallKey, ProgramId, ThreadId } from './ids.ts';
+import type { CallKey, ProgramId } from './ids.ts';
 import { callKey } from './ids.ts';
 import type { Policy } from './policy.ts';
-import type { CallRecord, ProgramRow } from './process-table.ts';
+import type { CallRecord, CallSubmission, ProgramRow } from './process-table.ts';
 import { CallPhase, newProgramRow } from './process-table.ts';
 import type { LifecycleEvent } from './program-lifecycle.ts';
 import { LifecycleEvents, lifecycleNext } from './program-lifecycle.ts';
@@ -20,15 +20,6 @@ export interface PriorityChange {
   readonly to: number;
 }
 
-/** A call to submit. */
-export interface CallSubmission {
-  readonly programId: ProgramId;
-  readonly callId: CallId;
-  readonly threadId: ThreadId;
-  readonly parents: readonly CallId[];
-  readonly promptTokens: number;
-  readonly maxOutputTokens: number;
-}
 
 /** Counters the scheduler keeps for reports. */
 export interface SchedulerCounters {
