@@ -34,7 +34,10 @@ export const DEFAULT_GITTINS_OPTIONS: GittinsOptions = {
 export const POOLED_CLASS = '*';
 
 interface ClassStats {
+  /** The last `window` samples, as a ring (order does not matter: tables sort a copy). */
   samples: number[];
+  /** Next slot to overwrite once the ring is full. */
+  next: number;
   sinceRefresh: number;
   /** Index at each grid point; empty until the first refresh. */
   table: number[];
@@ -94,11 +97,15 @@ export class ServiceDistribution {
   private add(name: string, value: number): void {
     let c = this.classes.get(name);
     if (c === undefined) {
-      c = { samples: [], sinceRefresh: 0, table: [] };
+      c = { samples: [], next: 0, sinceRefresh: 0, table: [] };
       this.classes.set(name, c);
     }
-    c.samples.push(value);
-    if (c.samples.length > this.options.window) c.samples.shift();
+    if (c.samples.length < this.options.window) {
+      c.samples.push(value);
+    } else {
+      c.samples[c.next] = value;
+      c.next = (c.next + 1) % this.options.window;
+    }
     c.sinceRefresh += 1;
     if (c.table.length === 0 ? c.samples.length >= this.options.minSamples : c.sinceRefresh >= this.options.refreshEvery) {
       const sorted = [...c.samples].sort((x, y) => x - y);

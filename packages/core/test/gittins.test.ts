@@ -96,3 +96,14 @@ describe('gittins policy in the core', () => {
     expect(core.compare(first, second)).toBeLessThan(0);
   });
 });
+
+describe('ServiceDistribution window', () => {
+  it('keeps only the most recent samples', () => {
+    const d = new ServiceDistribution({ ...DEFAULT_GITTINS_OPTIONS, window: 30, refreshEvery: 1 });
+    for (let i = 0; i < 30; i++) d.record('k', 100);
+    for (let i = 0; i < 30; i++) d.record('k', 2);
+    expect(d.samples('k')).toBe(30);
+    // Only the size-2 programs remain: the index at age 0 is that of a fixed size of 2.
+    expect(d.index('k', 0)).toBeCloseTo(1 / (2 - DEFAULT_GITTINS_OPTIONS.grid.lo), 9);
+  });
+});
