@@ -5,6 +5,7 @@ export * from './step-time.ts';
 export * from './profiles.ts';
 export * from './calibration.ts';
 export * from './engine.ts';
+export * from './engine-call.ts';
 export * from './engine-options.ts';
 export * from './prefix-cache.ts';
 export * from './segment.ts';
