@@ -37,7 +37,7 @@ const MAX_BRACKET_RUNS = 16;
 const SATURATION_RATE = 1e6;
 
 /** Multiples of the estimated capacity swept by `rates: 'auto'` (ascending). */
-export const AUTO_GRID = [0.25, 0.5, 0.7, 0.85, 1.0, 1.2, 1.5, 2, 2.5, 3, 4] as const;
+export const AUTO_GRID = [0.25, 0.5, 0.7, 0.85, 1.0, 1.1, 1.2, 1.35, 1.5, 1.75, 2, 2.5, 3, 4] as const;
 /** A shorter grid for quick runs. */
 export const QUICK_GRID = [0.5, 0.85, 1.0, 1.2, 1.5, 2, 3] as const;
 /** An auto-rate curve stops after this many consecutive overloaded points. */

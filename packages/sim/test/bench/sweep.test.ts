@@ -96,11 +96,11 @@ describe('runSweep (fake simulator)', () => {
     const cap = report.capacity?.rate as number;
     const [fcfs, plas] = report.curves;
     const grid = AUTO_GRID.map((g) => g * cap);
-    // fcfs: passes up to 1.0 x cap, overloaded at 1.2 and 1.5, then stops.
+    // fcfs: passes up to 1.0 x cap, overloaded at 1.1 and 1.2, then stops.
     expect(fcfs?.points.map((p) => p.rate)).toEqual(grid.slice(0, 7));
     expect(fcfs?.points.slice(-2).every((p) => p.overloaded)).toBe(true);
     // plas (capacity 2 x): overloaded from 2.5 x, stops after 3 x.
-    expect(plas?.points.map((p) => p.rate)).toEqual(grid.slice(0, 10));
+    expect(plas?.points.map((p) => p.rate)).toEqual(grid.slice(0, 13));
     expect(report.maxRateAtSlo.fcfs).toBeCloseTo(cap, 9);
     expect(report.ratios.plas).toBeCloseTo(2, 9);
   });
