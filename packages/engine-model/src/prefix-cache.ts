@@ -12,6 +12,9 @@ export interface CacheNode {
   cachedChildren: number;
   /** Child nodes that exist in the map; a node is dropped from the map only when it has none. */
   children: number;
+  /** Neighbours in the LRU list (older, newer); null at the ends or when not cached. */
+  older: CacheNode | null;
+  newer: CacheNode | null;
 }
 
 /** The nodes a call pinned, to unpin exactly those later. */
@@ -29,8 +32,16 @@ export type PinSet = CacheNode[];
 export class PrefixCache {
   readonly blockSize: number;
   private readonly nodes = new Map<Segment, CacheNode>();
-  /** Cached nodes in least-recently-used order (oldest first). */
-  private readonly lru = new Map<CacheNode, true>();
+  /**
+   * Cached nodes in least-recently-used order, as an intrusive doubly linked list (oldest at
+   * `lruOldest`): a touch is a few pointer moves, with no hashing and no allocation.
+   */
+  private lruOldest: CacheNode | null = null;
+  private lruNewest: CacheNode | null = null;
+  /** Root-to-leaf scratch path, reused by every call (never exposed). */
+  private readonly scratch: CacheNode[] = [];
+  /** Leaf-to-root scratch chain for `peek`. */
+  private readonly segmentScratch: Segment[] = [];
   /** Blocks held by cached nodes. */
   blocks = 0;
   /** Blocks of cached nodes that are pinned (not evictable). */
@@ -51,7 +62,7 @@ export class PrefixCache {
     let n = this.nodes.get(segment);
     if (n === undefined) {
       const parent = segment.parent === null ? null : this.node(segment.parent);
-      n = { segment, parent, cached: 0, pins: 0, cachedChildren: 0, children: 0 };
+      n = { segment, parent, cached: 0, pins: 0, cachedChildren: 0, children: 0, older: null, newer: null };
       if (parent) parent.children += 1;
       this.nodes.set(segment, n);
     }
@@ -65,10 +76,10 @@ export class PrefixCache {
     if (n.pins > 0) this.pinnedBlocks += delta;
     if (n.cached === 0 && cached > 0) {
       if (n.parent) n.parent.cachedChildren += 1;
-      this.lru.set(n, true);
+      this.lruAppend(n);
     } else if (n.cached > 0 && cached === 0) {
       if (n.parent) n.parent.cachedChildren -= 1;
-      this.lru.delete(n);
+      this.lruUnlink(n);
     }
     n.cached = cached;
     if (cached === 0) this.drop(n);
@@ -88,11 +99,16 @@ export class PrefixCache {
     return this.nodes.size;
   }
 
-  /** Root-to-leaf list of the nodes of `leaf`'s chain. */
+  /**
+   * Root-to-leaf list of the nodes of `leaf`'s chain, in the shared scratch array: valid until
+   * the next call to `path`, so callers finish with it before calling anything that uses it.
+   */
   private path(leaf: Segment): CacheNode[] {
-    const out: CacheNode[] = [];
+    const out = this.scratch;
+    out.length = 0;
     for (let n: CacheNode | null = this.node(leaf); n !== null; n = n.parent) out.push(n);
-    return out.reverse();
+    out.reverse();
+    return out;
   }
 
   /**
@@ -100,7 +116,8 @@ export class PrefixCache {
    * At most want - 1: the last prompt token is always computed (its logits are needed).
    */
   peek(leaf: Segment, want: number): number {
-    const chain: Segment[] = [];
+    const chain = this.segmentScratch;
+    chain.length = 0;
     for (let s: Segment | null = leaf; s !== null; s = s.parent) chain.push(s);
     let hit = 0;
     for (let i = chain.length - 1; i >= 0; i--) {
@@ -177,9 +194,28 @@ export class PrefixCache {
     return this.blocks - before;
   }
 
+  /** Makes a cached node the most recently used. */
   private touch(n: CacheNode): void {
-    this.lru.delete(n);
-    this.lru.set(n, true);
+    if (this.lruNewest === n) return;
+    this.lruUnlink(n);
+    this.lruAppend(n);
+  }
+
+  private lruAppend(n: CacheNode): void {
+    n.older = this.lruNewest;
+    n.newer = null;
+    if (this.lruNewest !== null) this.lruNewest.newer = n;
+    else this.lruOldest = n;
+    this.lruNewest = n;
+  }
+
+  private lruUnlink(n: CacheNode): void {
+    if (n.older !== null) n.older.newer = n.newer;
+    else if (this.lruOldest === n) this.lruOldest = n.newer;
+    if (n.newer !== null) n.newer.older = n.older;
+    else if (this.lruNewest === n) this.lruNewest = n.older;
+    n.older = null;
+    n.newer = null;
   }
 
   /** Blocks that eviction could free now. */
@@ -195,7 +231,7 @@ export class PrefixCache {
     let freed = 0;
     while (freed < blocks) {
       let victim: CacheNode | null = null;
-      for (const n of this.lru.keys()) {
+      for (let n = this.lruOldest; n !== null; n = n.newer) {
         if (n.pins === 0 && n.cachedChildren === 0) {
           victim = n;
           break;
