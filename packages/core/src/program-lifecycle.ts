@@ -1,6 +1,7 @@
 import { assign, createActor, initialTransition, setup } from 'xstate';
 import type { AnyActorScope, SnapshotFrom } from 'xstate';
 import { CoreError } from './errors.ts';
+import { internLifecycle, memoTransition } from './lifecycle-memo.ts';
 
 /**
  * The lifecycle of one program (one agent session), as an xstate v5 machine driven purely:
@@ -13,6 +14,9 @@ import { CoreError } from './errors.ts';
  * once per process (never started: no clock, no subscriptions, its action executor a no-op;
  * the machine's only actions are `assign`s, which xstate resolves inside the transition): 3.5-4 us
  * per event, under 1 us for an ignored one. A test checks both paths give the same snapshots.
+ * On top of that, snapshots are interned by (state, counts) and each (snapshot, event) pair is
+ * folded by xstate once and remembered (`lifecycle-memo.ts`): the machine is pure, so the
+ * remembered result is the one xstate would give again, and a repeated event costs a lookup.
  *
  * Invariant: the state is a function of the counts, checked by `lifecycleStateOf`:
  *
@@ -194,7 +198,7 @@ export class LifecycleError extends CoreError {
 }
 
 // The initial snapshot is immutable (xstate never mutates snapshots), so it is computed once.
-const INITIAL: LifecycleSnapshot = initialTransition(programLifecycleMachine)[0];
+const INITIAL: LifecycleSnapshot = internLifecycle(initialTransition(programLifecycleMachine)[0]);
 
 const noop = (): void => {};
 let sharedScope: AnyActorScope | null = null;
@@ -228,6 +232,11 @@ export function lifecycleInitial(): LifecycleSnapshot {
  * the same object as `snapshot` (compare by reference to detect it, or use `lifecycleStep`).
  */
 export function lifecycleNext(snapshot: LifecycleSnapshot, event: LifecycleEvent): LifecycleSnapshot {
+  return memoTransition(snapshot, event, lifecycleNextUncached);
+}
+
+/** The transition as xstate computes it, without the memo (tests compare the two). */
+export function lifecycleNextUncached(snapshot: LifecycleSnapshot, event: LifecycleEvent): LifecycleSnapshot {
   return programLifecycleMachine.transition(snapshot, event, inertScope());
 }
 
@@ -292,5 +301,5 @@ export function lifecycleRestore(persisted: unknown): LifecycleSnapshot {
       `persisted lifecycle value = ${value} contradicts its counts (queued ${valid.queued}, running ${valid.running}, preempted ${valid.preempted})`,
     );
   }
-  return programLifecycleMachine.resolveState({ value, context: valid });
+  return internLifecycle(programLifecycleMachine.resolveState({ value, context: valid }));
 }

@@ -8,6 +8,7 @@ import {
   lifecycleCounts,
   lifecycleInitial,
   lifecycleNext,
+  lifecycleNextUncached,
   lifecyclePersist,
   lifecycleRestore,
   lifecycleState,
@@ -126,6 +127,30 @@ describe('program lifecycle: invalid events are ignored and reported', () => {
         ended = false;
       }
     }
+  });
+});
+
+describe('program lifecycle: memoised transitions', () => {
+  it('gives one object per (state, counts), the same as the uncached fold', () => {
+    const a = lifecycleNext(lifecycleNext(lifecycleInitial(), E.callQueued), E.callStarted);
+    const b = lifecycleNext(lifecycleNext(lifecycleInitial(), E.callQueued), E.callStarted);
+    expect(a).toBe(b);
+    const raw = lifecycleNextUncached(lifecycleNextUncached(lifecycleInitial(), E.callQueued), E.callStarted);
+    expect(raw.value).toBe(a.value);
+    expect(raw.context).toEqual(a.context);
+    expect(lifecycleRestore(lifecyclePersist(a))).toBe(a);
+  });
+
+  it('folds programs with more active calls than the memo holds, exactly', () => {
+    let s = lifecycleInitial();
+    for (let i = 0; i < 100; i++) s = lifecycleNext(s, E.callQueued);
+    for (let i = 0; i < 80; i++) s = lifecycleNext(s, E.callStarted);
+    expect(lifecycleCounts(s)).toEqual({ queued: 20, running: 80, preempted: 0 });
+    expect(lifecycleState(s)).toBe('running');
+    for (let i = 0; i < 80; i++) s = lifecycleNext(s, E.callDone);
+    expect(lifecycleState(s)).toBe('waiting');
+    const rejected = lifecycleNext(s, E.callDone);
+    expect(rejected).toBe(s);
   });
 });
 
