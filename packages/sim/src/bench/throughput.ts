@@ -28,16 +28,32 @@ interface Scenario {
 const SCENARIOS: readonly Scenario[] = [
   { name: 'sharegpt light (0.5/s)', workload: 'sharegpt', count: 1500, rate: 0.5 },
   { name: 'sharegpt near capacity (1.0/s)', workload: 'sharegpt', count: 1500, rate: 1.0 },
-  { name: 'mixed near capacity (0.3/s)', workload: 'mixed', count: 300, rate: 0.3 },
+  { name: 'mixed at capacity (0.17/s)', workload: 'mixed', count: 600, rate: 0.17 },
+  { name: 'mixed overloaded 1.5x (0.3/s)', workload: 'mixed', count: 300, rate: 0.3 },
 ];
 
 /**
  * Measures how many modelled engine steps the simulator runs per second of wall time, for a few
  * scenarios, with and without decode runs. `clock` returns milliseconds (performance.now in the
- * CLI); it is passed in so this module reads no clock of its own.
+ * CLI); it is passed in so this module reads no clock of its own. One short run of each policy
+ * comes first and is discarded, so the figures are of JIT-compiled code, as in a long sweep.
  */
 export function measureThroughput(clock: () => number, quick: boolean): ThroughputRow[] {
   const rows: ThroughputRow[] = [];
+  const warm = generatePrograms('mixed', { seed: 2, count: 60, rate: 0.17 });
+  for (const policy of ['fcfs', 'plas'] as const) {
+    simulate({
+      programs: warm,
+      engines: 1,
+      profile: 'llama3.1-8b-a100',
+      policy,
+      balancer: 'autellix',
+      scheduler: DEFAULT_SCHEDULER_CONFIG,
+      engine: DEFAULT_ENGINE_OPTIONS,
+      warmup: 0,
+      horizon: null,
+    });
+  }
   for (const s of SCENARIOS) {
     const count = quick ? Math.ceil(s.count / 3) : s.count;
     const programs = generatePrograms(s.workload, { seed: 1, count, rate: s.rate });
