@@ -1,0 +1,5 @@
+export * from './codec.ts';
+export * from './errors.ts';
+export * from './messages.ts';
+export { ID_PATTERN } from './schema.ts';
+export * from './subjects.ts';

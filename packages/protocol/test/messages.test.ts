@@ -1,0 +1,115 @@
+import { Packr } from 'msgpackr';
+import { describe, expect, it } from 'vitest';
+import type { ProtocolError } from '../src/index.ts';
+import { decodeMessage, encode, encodeMessage, ErrorCode, errorMessage, salvageRefs, subjects } from '../src/index.ts';
+
+const plain = new Packr({ useRecords: false, mapsAsObjects: true });
+
+const submit = {
+  type: 'call.submit' as const,
+  sessionId: 's-1',
+  callId: 'c-1',
+  threadId: 't-0',
+  parents: [],
+  promptTokens: 120,
+  maxTokens: 64,
+  replyTo: '_INBOX.abc',
+  stream: true,
+};
+
+function codeOf(f: () => unknown): { code: string; field: string | null } {
+  try {
+    f();
+  } catch (e) {
+    const pe = e as ProtocolError;
+    return { code: pe.code, field: pe.field };
+  }
+  throw new Error('expected a ProtocolError');
+}
+
+describe('protocol messages', () => {
+  it('round-trips a call.submit with its version', () => {
+    const bytes = encodeMessage<'call.submit'>(submit);
+    const m = decodeMessage(bytes, ['call.submit']);
+    expect(m).toEqual({ ...submit, v: 1 });
+  });
+
+  it('decodes a message written by another encoder (plain msgpack, no records)', () => {
+    const bytes = plain.pack({ ...submit, v: 1, prefix: { id: 'sys', tokens: 512 } });
+    expect(decodeMessage(bytes, ['call.submit']).prefix).toEqual({ id: 'sys', tokens: 512 });
+  });
+
+  it('rejects malformed msgpack', () => {
+    expect(codeOf(() => decodeMessage(new Uint8Array([0xc1]), ['call.submit'])).code).toBe(ErrorCode.badMsgpack);
+    expect(codeOf(() => decodeMessage(new Uint8Array([0x82, 0xa1]), ['call.submit'])).code).toBe(ErrorCode.badMsgpack);
+    expect(codeOf(() => decodeMessage(new Uint8Array(), ['call.submit'])).code).toBe(ErrorCode.badMsgpack);
+    expect(codeOf(() => decodeMessage(plain.pack([1, 2]), ['call.submit'])).code).toBe(ErrorCode.badMsgpack);
+  });
+
+  it('rejects unknown types, types the receiver does not take, and other versions', () => {
+    expect(codeOf(() => decodeMessage(plain.pack({ type: 'call.teleport', v: 1 }), ['call.submit'])).code).toBe(
+      ErrorCode.unknownType,
+    );
+    expect(codeOf(() => decodeMessage(encodeMessage<'call.cancel'>({ type: 'call.cancel', sessionId: 's', callId: 'c' }), ['call.submit'])).code).toBe(
+      ErrorCode.unknownType,
+    );
+    expect(codeOf(() => decodeMessage(plain.pack({ ...submit, v: 2 }), ['call.submit']))).toEqual({
+      code: ErrorCode.unknownType,
+      field: 'v',
+    });
+  });
+
+  it('names the first missing or mistyped field', () => {
+    const { promptTokens: _, ...noPrompt } = submit;
+    expect(codeOf(() => decodeMessage(plain.pack({ ...noPrompt, v: 1 }), ['call.submit']))).toEqual({
+      code: ErrorCode.badField,
+      field: 'promptTokens',
+    });
+    expect(codeOf(() => decodeMessage(plain.pack({ ...submit, v: 1, promptTokens: '12' }), ['call.submit'])).field).toBe(
+      'promptTokens',
+    );
+    expect(codeOf(() => decodeMessage(plain.pack({ ...submit, v: 1, promptTokens: 1.5 }), ['call.submit'])).field).toBe(
+      'promptTokens',
+    );
+    expect(codeOf(() => decodeMessage(plain.pack({ ...submit, v: 1, sessionId: 'a b' }), ['call.submit'])).field).toBe(
+      'sessionId',
+    );
+    expect(codeOf(() => decodeMessage(plain.pack({ ...submit, v: 1, parents: ['ok', 7] }), ['call.submit'])).field).toBe(
+      'parents[1]',
+    );
+    expect(codeOf(() => decodeMessage(plain.pack({ ...submit, v: 1, prefix: { id: 'x' } }), ['call.submit'])).field).toBe(
+      'prefix.tokens',
+    );
+    expect(codeOf(() => decodeMessage(plain.pack({ ...submit, v: 1, prompt: null }), ['call.submit'])).field).toBe('prompt');
+  });
+
+  it('rejects integers above 2^53 on decode and refuses to encode them', () => {
+    const big = plain.pack({ ...submit, v: 1, promptTokens: 2n ** 60n });
+    expect(codeOf(() => decodeMessage(big, ['call.submit'])).field).toBe('promptTokens');
+    expect(codeOf(() => encode({ a: 2 ** 60 })).code).toBe(ErrorCode.internal);
+    expect(codeOf(() => encode({ a: undefined })).code).toBe(ErrorCode.internal);
+  });
+
+  it('salvages the reply subject and ids from an invalid message, never throwing', () => {
+    expect(salvageRefs(plain.pack({ type: 'call.submit', replyTo: 'r.1', sessionId: 's', callId: 7 }))).toEqual({
+      type: 'call.submit',
+      replyTo: 'r.1',
+      sessionId: 's',
+    });
+    expect(salvageRefs(new Uint8Array([0xc1]))).toEqual({});
+  });
+
+  it('builds error messages that validate', () => {
+    const bytes = encodeMessage(errorMessage(new Error('boom'), { sessionId: 's', callId: 'bad id' }));
+    const m = decodeMessage(bytes, ['error']);
+    expect(m.code).toBe(ErrorCode.internal);
+    expect(m.sessionId).toBe('s');
+    expect(m.callId).toBeUndefined();
+  });
+
+  it('builds subjects from a prefix and refuses engine ids that are not one token', () => {
+    expect(subjects.engineAssign('e-1')).toBe('autellix.engine.e-1.assign');
+    expect(subjects.intake('call', 'x')).toBe('x.intake.call');
+    expect(() => subjects.engineControl('a.b')).toThrow(/subject token/);
+  });
+});
