@@ -117,6 +117,27 @@ export class SchedulerCore {
     return row;
   }
 
+  /**
+   * Inserts a row recovered from storage (a restarted scheduler), replacing any row with its id.
+   * The FIFO counter moves past every `seq` the row's calls hold, so new calls and level changes
+   * still order after them. The caller vouches for the row's consistency (lifecycle counts match
+   * its active calls' phases).
+   */
+  restoreProgram(row: ProgramRow): void {
+    this.programs.set(row.id, row);
+    for (const call of row.active.values()) if (call.seq >= this.nextSeq) this.nextSeq = call.seq + 1;
+  }
+
+  /** The FIFO counter's next value (persisted so a restart continues it). */
+  get seqFloor(): number {
+    return this.nextSeq;
+  }
+
+  /** Moves the FIFO counter to at least `seq` (a restart restoring the persisted counter). */
+  advanceSeq(seq: number): void {
+    if (seq > this.nextSeq) this.nextSeq = seq;
+  }
+
   /** The program's row; throws `UnknownProgramError` when absent. */
   program(id: ProgramId): ProgramRow {
     const row = this.programs.get(id);

@@ -218,6 +218,37 @@ export class SimEngine {
     return this.stepStart + this.stepDuration;
   }
 
+  /**
+   * Tells the engine that calls' levels or FIFO positions were changed from outside (a live
+   * scheduler's priority signal): the batch and the queue are re-sorted before the next step.
+   */
+  priorityChanged(): void {
+    this.orderDirty = true;
+    this.waitingDirty = true;
+  }
+
+  /**
+   * Removes a call the engine holds (cancelled, or revoked by the scheduler), freeing its KV
+   * and cache pins; what it computed is not donated to the prefix cache. Safe while a step is
+   * in flight: the step's time stays as planned and the call gets no more tokens. False when
+   * the engine does not hold the call.
+   */
+  cancel(c: EngineCall): boolean {
+    const from = c.state === EngineCallState.running ? this.running : this.waiting;
+    const i = from.indexOf(c);
+    if (i < 0) return false;
+    from.splice(i, 1);
+    if (c.chunk > 0 || c.decoding) this.activeCalls = Math.max(0, this.activeCalls - 1);
+    c.chunk = 0;
+    c.decoding = false;
+    this.ownBlocks -= c.ownBlocks;
+    c.ownBlocks = 0;
+    this.cache.release(c.pins);
+    c.pins = [];
+    c.state = EngineCallState.waiting;
+    return true;
+  }
+
   /** Applies the step (or run of steps) begun by `beginStep`; returns the calls that finished, in batch order. */
   endStep(now: number): EngineCall[] {
     if (!this.stepping) throw new Error(`engine ${this.id}: endStep without a step in flight`);
