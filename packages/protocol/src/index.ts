@@ -1,5 +1,5 @@
 export * from './codec.ts';
 export * from './errors.ts';
 export * from './messages.ts';
-export { ID_PATTERN } from './schema.ts';
+export { ID_PATTERN, TOKEN_PATTERN } from './schema.ts';
 export * from './subjects.ts';

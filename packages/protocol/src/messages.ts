@@ -2,7 +2,7 @@ import { decodeRaw, encode } from './codec.ts';
 import type { ErrorCode } from './errors.ts';
 import { ErrorCode as Codes, ProtocolError } from './errors.ts';
 import type { Fields } from './schema.ts';
-import { arr, bool, checkFields, code, id, int, isMap, num, obj, oneOf, optional, str } from './schema.ts';
+import { arr, bool, checkFields, code, engineId as engineIdSpec, id, int, isMap, num, obj, oneOf, optional, str } from './schema.ts';
 
 /** Version of every message type defined here. A receiver rejects other versions with `unknown_type`. */
 export const PROTOCOL_VERSION = 1;
@@ -236,7 +236,7 @@ export type Message =
 export type MessageType = Message['type'];
 export type MessageOf<T extends MessageType> = Extract<Message, { type: T }>;
 /** A message as built by a sender: the version is filled in by `encodeMessage`. */
-export type Outgoing<T extends MessageType> = Omit<MessageOf<T>, 'v'>;
+export type Outgoing<T extends MessageType> = T extends MessageType ? Omit<MessageOf<T>, 'v'> : never;
 
 const callBody: Fields = {
   sessionId: id,
@@ -264,14 +264,14 @@ export const SCHEMAS: Readonly<Record<MessageType, Fields>> = {
   'session.closed': { sessionId: id, callsCompleted: int(0), service: num(0), reason: oneOf(['closed', 'idle']) },
   'call.submit': callBody,
   'call.cancel': callRef,
-  'call.assign': { ...callBody, ...priority, engineId: id, attempt: int(0) },
-  'assign.ack': { ...callRef, engineId: id },
+  'call.assign': { ...callBody, ...priority, engineId: engineIdSpec, attempt: int(0) },
+  'assign.ack': { ...callRef, engineId: engineIdSpec },
   'call.priority': { ...callRef, ...priority },
   'call.revoke': { ...callRef, reason: oneOf(['cancelled', 'session_ended', 'reassigned']) },
   'token.chunk': { ...callRef, index: int(0), text: str(), tokens: int(1) },
   'call.result': {
     ...callRef,
-    engineId: id,
+    engineId: engineIdSpec,
     text: str(1 << 24),
     usage: obj({ promptTokens: int(0), completionTokens: int(0), cachedTokens: int(0) }),
     timings: obj({ queuedMs: num(0), firstTokenMs: num(0), totalMs: num(0) }),
@@ -279,20 +279,20 @@ export const SCHEMAS: Readonly<Record<MessageType, Fields>> = {
   },
   'call.done': {
     ...callRef,
-    engineId: id,
+    engineId: engineIdSpec,
     service: num(0),
     wait: num(0),
     completionTokens: int(0),
     cachedTokens: int(0),
     preemptions: int(0),
   },
-  'call.failed': { ...callRef, engineId: id, code, message: str(4096) },
+  'call.failed': { ...callRef, engineId: engineIdSpec, code, message: str(4096) },
   'call.progress': {
-    engineId: id,
+    engineId: engineIdSpec,
     items: arr(obj({ ...callRef, service: num(0), wait: num(0), running: bool }), 100_000),
   },
   'engine.heartbeat': {
-    engineId: id,
+    engineId: engineIdSpec,
     backend: str(64),
     running: int(0),
     queued: int(0),
@@ -375,6 +375,28 @@ export function errorMessage(err: unknown, refs: { sessionId?: string; callId?: 
   if (pe?.field) out.field = pe.field;
   if (refs.sessionId !== undefined && /^[A-Za-z0-9_.:-]{1,128}$/.test(refs.sessionId)) out.sessionId = refs.sessionId;
   if (refs.callId !== undefined && /^[A-Za-z0-9_.:-]{1,128}$/.test(refs.callId)) out.callId = refs.callId;
+  return out;
+}
+
+/**
+ * The call fields of a validated message, and nothing else: a receiver that forwards or stores
+ * a call uses this, so unknown extra fields a sender added (allowed, and ignored) never travel on.
+ */
+export function pickCallBody(m: CallBody): CallBody {
+  const out: { -readonly [K in keyof CallBody]: CallBody[K] } = {
+    sessionId: m.sessionId,
+    callId: m.callId,
+    threadId: m.threadId,
+    parents: [...m.parents],
+    promptTokens: m.promptTokens,
+    maxTokens: m.maxTokens,
+    replyTo: m.replyTo,
+    stream: m.stream,
+  };
+  if (m.prompt !== undefined) out.prompt = m.prompt;
+  if (m.messages !== undefined) out.messages = m.messages.map((x) => ({ role: x.role, content: x.content }));
+  if (m.prefix !== undefined) out.prefix = { id: m.prefix.id, tokens: m.prefix.tokens };
+  if (m.traceparent !== undefined) out.traceparent = m.traceparent;
   return out;
 }
 

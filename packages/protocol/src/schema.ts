@@ -7,6 +7,7 @@ import { ErrorCode, isErrorCode, ProtocolError } from './errors.ts';
  */
 export type Spec =
   | { readonly k: 'id' }
+  | { readonly k: 'token' }
   | { readonly k: 'str'; readonly max: number }
   | { readonly k: 'int'; readonly min: number }
   | { readonly k: 'num'; readonly min: number }
@@ -23,6 +24,9 @@ export type Fields = Readonly<Record<string, Spec & { readonly optional?: boolea
 export const ID_PATTERN = /^[A-Za-z0-9_.:-]{1,128}$/;
 
 export const id: Spec = { k: 'id' };
+/** Engine ids: one subject token, 1-64 of `[A-Za-z0-9_-]` (they are built into subjects). */
+export const TOKEN_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+export const engineId: Spec = { k: 'token' };
 export const str = (max = 1 << 20): Spec => ({ k: 'str', max });
 export const int = (min = 0): Spec => ({ k: 'int', min });
 export const num = (min = 0): Spec => ({ k: 'num', min });
@@ -50,6 +54,10 @@ export function check(spec: Spec, v: unknown, path: string): void {
     case 'id':
       if (typeof v !== 'string') fail(path, 'must be a string');
       if (!ID_PATTERN.test(v)) fail(path, 'must be 1-128 characters of [A-Za-z0-9_.:-]');
+      return;
+    case 'token':
+      if (typeof v !== 'string') fail(path, 'must be a string');
+      if (!TOKEN_PATTERN.test(v)) fail(path, 'must be 1-64 characters of [A-Za-z0-9_-]');
       return;
     case 'str':
       if (typeof v !== 'string') fail(path, 'must be a string');

@@ -1,7 +1,7 @@
 import { Packr } from 'msgpackr';
 import { describe, expect, it } from 'vitest';
 import type { ProtocolError } from '../src/index.ts';
-import { decodeMessage, encode, encodeMessage, ErrorCode, errorMessage, salvageRefs, subjects } from '../src/index.ts';
+import { decodeMessage, encode, encodeMessage, ErrorCode, errorMessage, pickCallBody, salvageRefs, subjects } from '../src/index.ts';
 
 const plain = new Packr({ useRecords: false, mapsAsObjects: true });
 
@@ -105,6 +105,19 @@ describe('protocol messages', () => {
     expect(m.code).toBe(ErrorCode.internal);
     expect(m.sessionId).toBe('s');
     expect(m.callId).toBeUndefined();
+  });
+
+  it('requires engine ids to be one subject token', () => {
+    const hb = { type: 'engine.heartbeat', v: 1, engineId: 'e.1', backend: 'sim', running: 0, queued: 0, kvUsed: 0, maxBatch: 1, deadAfterMs: 1, calls: [] };
+    expect(codeOf(() => decodeMessage(plain.pack(hb), ['engine.heartbeat'])).field).toBe('engineId');
+    expect(decodeMessage(plain.pack({ ...hb, engineId: 'e-1' }), ['engine.heartbeat']).engineId).toBe('e-1');
+  });
+
+  it('picks only the call fields of a message', () => {
+    const m = decodeMessage(plain.pack({ ...submit, v: 1, extra: 2n ** 60n, prefix: { id: 'p', tokens: 3, junk: 1 } }), ['call.submit']);
+    const body = pickCallBody(m);
+    expect(body).toEqual({ ...submit, type: undefined, prefix: { id: 'p', tokens: 3 } } as unknown as typeof body);
+    expect(() => encode(body)).not.toThrow();
   });
 
   it('builds subjects from a prefix and refuses engine ids that are not one token', () => {
