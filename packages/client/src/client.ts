@@ -1,0 +1,94 @@
+import { DEFAULT_PREFIX } from '@autellix/protocol';
+import { jetstream } from '@nats-io/jetstream';
+import type { NatsConnection, NodeConnectionOptions } from '@nats-io/transport-node';
+import { connect } from '@nats-io/transport-node';
+import { ClientClosedError, ClientErrorCode } from './errors.ts';
+import { InboxRouter } from './inbox-router.ts';
+import type { ErrorListener } from './intake.ts';
+import { Intake } from './intake.ts';
+import type { OpenSessionOptions } from './session.ts';
+import { Session } from './session.ts';
+
+export interface ClientOptions {
+  /** Subject prefix of the deployment (default `autellix`). */
+  readonly prefix?: string;
+  /** Prefix of the client's inbox (default `_INBOX`), for accounts that restrict reply subjects. */
+  readonly inboxPrefix?: string;
+  /**
+   * Receives failures no caller can observe: a `call.cancel` that could not be stored, an inbound
+   * message that failed validation or arrived for a finished request. Default: ignored.
+   */
+  readonly onError?: ErrorListener;
+}
+
+export interface ConnectOptions extends ClientOptions {
+  /** NATS server URL(s), e.g. `nats://127.0.0.1:4222`. */
+  readonly servers: string | string[];
+  /** Connection name shown by the server's monitoring. */
+  readonly name?: string;
+  /** Further NATS connection options (auth, reconnect, ...). */
+  readonly nats?: Omit<NodeConnectionOptions, 'servers' | 'name'>;
+}
+
+/**
+ * Entry point of the SDK: one NATS connection, one inbox subscription (`<inbox>.>`) shared by all
+ * requests of the client, and the sessions opened through it.
+ */
+export class AutellixClient {
+  private readonly intake: Intake;
+  private closing: Promise<void> | null = null;
+
+  private constructor(
+    /** The underlying NATS connection. */
+    readonly connection: NatsConnection,
+    private readonly ownsConnection: boolean,
+    opts: ClientOptions,
+  ) {
+    const report: ErrorListener = opts.onError ?? (() => {});
+    const router = new InboxRouter(connection, (subject, reason) => report(reason, `dropped message on ${subject}`), opts.inboxPrefix);
+    this.intake = new Intake(connection, jetstream(connection), router, opts.prefix ?? DEFAULT_PREFIX, report);
+    // A connection that closes under us ends every pending request instead of leaving it hanging.
+    void connection.closed().then(() => router.close(new ClientClosedError(ClientErrorCode.clientClosed, 'NATS connection closed')));
+  }
+
+  /** Connects to NATS and returns a client that owns the connection (`close` drains it). */
+  static async connect(opts: ConnectOptions): Promise<AutellixClient> {
+    const nc = await connect({ ...opts.nats, servers: opts.servers, ...(opts.name === undefined ? {} : { name: opts.name }) });
+    return new AutellixClient(nc, true, opts);
+  }
+
+  /** Wraps a connection the caller owns: `close` leaves it open. */
+  static fromConnection(nc: NatsConnection, opts: ClientOptions = {}): AutellixClient {
+    return new AutellixClient(nc, false, opts);
+  }
+
+  /** The subject prefix in use. */
+  get prefix(): string {
+    return this.intake.prefix;
+  }
+
+  /** The client's inbox; reply subjects are `<inbox>.<n>`. */
+  get inbox(): string {
+    return this.intake.router.inbox;
+  }
+
+  /** Opens a session (see `Session.open` for the contract). */
+  openSession(opts: OpenSessionOptions = {}): Promise<Session> {
+    return Session.open(this.intake, opts);
+  }
+
+  /**
+   * Closes the client: every pending request rejects with `ClientClosedError` (pending calls are
+   * also cancelled at the scheduler, best effort), publishes in flight are awaited, the inbox
+   * subscription is drained, and an owned connection is drained and closed. Does not wait for
+   * results. Idempotent.
+   */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      await this.intake.router.close(new ClientClosedError(ClientErrorCode.clientClosed, 'client closed'));
+      await this.intake.idle();
+      if (this.ownsConnection && !this.connection.isClosed()) await this.connection.drain();
+    })();
+    return this.closing;
+  }
+}

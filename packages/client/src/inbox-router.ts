@@ -1,0 +1,97 @@
+import type { MessageOf } from '@autellix/protocol';
+import { decodeMessage } from '@autellix/protocol';
+import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
+import { createInbox } from '@nats-io/transport-node';
+import type { AutellixError } from './errors.ts';
+
+/** The message types a client can receive on its reply subjects. */
+export const INBOUND_TYPES = ['session.opened', 'session.closed', 'token.chunk', 'call.result', 'error'] as const;
+export type InboundMessage = MessageOf<(typeof INBOUND_TYPES)[number]>;
+
+/** Receives what arrives on one reply subject. */
+export interface RouteHandler {
+  /** A validated inbound message (called synchronously from the NATS callback, in arrival order). */
+  onMessage(m: InboundMessage): void;
+  /** The router closed while the route was open; called at most once, after which no messages arrive. */
+  onClose(err: AutellixError): void;
+}
+
+/** One open reply subject. */
+export interface Route {
+  /** `<inbox>.<n>`; unique for the life of the router. */
+  readonly subject: string;
+  /** Stops routing to this handler (idempotent). Later messages on the subject are dropped. */
+  close(): void;
+}
+
+/** Called for an inbound message that failed validation or had no open route. */
+export type DropListener = (subject: string, reason: unknown) => void;
+
+/**
+ * One wildcard subscription `<inbox>.>` per client, multiplexed into per-request reply subjects
+ * `<inbox>.<n>` (n counts from 1), so every request gets a short `replyTo` without a subscription of
+ * its own. Messages are decoded and validated here; invalid ones and ones for closed routes are
+ * dropped (reported to `onDrop`), never delivered.
+ */
+export class InboxRouter {
+  readonly inbox: string;
+  private readonly sub: Subscription;
+  private readonly routes = new Map<string, RouteHandler>();
+  private next = 1;
+  private closed = false;
+
+  constructor(
+    nc: NatsConnection,
+    private readonly onDrop: DropListener = () => {},
+    inboxPrefix?: string,
+  ) {
+    this.inbox = createInbox(inboxPrefix);
+    this.sub = nc.subscribe(`${this.inbox}.>`, { callback: (err, msg) => (err ? undefined : this.route(msg)) });
+  }
+
+  /** Opens a reply subject for `handler`. Throws when the router is closed (callers check `isClosed` first). */
+  open(handler: RouteHandler): Route {
+    if (this.closed) throw new Error('inbox router is closed');
+    const subject = `${this.inbox}.${this.next++}`;
+    this.routes.set(subject, handler);
+    return { subject, close: () => this.routes.delete(subject) };
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** Number of open routes (requests still waiting for an answer). */
+  get size(): number {
+    return this.routes.size;
+  }
+
+  /**
+   * Closes every open route with `err` (each handler's `onClose`, once), then drains the
+   * subscription. Idempotent; later calls resolve immediately.
+   */
+  async close(err: AutellixError): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    const handlers = [...this.routes.values()];
+    this.routes.clear();
+    for (const h of handlers) h.onClose(err);
+    if (!this.sub.isClosed()) await this.sub.drain().catch(() => {});
+  }
+
+  private route(msg: Msg): void {
+    const handler = this.routes.get(msg.subject);
+    if (handler === undefined) {
+      this.onDrop(msg.subject, 'no open route');
+      return;
+    }
+    let m: InboundMessage;
+    try {
+      m = decodeMessage(msg.data, INBOUND_TYPES);
+    } catch (err) {
+      this.onDrop(msg.subject, err);
+      return;
+    }
+    handler.onMessage(m);
+  }
+}

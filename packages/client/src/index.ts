@@ -1,0 +1,14 @@
+export type { CallOutcome, CallStartOptions, CallState, SubmitBody } from './call-handle.ts';
+export { CallHandle } from './call-handle.ts';
+export type { CallOptions } from './call-options.ts';
+export { MAX_PARENTS } from './call-options.ts';
+export type { CallChunk } from './chunk-buffer.ts';
+export type { ClientOptions, ConnectOptions } from './client.ts';
+export { AutellixClient } from './client.ts';
+export * from './errors.ts';
+export { estimatePromptTokens } from './estimate.ts';
+export type { ErrorListener } from './intake.ts';
+export type { CloseSessionOptions, OpenSessionOptions, SessionSummary } from './session.ts';
+export { DEFAULT_SESSION_TIMEOUT_MS, randomSessionId, Session } from './session.ts';
+export type { ThreadCallOptions } from './thread.ts';
+export { Thread } from './thread.ts';

@@ -1,0 +1,115 @@
+import type { IntakeKind, MessageOf, MessageType, Outgoing } from '@autellix/protocol';
+import { encodeMessage, subjects } from '@autellix/protocol';
+import type { JetStreamClient } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
+import type { ErrorRefs } from './errors.ts';
+import { type AutellixError, ClientClosedError, ClientErrorCode, fromErrorMessage, PublishError, TimeoutError } from './errors.ts';
+import type { InboxRouter, InboundMessage } from './inbox-router.ts';
+
+/** Receives failures that no caller can see (a `call.cancel` that could not be stored, a dropped message). */
+export type ErrorListener = (err: unknown, context: string) => void;
+
+/** How a `request` ends: the awaited reply type, or an `error` message. */
+export interface RequestSpec<T extends MessageType, R extends InboundMessage['type']> {
+  readonly kind: IntakeKind;
+  /** Builds the request given its reply subject. */
+  readonly build: (replyTo: string) => Outgoing<T>;
+  /** JetStream message id (deduplication within the stream's window); none when absent. */
+  readonly msgID?: string;
+  /** The reply type that completes the request. */
+  readonly expect: R;
+  readonly timeoutMs: number;
+  /** Error thrown when JetStream reports the request as a duplicate (none: duplicates are fine). */
+  readonly onDuplicate?: () => AutellixError;
+  readonly refs: ErrorRefs;
+}
+
+/**
+ * The client's way to the scheduler: durable JetStream publishes to `<prefix>.intake.<kind>`, and
+ * request/reply where the request goes through the stream and the reply comes back on a route of
+ * the inbox router. Tracks publishes in flight so `close` can wait for them.
+ */
+export class Intake {
+  private readonly inflight = new Set<Promise<unknown>>();
+
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly js: JetStreamClient,
+    readonly router: InboxRouter,
+    readonly prefix: string,
+    readonly report: ErrorListener,
+  ) {}
+
+  /** True once the connection is closing or closed: nothing more can be published. */
+  get isDown(): boolean {
+    return this.nc.isClosed() || this.nc.isDraining();
+  }
+
+  /**
+   * Stores `message` in the intake stream. Resolves `true` when JetStream flagged it a duplicate of
+   * an earlier message with the same `msgID` (and dropped it), `false` when stored.
+   * @throws PublishError when the message could not be encoded or the stream did not acknowledge it.
+   */
+  async publish<T extends MessageType>(kind: IntakeKind, message: Outgoing<T>, msgID?: string): Promise<boolean> {
+    try {
+      const p = this.js.publish(subjects.intake(kind, this.prefix), encodeMessage(message), msgID === undefined ? {} : { msgID });
+      this.track(p);
+      return (await p).duplicate;
+    } catch (err) {
+      throw new PublishError(ClientErrorCode.publishFailed, `could not store ${message.type}: ${(err as Error).message}`, {
+        cause: err,
+      });
+    }
+  }
+
+  /**
+   * Publishes a request through the stream and waits for `expect` (or an `error`, thrown as its
+   * `AutellixError` subclass) on a fresh reply subject. Other reply types are ignored.
+   * @throws TimeoutError after `timeoutMs`; ClientClosedError when the client closes first.
+   */
+  request<T extends MessageType, R extends InboundMessage['type']>(spec: RequestSpec<T, R>): Promise<MessageOf<R>> {
+    if (this.router.isClosed) return Promise.reject(new ClientClosedError(ClientErrorCode.clientClosed, 'client is closed', spec.refs));
+    return new Promise<MessageOf<R>>((resolve, reject) => {
+      let done = false;
+      const finish = (err: AutellixError | null, m?: MessageOf<R>): void => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        route.close();
+        if (err !== null) reject(err);
+        else resolve(m as MessageOf<R>);
+      };
+      const route = this.router.open({
+        onMessage: (m) => {
+          if (m.type === 'error') finish(fromErrorMessage(m));
+          else if (m.type === spec.expect) finish(null, m as MessageOf<R>);
+        },
+        onClose: (err) => finish(err),
+      });
+      const timer = setTimeout(
+        () => finish(new TimeoutError(ClientErrorCode.timeout, `no ${spec.expect} within ${spec.timeoutMs} ms`, spec.refs)),
+        spec.timeoutMs,
+      );
+      this.publish(spec.kind, spec.build(route.subject), spec.msgID).then(
+        (duplicate) => {
+          if (duplicate && spec.onDuplicate) finish(spec.onDuplicate());
+        },
+        (err: AutellixError) => finish(err),
+      );
+    });
+  }
+
+  /** Keeps `p` counted as in flight until it settles (its rejection is not observed here). */
+  track(p: Promise<unknown>): void {
+    this.inflight.add(p);
+    const drop = (): void => {
+      this.inflight.delete(p);
+    };
+    p.then(drop, drop);
+  }
+
+  /** Resolves once every tracked publish has settled (including ones started meanwhile). */
+  async idle(): Promise<void> {
+    while (this.inflight.size > 0) await Promise.allSettled([...this.inflight]);
+  }
+}
