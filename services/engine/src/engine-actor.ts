@@ -1,0 +1,345 @@
+import type { JetStreamClient } from '@nats-io/jetstream';
+import { jetstream } from '@nats-io/jetstream';
+import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
+import type { CallAssign, MessageType, Outgoing } from '@autellix/protocol';
+import {
+  callKeyOf,
+  DEFAULT_PREFIX,
+  decodeMessage,
+  encodeMessage,
+  ErrorCode,
+  errorMessage,
+  ProtocolError,
+  salvageRefs,
+  subjects,
+} from '@autellix/protocol';
+import type { BackendSink, EngineBackend, FinishedCall } from './backend.ts';
+
+export interface EngineActorOptions {
+  readonly engineId: string;
+  readonly prefix: string;
+  /** Heartbeat period; the scheduler declares the engine dead after `deadAfterMs` of silence. */
+  readonly heartbeatMs: number;
+  readonly deadAfterMs: number;
+  /** Period of `call.progress` reports (service and wait totals that changed). */
+  readonly progressMs: number;
+  /** Tokens of a streaming call are coalesced and sent at most this often (and at completion). */
+  readonly chunkMs: number;
+  readonly log: (line: string) => void;
+}
+
+export const DEFAULT_ENGINE_ACTOR = {
+  prefix: DEFAULT_PREFIX,
+  heartbeatMs: 250,
+  deadAfterMs: 1500,
+  progressMs: 10,
+  chunkMs: 50,
+} as const;
+
+/** Counters of one engine actor (exposed for tests and status). */
+export interface EngineActorCounters {
+  assigned: number;
+  duplicateAssigns: number;
+  completed: number;
+  failed: number;
+  cancelled: number;
+  chunks: number;
+  /** Messages that failed validation (answered with an `error` when they had a reply subject). */
+  badMessages: number;
+}
+
+/** Where a held call's output goes, and its pending stream chunk. */
+interface Route {
+  readonly sessionId: string;
+  readonly callId: string;
+  readonly replyTo: string;
+  readonly stream: boolean;
+  /** The scheduler's placement attempt (part of the outcome's deduplication id). */
+  readonly attempt: number;
+  index: number;
+  pendingText: string;
+  pendingTokens: number;
+}
+
+/**
+ * The engine actor: takes `call.assign` requests on its own subject (acknowledging each once the
+ * backend holds the call), applies `call.priority` and `call.revoke` from its control subject,
+ * streams coalesced `token.chunk`s and the `call.result` to each caller's reply subject, reports
+ * `call.done`/`call.failed` durably through the intake stream, and publishes progress and
+ * heartbeats. A bad message is answered (when it has a reply subject), counted and logged;
+ * the actor keeps running.
+ */
+export class EngineActor implements BackendSink {
+  readonly counters: EngineActorCounters = {
+    assigned: 0,
+    duplicateAssigns: 0,
+    completed: 0,
+    failed: 0,
+    cancelled: 0,
+    chunks: 0,
+    badMessages: 0,
+  };
+  private backend: EngineBackend | null = null;
+  /** This engine's id (its subjects are built from it). */
+  readonly id: string;
+  private readonly js: JetStreamClient;
+  private readonly routes = new Map<string, Route>();
+  private readonly lastProgress = new Map<string, string>();
+  private readonly subs: Subscription[] = [];
+  private readonly timers: ReturnType<typeof setInterval>[] = [];
+  /** Outcome publishes in flight (awaited by `stop`). */
+  private readonly inflight = new Set<Promise<unknown>>();
+  /**
+   * Keys of calls whose outcome is not yet stored in the stream. Heartbeats list them with the
+   * held calls, so the scheduler never takes a finished call whose outcome is on its way for a
+   * lost one (and runs it again).
+   */
+  private readonly outcomePending = new Set<string>();
+
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly options: EngineActorOptions,
+  ) {
+    this.js = jetstream(nc);
+    this.id = options.engineId;
+  }
+
+  /** Starts serving with `backend` (built with this actor as its sink). */
+  start(makeBackend: (sink: BackendSink) => EngineBackend): void {
+    this.backend = makeBackend(this);
+    const o = this.options;
+    this.subs.push(
+      this.nc.subscribe(subjects.engineAssign(o.engineId, o.prefix), { callback: (_e, m) => this.safely(m, () => this.onAssign(m)) }),
+      this.nc.subscribe(subjects.engineControl(o.engineId, o.prefix), { callback: (_e, m) => this.safely(m, () => this.onControl(m)) }),
+    );
+    this.timers.push(
+      setInterval(() => this.heartbeat(), o.heartbeatMs),
+      setInterval(() => this.reportProgress(), o.progressMs),
+      setInterval(() => this.flushChunks(), o.chunkMs),
+    );
+    this.heartbeat();
+  }
+
+  /** Stops timers and subscriptions, drops held calls, and waits for outcome publishes in flight. */
+  async stop(): Promise<void> {
+    for (const t of this.timers) clearInterval(t);
+    this.timers.length = 0;
+    for (const s of this.subs) s.unsubscribe();
+    this.subs.length = 0;
+    this.backend?.close();
+    await Promise.allSettled([...this.inflight]);
+  }
+
+  private get be(): EngineBackend {
+    if (this.backend === null) throw new Error('engine actor not started');
+    return this.backend;
+  }
+
+  private publish<T extends MessageType>(subject: string, m: Outgoing<T>): void {
+    try {
+      this.nc.publish(subject, encodeMessage(m));
+    } catch (err) {
+      this.options.log(`publish to ${subject} failed: ${(err as Error).message}`);
+    }
+  }
+
+  /** Publishes an outcome durably (JetStream, deduplicated by call key), retrying while the server is away. */
+  private publishOutcome<T extends 'call.done' | 'call.failed'>(m: Outgoing<T>, msgID: string): void {
+    const subject = subjects.intake('outcome', this.options.prefix);
+    const bytes = encodeMessage(m);
+    const key = callKeyOf(m);
+    this.outcomePending.add(key);
+    const attempt = async (): Promise<void> => {
+      for (let i = 0; ; i++) {
+        try {
+          await this.js.publish(subject, bytes, { msgID });
+          return;
+        } catch (err) {
+          if (i >= 50 || this.nc.isClosed()) {
+            this.options.log(`giving up on ${m.type} ${msgID}: ${(err as Error).message}`);
+            return;
+          }
+          await new Promise((r) => setTimeout(r, Math.min(1000, 20 * 2 ** i)));
+        }
+      }
+    };
+    const p = attempt();
+    this.inflight.add(p);
+    void p.finally(() => {
+      this.inflight.delete(p);
+      this.outcomePending.delete(key);
+    });
+  }
+
+  private onAssign(msg: Msg): void {
+    let a: CallAssign;
+    try {
+      a = decodeMessage(msg.data, ['call.assign']);
+      if (a.engineId !== this.options.engineId) {
+        throw new ProtocolError(ErrorCode.wrongTarget, `assignment for engine ${a.engineId} reached ${this.options.engineId}`, 'engineId');
+      }
+    } catch (err) {
+      this.reject(msg, err);
+      return;
+    }
+    const key = callKeyOf(a);
+    if (this.be.has(key)) {
+      this.counters.duplicateAssigns += 1;
+    } else {
+      try {
+        this.be.admit(a);
+      } catch (err) {
+        this.reject(msg, err);
+        return;
+      }
+      this.counters.assigned += 1;
+      this.routes.set(key, {
+        sessionId: a.sessionId,
+        callId: a.callId,
+        replyTo: a.replyTo,
+        stream: a.stream,
+        attempt: a.attempt,
+        index: 0,
+        pendingText: '',
+        pendingTokens: 0,
+      });
+    }
+    msg.respond(encodeMessage<'assign.ack'>({ type: 'assign.ack', engineId: this.options.engineId, sessionId: a.sessionId, callId: a.callId }));
+  }
+
+  /** Runs a message handler; a throw (a bug) is answered as `internal`, counted and logged, never propagated. */
+  private safely(m: Msg, handle: () => void): void {
+    try {
+      handle();
+    } catch (err) {
+      this.reject(m, err);
+    }
+  }
+
+  private reject(msg: Msg, err: unknown): void {
+    this.counters.badMessages += 1;
+    const refs = salvageRefs(msg.data);
+    this.options.log(`rejected ${refs.type ?? 'message'} on ${msg.subject}: ${(err as Error).message}`);
+    if (msg.reply) msg.respond(encodeMessage(errorMessage(err, refs)));
+  }
+
+  private onControl(msg: Msg): void {
+    let m: ReturnType<typeof decodeMessage<'call.priority' | 'call.revoke'>>;
+    try {
+      m = decodeMessage(msg.data, ['call.priority', 'call.revoke']);
+    } catch (err) {
+      this.reject(msg, err);
+      return;
+    }
+    const key = callKeyOf(m);
+    if (m.type === 'call.priority') {
+      this.be.setPriority(key, m);
+      return;
+    }
+    if (this.be.cancel(key)) this.counters.cancelled += 1;
+    this.routes.delete(key);
+    this.lastProgress.delete(key);
+  }
+
+  tokens(key: string, text: string, tokens: number): void {
+    const r = this.routes.get(key);
+    if (r === undefined || !r.stream) return;
+    r.pendingText += text;
+    r.pendingTokens += tokens;
+  }
+
+  private flushRoute(r: Route): void {
+    if (r.pendingTokens === 0) return;
+    this.publish<'token.chunk'>(r.replyTo, {
+      type: 'token.chunk',
+      sessionId: r.sessionId,
+      callId: r.callId,
+      index: r.index,
+      text: r.pendingText,
+      tokens: r.pendingTokens,
+    });
+    this.counters.chunks += 1;
+    r.index += 1;
+    r.pendingText = '';
+    r.pendingTokens = 0;
+  }
+
+  private flushChunks(): void {
+    for (const r of this.routes.values()) this.flushRoute(r);
+  }
+
+  finished(f: FinishedCall): void {
+    const r = this.routes.get(f.key);
+    this.routes.delete(f.key);
+    this.lastProgress.delete(f.key);
+    if (r === undefined) return;
+    this.flushRoute(r);
+    this.counters.completed += 1;
+    const engineId = this.options.engineId;
+    this.publish<'call.result'>(r.replyTo, {
+      type: 'call.result',
+      sessionId: r.sessionId,
+      callId: r.callId,
+      engineId,
+      text: f.text,
+      usage: { promptTokens: f.promptTokens, completionTokens: f.completionTokens, cachedTokens: f.cachedTokens },
+      timings: { queuedMs: f.queuedMs, firstTokenMs: f.firstTokenMs, totalMs: f.totalMs },
+      preemptions: f.preemptions,
+    });
+    this.publishOutcome<'call.done'>(
+      {
+        type: 'call.done',
+        engineId,
+        sessionId: r.sessionId,
+        callId: r.callId,
+        service: f.service,
+        wait: f.wait,
+        completionTokens: f.completionTokens,
+        cachedTokens: f.cachedTokens,
+        preemptions: f.preemptions,
+      },
+      `done:${f.key}:${engineId}:${r.attempt}`,
+    );
+  }
+
+  failed(key: string, message: string): void {
+    const r = this.routes.get(key);
+    this.routes.delete(key);
+    this.lastProgress.delete(key);
+    if (r === undefined) return;
+    this.counters.failed += 1;
+    const err = new ProtocolError(ErrorCode.engineFailed, message);
+    this.publish(r.replyTo, errorMessage(err, r));
+    this.publishOutcome<'call.failed'>(
+      { type: 'call.failed', engineId: this.options.engineId, sessionId: r.sessionId, callId: r.callId, code: ErrorCode.engineFailed, message },
+      `failed:${key}:${this.options.engineId}:${r.attempt}`,
+    );
+  }
+
+  private heartbeat(): void {
+    const l = this.be.load();
+    this.publish<'engine.heartbeat'>(subjects.heartbeat(this.options.prefix), {
+      type: 'engine.heartbeat',
+      engineId: this.options.engineId,
+      backend: this.be.name,
+      running: l.running,
+      queued: l.queued,
+      kvUsed: l.kvUsed,
+      maxBatch: this.be.maxBatch,
+      deadAfterMs: this.options.deadAfterMs,
+      calls: this.outcomePending.size === 0 ? this.be.keys() : [...new Set([...this.be.keys(), ...this.outcomePending])],
+    });
+  }
+
+  private reportProgress(): void {
+    const items = this.be.progress().filter((p) => {
+      const key = `${p.sessionId}/${p.callId}`;
+      const sig = `${p.service}|${p.wait}|${p.running}`;
+      if (this.lastProgress.get(key) === sig) return false;
+      this.lastProgress.set(key, sig);
+      return true;
+    });
+    if (items.length === 0) return;
+    this.publish<'call.progress'>(subjects.progress(this.options.prefix), { type: 'call.progress', engineId: this.options.engineId, items });
+  }
+}

@@ -1,0 +1,66 @@
+import type { EngineOptions } from '@autellix/engine-model';
+import { DEFAULT_ENGINE_OPTIONS } from '@autellix/engine-model';
+import { isSubjectToken } from '@autellix/protocol';
+import { ConfigError } from '@autellix/core';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { connect } from '@nats-io/transport-node';
+import type { EngineActorOptions } from './engine-actor.ts';
+import { DEFAULT_ENGINE_ACTOR, EngineActor } from './engine-actor.ts';
+import { DEFAULT_SIM_BACKEND, SimBackend } from './sim-backend.ts';
+
+/** Settings of one engine process (or in-process engine). */
+export interface EngineServiceConfig {
+  readonly servers: string;
+  readonly engineId: string;
+  readonly backend: 'sim';
+  readonly speed: number;
+  readonly profile: string;
+  readonly engine: EngineOptions;
+  readonly actor: Omit<EngineActorOptions, 'engineId' | 'log'>;
+}
+
+export const DEFAULT_ENGINE_SERVICE: Omit<EngineServiceConfig, 'servers' | 'engineId'> = {
+  backend: 'sim',
+  speed: DEFAULT_SIM_BACKEND.speed,
+  profile: DEFAULT_SIM_BACKEND.profile,
+  engine: DEFAULT_ENGINE_OPTIONS,
+  actor: DEFAULT_ENGINE_ACTOR,
+};
+
+/** A running engine: its actor and connection. `stop` drains and closes. */
+export interface RunningEngine {
+  readonly actor: EngineActor;
+  readonly nc: NatsConnection;
+  stop(): Promise<void>;
+}
+
+/** Connects to NATS and starts an engine actor with its backend. Throws `ConfigError` on bad settings. */
+export async function startEngine(config: EngineServiceConfig, log: (line: string) => void = () => {}): Promise<RunningEngine> {
+  if (!isSubjectToken(config.engineId)) throw new ConfigError(`engine id "${config.engineId}" must be 1-64 of [A-Za-z0-9_-]`);
+  if (config.backend !== 'sim') throw new ConfigError(`backend "${String(config.backend)}" is not available; known: sim`);
+  const nc = await connect({ servers: config.servers, name: `autellix-engine-${config.engineId}`, maxReconnectAttempts: -1 });
+  const actor = new EngineActor(nc, { ...config.actor, engineId: config.engineId, log });
+  actor.start(
+    (sink) =>
+      new SimBackend(
+        {
+          engineId: config.engineId,
+          profile: config.profile,
+          engine: config.engine,
+          speed: config.speed,
+          maxLagMs: DEFAULT_SIM_BACKEND.maxLagMs,
+          clock: () => performance.now(),
+          timers: { setTimeout: (fn, ms) => setTimeout(fn, ms), clearTimeout: (h) => clearTimeout(h as ReturnType<typeof setTimeout>) },
+        },
+        sink,
+      ),
+  );
+  return {
+    actor,
+    nc,
+    async stop() {
+      await actor.stop();
+      await nc.drain();
+    },
+  };
+}
