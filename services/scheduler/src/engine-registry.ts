@@ -1,0 +1,93 @@
+import type { EngineLoad } from '@autellix/core';
+import type { EngineHeartbeat } from '@autellix/protocol';
+
+/** What the scheduler knows of one engine. */
+export interface EngineEntry {
+  readonly id: string;
+  /** Wall ms of the last heartbeat. */
+  lastSeen: number;
+  deadAfterMs: number;
+  running: number;
+  queued: number;
+  kvUsed: number;
+  maxBatch: number;
+  /** Keys of the calls the engine reported holding in its last heartbeat. */
+  reported: ReadonlySet<string>;
+}
+
+/**
+ * Live engines, from heartbeats. An engine is alive from its first heartbeat until `deadAfterMs`
+ * (its own setting) passes without one. Engines are listed in id order, the balancers' tie-break.
+ */
+export class EngineRegistry {
+  private readonly engines = new Map<string, EngineEntry>();
+
+  /** Records a heartbeat; true when the engine is new (or came back after being declared dead). */
+  heartbeat(hb: EngineHeartbeat, now: number): boolean {
+    const e = this.engines.get(hb.engineId);
+    const fresh = e === undefined;
+    const entry: EngineEntry = e ?? {
+      id: hb.engineId,
+      lastSeen: now,
+      deadAfterMs: hb.deadAfterMs,
+      running: 0,
+      queued: 0,
+      kvUsed: 0,
+      maxBatch: hb.maxBatch,
+      reported: new Set(),
+    };
+    entry.lastSeen = now;
+    entry.deadAfterMs = hb.deadAfterMs;
+    entry.running = hb.running;
+    entry.queued = hb.queued;
+    entry.kvUsed = hb.kvUsed;
+    entry.maxBatch = hb.maxBatch;
+    entry.reported = new Set(hb.calls);
+    if (fresh) this.engines.set(hb.engineId, entry);
+    return fresh;
+  }
+
+  get(id: string): EngineEntry | undefined {
+    return this.engines.get(id);
+  }
+
+  has(id: string): boolean {
+    return this.engines.has(id);
+  }
+
+  /** Removes and returns the engines silent for longer than their `deadAfterMs`. */
+  sweepDead(now: number): string[] {
+    const dead: string[] = [];
+    for (const e of this.engines.values()) if (now - e.lastSeen > e.deadAfterMs) dead.push(e.id);
+    for (const id of dead) this.engines.delete(id);
+    return dead;
+  }
+
+  /** Forgets an engine at once (it stopped answering assignments). */
+  remove(id: string): void {
+    this.engines.delete(id);
+  }
+
+  /** Ids of live engines, sorted. */
+  ids(): string[] {
+    return [...this.engines.keys()].sort();
+  }
+
+  /**
+   * Loads for the balancer: `assigned(id)` is the scheduler's own count of calls placed on the
+   * engine and not finished (exact, unlike a heartbeat), split into running and queued with
+   * the engine's last reported batch size.
+   */
+  loads(assigned: (id: string) => number): EngineLoad[] {
+    return this.ids().map((id) => {
+      const e = this.engines.get(id) as EngineEntry;
+      const n = assigned(id);
+      const running = Math.min(e.running, n);
+      return { id, running, queued: n - running, kvUsed: e.kvUsed };
+    });
+  }
+
+  get size(): number {
+    return this.engines.size;
+  }
+}

@@ -1,0 +1,768 @@
+import type { CallRecord } from '@autellix/core';
+import { CallStateError, getBalancer, getPolicy, SchedulerCore } from '@autellix/core';
+import type { CallAssign, CallSubmit, MessageType, Outgoing } from '@autellix/protocol';
+import {
+  decodeMessage,
+  encodeMessage,
+  ErrorCode,
+  errorMessage,
+  intakeStreamName,
+  pickCallBody,
+  processTableBucket,
+  ProtocolError,
+  salvageRefs,
+  subjects,
+} from '@autellix/protocol';
+import type { Consumer, ConsumerMessages, JsMsg } from '@nats-io/jetstream';
+import { AckPolicy, jetstream, jetstreamManager, RetentionPolicy } from '@nats-io/jetstream';
+import { Kvm } from '@nats-io/kv';
+import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
+import type { SchedulerServiceConfig } from './config.ts';
+import { validateServiceConfig } from './config.ts';
+import { EngineRegistry } from './engine-registry.ts';
+import type { EndReason, LiveCall, Session } from './session-table.ts';
+import { newSession } from './session-table.ts';
+import { TableStore } from './table-store.ts';
+
+/** Counters of the scheduler actor (status and tests). */
+export interface SchedulerCounters {
+  sessionsOpened: number;
+  sessionsEnded: number;
+  callsAccepted: number;
+  callsCompleted: number;
+  callsFailed: number;
+  callsCancelled: number;
+  /** Placements after the first (engine died, assignment lost or unacknowledged). */
+  reassignments: number;
+  prioritySignals: number;
+  /** Rejected inputs by error code. */
+  rejected: Record<string, number>;
+  /** Redelivered intake messages recognised as already applied. */
+  redeliveries: number;
+}
+
+const INTAKE_TYPES = ['session.open', 'session.close', 'call.submit', 'call.cancel', 'call.done', 'call.failed'] as const;
+const CONSUMER = 'scheduler';
+/** Intake messages applied before their table writes are forced out. */
+const INTAKE_BATCH = 256;
+
+/** The sort key an engine orders by: the policy's order key, NaN (unknown) last. */
+function orderKeyOf(core: SchedulerCore, rec: CallRecord): number {
+  const program = core.programs.get(rec.programId);
+  const k = program ? core.policy.orderKey(rec, program) : Number.NaN;
+  return Number.isFinite(k) ? k : Number.MAX_VALUE;
+}
+
+/**
+ * The scheduler actor. Durable input (sessions, calls, cancels, engine outcomes) comes through
+ * one JetStream stream and is acknowledged only after the process table holding its effect is
+ * written to the KV bucket; a restart reloads the table and resumes the stream, so every
+ * accepted call completes and attained service carries over. Engines are found by heartbeat
+ * and placed on by the configured balancer; priority changes (demotion on quantum, promotion by
+ * anti-starvation) go to the engine holding the call as they happen.
+ *
+ * Times: the core runs on epoch seconds (`clock()/1000`), so order keys stay comparable across
+ * restarts; service and wait are the engines' (modelled) seconds.
+ */
+export class SchedulerActor {
+  readonly core: SchedulerCore;
+  readonly engines = new EngineRegistry();
+  readonly counters: SchedulerCounters = {
+    sessionsOpened: 0,
+    sessionsEnded: 0,
+    callsAccepted: 0,
+    callsCompleted: 0,
+    callsFailed: 0,
+    callsCancelled: 0,
+    reassignments: 0,
+    prioritySignals: 0,
+    rejected: {},
+    redeliveries: 0,
+  };
+  private readonly sessions = new Map<string, Session>();
+  private readonly ended = new Map<string, EndReason>();
+  /** Calls waiting for a live engine (keys), in arrival order. */
+  private readonly unplaced = new Set<string>();
+  /** Active calls placed on each engine. */
+  private readonly onEngine = new Map<string, Set<string>>();
+  private store: TableStore | null = null;
+  private messages: ConsumerMessages | null = null;
+  private readonly subs: Subscription[] = [];
+  private sweeper: ReturnType<typeof setInterval> | null = null;
+  private loop: Promise<void> | null = null;
+  private persistedSeq = -1;
+  private unacked: JsMsg[] = [];
+  private touched = new Set<Session>();
+  private flushScheduled = false;
+  /** True while an intake message is being applied (see `place`). */
+  private applyingIntake = false;
+  /** Assignments made by intake messages whose table write is pending. */
+  private heldAssigns: (() => void)[] = [];
+  /** Wall ms of `start`; engines the table names but that never reported are dead after a grace. */
+  private startedAt = 0;
+  /** The chain of table writes (see `serialize`). */
+  private writes: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly config: SchedulerServiceConfig,
+    private readonly clock: () => number = Date.now,
+    private readonly log: (line: string) => void = () => {},
+  ) {
+    validateServiceConfig(config);
+    this.core = new SchedulerCore(getPolicy(config.policy), config.core, getBalancer(config.balancer), config.balancerOptions);
+  }
+
+  private now(): number {
+    return this.clock() / 1000;
+  }
+
+  /** Creates the stream and bucket when missing, reloads the table, and starts consuming. */
+  async start(): Promise<void> {
+    const prefix = this.config.prefix;
+    const jsm = await jetstreamManager(this.nc);
+    const stream = intakeStreamName(prefix);
+    try {
+      await jsm.streams.info(stream);
+    } catch {
+      await jsm.streams.add({
+        name: stream,
+        subjects: [subjects.intakeAll(prefix)],
+        retention: RetentionPolicy.Workqueue,
+        duplicate_window: 120_000_000_000,
+      });
+    }
+    // A fresh consumer on every start: with work-queue retention the stream holds exactly the
+    // messages never acknowledged, and a new consumer delivers them at once and in order, where
+    // the old one would hold back those it had handed to a crashed scheduler until ack_wait.
+    // Messages applied but not acknowledged before a crash are recognised on re-application
+    // (see `submit`). One scheduler per stream: a second one would take over the consumer.
+    await jsm.consumers.delete(stream, CONSUMER).catch(() => false);
+    await jsm.consumers.add(stream, { durable_name: CONSUMER, ack_policy: AckPolicy.Explicit, ack_wait: 30_000_000_000, max_ack_pending: 4096 });
+    const kv = await new Kvm(this.nc).create(processTableBucket(prefix), { history: 1 });
+    this.store = new TableStore(kv);
+    const recovered = await this.store.load(this.core);
+    const wall = this.clock();
+    this.startedAt = wall;
+    for (const s of recovered.sessions) {
+      this.sessions.set(s.id, s);
+      for (const [callId, live] of s.calls) {
+        const key = `${s.id}/${callId}`;
+        // Until engines report, treat the last placement as standing; the heartbeat check
+        // places again whatever the engine does not hold.
+        live.missingSince = wall;
+        if (live.engine === null) this.unplaced.add(key);
+        else this.track(live.engine, key);
+      }
+    }
+    for (const [id, r] of recovered.ended) this.ended.set(id, r);
+    if (recovered.sessions.length > 0) this.log(`recovered ${recovered.sessions.length} open sessions from the process table`);
+    this.subs.push(
+      this.nc.subscribe(subjects.heartbeat(prefix), { callback: (_e, m) => this.safely(m, () => this.onHeartbeat(m)) }),
+      this.nc.subscribe(subjects.progress(prefix), { callback: (_e, m) => this.safely(m, () => this.onProgress(m)) }),
+    );
+    const consumer: Consumer = await jetstream(this.nc).consumers.get(stream, CONSUMER);
+    this.messages = await consumer.consume({ max_messages: 1024 });
+    this.loop = this.consume(this.messages);
+    this.sweeper = setInterval(() => void this.sweep(), this.config.sweepMs);
+  }
+
+  /** Stops consuming and sweeping; unacknowledged input stays in the stream for the next start. */
+  async stop(): Promise<void> {
+    if (this.sweeper !== null) clearInterval(this.sweeper);
+    this.sweeper = null;
+    for (const s of this.subs) s.unsubscribe();
+    this.subs.length = 0;
+    await this.messages?.close();
+    await this.loop;
+    await this.persistDirty();
+  }
+
+  /**
+   * The intake loop. Messages are applied one at a time, in stream order; their effects are
+   * written to the KV bucket in batches (every `INTAKE_BATCH` messages, or as soon as the
+   * buffered messages run out), and each message is acknowledged only after the batch holding
+   * it is written. A crash between apply and write redelivers the message, and applying it
+   * again is a no-op (see `apply`).
+   */
+  private async consume(messages: ConsumerMessages): Promise<void> {
+    for await (const m of messages) {
+      const touched = this.handleIntake(m);
+      if (touched !== null) this.touched.add(touched);
+      this.unacked.push(m);
+      if (this.unacked.length >= INTAKE_BATCH) await this.flushIntake();
+      else if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        setImmediate(() => {
+          this.flushScheduled = false;
+          void this.flushIntake();
+        });
+      }
+    }
+    await this.flushIntake();
+  }
+
+  /**
+   * Writes the sessions touched by unacknowledged messages, then acknowledges them and sends the
+   * assignments they made. When the write fails (three tries), the messages are not acknowledged
+   * but the assignments still go out: in memory the calls are accepted, a redelivery is
+   * recognised as such, and the sweep writes the table once storage is back.
+   */
+  private flushIntake(): Promise<void> {
+    const acks = this.unacked;
+    const touched = this.touched;
+    const assigns = this.heldAssigns;
+    if (acks.length === 0 && assigns.length === 0) return this.writes;
+    this.unacked = [];
+    this.touched = new Set();
+    this.heldAssigns = [];
+    return this.serialize(async () => {
+      let written = false;
+      for (let i = 0; i < 3 && !written; i++) {
+        try {
+          await Promise.all([...touched].map((s) => this.persistNow(s)));
+          written = true;
+        } catch (err) {
+          this.log(`process table not written (${(err as Error).message})${i < 2 ? '; retrying' : ''}`);
+        }
+      }
+      for (const m of acks) {
+        if (written) m.ack();
+        else m.nak(500);
+      }
+      for (const send of assigns) send();
+    });
+  }
+
+  /** Runs table writes one batch at a time, so an older snapshot never lands after a newer one. */
+  private serialize(write: () => Promise<void>): Promise<void> {
+    this.writes = this.writes.then(write, write);
+    return this.writes;
+  }
+
+  /** Runs a message handler; a throw (a bug) is counted as `internal` and logged, never propagated. */
+  private safely(m: Msg, handle: () => void): void {
+    try {
+      handle();
+    } catch (err) {
+      this.reject(err, undefined, salvageRefs(m.data));
+    }
+  }
+
+  private reject(err: unknown, replyTo: string | undefined, refs: { sessionId?: string; callId?: string; type?: string }): void {
+    const code = err instanceof ProtocolError ? err.code : ErrorCode.internal;
+    this.counters.rejected[code] = (this.counters.rejected[code] ?? 0) + 1;
+    this.log(`rejected ${refs.type ?? 'message'} (${code}): ${(err as Error).message}`);
+    if (replyTo !== undefined) this.publish(replyTo, errorMessage(err, refs));
+  }
+
+  private publish<T extends MessageType>(subject: string, m: Outgoing<T>): void {
+    try {
+      this.nc.publish(subject, encodeMessage(m));
+    } catch (err) {
+      this.log(`publish to ${subject} failed: ${(err as Error).message}`);
+    }
+  }
+
+  /** Decodes and applies one intake message; returns the session whose record changed, or null. */
+  private handleIntake(m: JsMsg): Session | null {
+    let msg: ReturnType<typeof decodeMessage<(typeof INTAKE_TYPES)[number]>>;
+    try {
+      msg = decodeMessage(m.data, INTAKE_TYPES);
+    } catch (err) {
+      const refs = salvageRefs(m.data);
+      this.reject(err, refs.replyTo, refs);
+      return null;
+    }
+    this.applyingIntake = true;
+    try {
+      return this.apply(msg, m.seq);
+    } catch (err) {
+      this.reject(err, 'replyTo' in msg ? msg.replyTo : undefined, salvageRefs(m.data));
+      return null;
+    } finally {
+      this.applyingIntake = false;
+    }
+  }
+
+  /** Applies a validated message; returns the session whose record must be written, or null. */
+  private apply(msg: ReturnType<typeof decodeMessage<(typeof INTAKE_TYPES)[number]>>, seq: number): Session | null {
+    switch (msg.type) {
+      case 'session.open':
+        return this.openSession(msg.sessionId, msg.replyTo, msg.programClass, msg.idleTtlMs);
+      case 'session.close':
+        return this.closeSession(msg.sessionId, 'closed', msg.replyTo);
+      case 'call.submit':
+        return this.submit(msg, seq);
+      case 'call.cancel':
+        return this.cancel(msg.sessionId, msg.callId);
+      case 'call.done':
+        return this.finishCall(msg.sessionId, msg.callId, msg.engineId, msg.service, msg.wait, false);
+      case 'call.failed':
+        return this.finishCall(msg.sessionId, msg.callId, msg.engineId, null, null, true);
+    }
+  }
+
+  private openSession(id: string, replyTo: string, programClass: string | undefined, ttl: number | undefined): Session | null {
+    const existing = this.sessions.get(id);
+    if (existing !== undefined) {
+      existing.lastActivity = this.clock();
+      this.publish<'session.opened'>(replyTo, { type: 'session.opened', sessionId: id, idleTtlMs: existing.idleTtlMs, existing: true });
+      return null;
+    }
+    if (this.ended.has(id)) {
+      this.reject(new ProtocolError(ErrorCode.sessionEnded, `session ${id} has ended; open a new session id`), replyTo, { sessionId: id });
+      return null;
+    }
+    const s = newSession(id, ttl ?? this.config.sessionIdleTtlMs, this.clock());
+    this.sessions.set(id, s);
+    this.core.openProgram(id, this.now(), programClass ?? '*');
+    this.counters.sessionsOpened += 1;
+    this.publish<'session.opened'>(replyTo, { type: 'session.opened', sessionId: id, idleTtlMs: s.idleTtlMs, existing: false });
+    return s;
+  }
+
+  private lookup(sessionId: string, replyTo: string | undefined, callId?: string): Session | null {
+    const s = this.sessions.get(sessionId);
+    if (s !== undefined) return s;
+    const refs = callId === undefined ? { sessionId } : { sessionId, callId };
+    const reason = this.ended.get(sessionId);
+    const err =
+      reason !== undefined
+        ? new ProtocolError(ErrorCode.sessionEnded, `session ${sessionId} has ended (${reason})`)
+        : new ProtocolError(ErrorCode.unknownSession, `no open session ${sessionId}`);
+    this.reject(err, replyTo, refs);
+    return null;
+  }
+
+  private closeSession(id: string, reason: EndReason, replyTo?: string): Session | null {
+    const s = this.lookup(id, replyTo);
+    if (s === null) return null;
+    const row = this.core.programs.get(id);
+    for (const [callId, live] of s.calls) {
+      this.revoke(id, callId, live, 'session_ended');
+      const err = new ProtocolError(ErrorCode.sessionEnded, `session ${id} ended (${reason}) before call ${callId} finished`);
+      this.publish(live.submit.replyTo, errorMessage(err, { sessionId: id, callId }));
+    }
+    s.calls.clear();
+    const callsCompleted = row?.callsCompleted ?? 0;
+    const service = row?.completedService ?? 0;
+    this.core.closeProgram(id);
+    this.sessions.delete(id);
+    this.ended.set(id, reason);
+    this.counters.sessionsEnded += 1;
+    if (replyTo !== undefined) {
+      this.publish<'session.closed'>(replyTo, { type: 'session.closed', sessionId: id, callsCompleted, service, reason });
+    }
+    s.dirty = true;
+    return s;
+  }
+
+  private submit(msg: CallSubmit, seq: number): Session | null {
+    const refs = { sessionId: msg.sessionId, callId: msg.callId, type: msg.type };
+    const s = this.lookup(msg.sessionId, msg.replyTo, msg.callId);
+    if (s === null) return null;
+    const known = s.calls.get(msg.callId)?.submitSeq ?? s.finished.get(msg.callId);
+    if (known !== undefined) {
+      if (known === seq) {
+        this.counters.redeliveries += 1;
+        return null;
+      }
+      this.reject(new ProtocolError(ErrorCode.duplicateCall, `call ${msg.callId} already exists in session ${msg.sessionId}`), msg.replyTo, refs);
+      return null;
+    }
+    if (msg.maxTokens < 1 || msg.maxTokens > this.config.maxTokens) {
+      this.reject(
+        new ProtocolError(ErrorCode.badMaxTokens, `maxTokens = ${msg.maxTokens} must be between 1 and ${this.config.maxTokens}`, 'maxTokens'),
+        msg.replyTo,
+        refs,
+      );
+      return null;
+    }
+    if (msg.promptTokens > this.config.maxPromptTokens) {
+      this.reject(
+        new ProtocolError(ErrorCode.promptTooLong, `promptTokens = ${msg.promptTokens} is over the limit of ${this.config.maxPromptTokens}`, 'promptTokens'),
+        msg.replyTo,
+        refs,
+      );
+      return null;
+    }
+    for (const p of msg.parents) {
+      if (!s.calls.has(p) && !s.finished.has(p)) {
+        this.reject(new ProtocolError(ErrorCode.unknownParent, `parent call ${p} was never submitted in session ${msg.sessionId}`, 'parents'), msg.replyTo, refs);
+        return null;
+      }
+    }
+    try {
+      this.core.submit(
+        {
+          programId: msg.sessionId,
+          callId: msg.callId,
+          threadId: msg.threadId,
+          parents: msg.parents,
+          promptTokens: msg.promptTokens,
+          maxOutputTokens: msg.maxTokens,
+        },
+        this.now(),
+      );
+    } catch (err) {
+      if (err instanceof CallStateError) {
+        this.reject(new ProtocolError(ErrorCode.duplicateCall, err.message), msg.replyTo, refs);
+        return null;
+      }
+      throw err;
+    }
+    const live: LiveCall = { submit: pickCallBody(msg), submitSeq: seq, attempt: 0, engine: null, acked: false, assignedAt: 0, missingSince: null, service: 0, wait: 0 };
+    s.calls.set(msg.callId, live);
+    s.lastActivity = this.clock();
+    s.dirty = true;
+    this.counters.callsAccepted += 1;
+    this.place(s, msg.callId, live);
+    return s;
+  }
+
+  private track(engine: string, key: string): void {
+    let set = this.onEngine.get(engine);
+    if (set === undefined) {
+      set = new Set();
+      this.onEngine.set(engine, set);
+    }
+    set.add(key);
+  }
+
+  private untrack(engine: string | null, key: string): void {
+    if (engine !== null) this.onEngine.get(engine)?.delete(key);
+    this.unplaced.delete(key);
+  }
+
+  /** Places a call with the balancer and sends the assignment; parks it when no engine is alive. */
+  private place(s: Session, callId: string, live: LiveCall): void {
+    const key = `${s.id}/${callId}`;
+    const rec = this.core.programs.get(s.id)?.active.get(callId);
+    if (rec === undefined) return;
+    this.untrack(live.engine, key);
+    const placement = this.core.place(
+      rec,
+      this.engines.loads((id) => this.onEngine.get(id)?.size ?? 0),
+    );
+    if (placement === null) {
+      live.engine = null;
+      this.unplaced.add(key);
+      return;
+    }
+    live.engine = placement.engine;
+    live.acked = false;
+    live.assignedAt = this.clock();
+    live.missingSince = null;
+    live.service = 0;
+    live.wait = 0;
+    this.track(placement.engine, key);
+    s.dirty = true;
+    const assign: Outgoing<'call.assign'> = {
+      ...live.submit,
+      type: 'call.assign',
+      engineId: placement.engine,
+      attempt: live.attempt,
+      level: rec.level,
+      key: orderKeyOf(this.core, rec),
+      seq: rec.seq,
+    };
+    const send = (): void => void this.sendAssign(s.id, callId, live, assign);
+    // Write-ahead: a placement made while applying intake is sent only after the table holding
+    // it is written, so a crash in between can never leave a call running that the restarted
+    // scheduler does not know about (it would place it a second time).
+    if (this.applyingIntake) this.heldAssigns.push(send);
+    else send();
+  }
+
+  private async sendAssign(sessionId: string, callId: string, live: LiveCall, assign: Outgoing<'call.assign'>): Promise<void> {
+    const attempt = live.attempt;
+    const engine = assign.engineId;
+    let reply: Msg;
+    try {
+      reply = await this.nc.request(subjects.engineAssign(engine, this.config.prefix), encodeMessage<'call.assign'>(assign), {
+        timeout: this.config.assignTimeoutMs,
+      });
+    } catch (err) {
+      // No answer in time. When the engine is still alive the assignment may yet land (a slow
+      // engine): heartbeats settle it (a listed call counts as acknowledged; one missing past
+      // the grace is placed again). When the engine is gone, place the call again now.
+      this.log(`assignment of ${sessionId}/${callId} to ${engine} not acknowledged: ${(err as Error).message}`);
+      if (live.attempt === attempt && live.engine === engine && !live.acked && !this.engines.has(engine)) {
+        this.replace(sessionId, callId, live);
+      }
+      return;
+    }
+    if (live.attempt !== attempt || live.engine !== engine) return;
+    try {
+      decodeMessage(reply.data, ['assign.ack']);
+      live.acked = true;
+    } catch (err) {
+      let code: string = ErrorCode.internal;
+      let text = (err as Error).message;
+      try {
+        const e = decodeMessage(reply.data, ['error']);
+        code = e.code;
+        text = e.message;
+      } catch {
+        // keep the decode error
+      }
+      this.log(`engine ${engine} refused ${sessionId}/${callId}: ${code}: ${text}`);
+      this.failCall(sessionId, callId, new ProtocolError(code === ErrorCode.noEngine ? ErrorCode.noEngine : ErrorCode.engineFailed, text));
+    }
+  }
+
+  /** Places a call again (new attempt) after its engine died or lost it. */
+  private replace(sessionId: string, callId: string, live: LiveCall): void {
+    const s = this.sessions.get(sessionId);
+    if (s === undefined || s.calls.get(callId) !== live) return;
+    const rec = this.core.programs.get(sessionId)?.active.get(callId);
+    if (rec !== undefined) this.core.setPhase(rec, 'queued');
+    if (live.engine !== null && this.engines.has(live.engine)) {
+      // The engine is alive but did not confirm: make sure it drops any copy before retrying.
+      this.revoke(sessionId, callId, live, 'reassigned');
+    }
+    live.attempt += 1;
+    this.counters.reassignments += 1;
+    this.place(s, callId, live);
+  }
+
+  private revoke(sessionId: string, callId: string, live: LiveCall, reason: 'cancelled' | 'session_ended' | 'reassigned'): void {
+    const key = `${sessionId}/${callId}`;
+    if (live.engine !== null) {
+      this.publish<'call.revoke'>(subjects.engineControl(live.engine, this.config.prefix), { type: 'call.revoke', sessionId, callId, reason });
+    }
+    if (reason !== 'reassigned') this.untrack(live.engine, key);
+  }
+
+  /** A call that can never run: tell its caller, fold it out of the table. */
+  private failCall(sessionId: string, callId: string, err: ProtocolError): void {
+    const s = this.sessions.get(sessionId);
+    const live = s?.calls.get(callId);
+    if (s === undefined || live === undefined) return;
+    this.publish(live.submit.replyTo, errorMessage(err, { sessionId, callId }));
+    this.dropCall(s, callId, live);
+    this.counters.callsFailed += 1;
+    void this.persist(s);
+  }
+
+  private dropCall(s: Session, callId: string, live: LiveCall): void {
+    const rec = this.core.programs.get(s.id)?.active.get(callId);
+    if (rec !== undefined) this.core.complete(rec, this.now());
+    this.untrack(live.engine, `${s.id}/${callId}`);
+    s.calls.delete(callId);
+    s.finished.set(callId, live.submitSeq);
+    s.lastActivity = this.clock();
+    s.dirty = true;
+  }
+
+  private cancel(sessionId: string, callId: string): Session | null {
+    const s = this.sessions.get(sessionId);
+    const live = s?.calls.get(callId);
+    if (s === undefined || live === undefined) return null;
+    this.revoke(sessionId, callId, live, 'cancelled');
+    this.dropCall(s, callId, live);
+    this.counters.callsCancelled += 1;
+    return s;
+  }
+
+  private finishCall(sessionId: string, callId: string, engine: string, service: number | null, wait: number | null, failed: boolean): Session | null {
+    const s = this.sessions.get(sessionId);
+    const live = s?.calls.get(callId);
+    // Late or duplicate outcomes (a reassigned call finishing twice) are ignored.
+    if (s === undefined || live === undefined || live.engine !== engine) return null;
+    const rec = this.core.programs.get(sessionId)?.active.get(callId);
+    if (rec !== undefined && service !== null && wait !== null) this.account(rec, live, service, wait);
+    this.dropCall(s, callId, live);
+    if (failed) this.counters.callsFailed += 1;
+    else this.counters.callsCompleted += 1;
+    return s;
+  }
+
+  /** Folds an engine's totals into the record; sends any priority change to the engine. */
+  private account(rec: CallRecord, live: LiveCall, service: number, wait: number): void {
+    const ds = service - live.service;
+    const dw = wait - live.wait;
+    let changed = false;
+    if (ds > 0) {
+      live.service = service;
+      if (this.core.addService(rec, ds) !== null) changed = true;
+    }
+    if (dw > 0) {
+      live.wait = wait;
+      if (this.core.addWait(rec, dw) !== null) changed = true;
+    }
+    if (changed && live.engine !== null) {
+      this.counters.prioritySignals += 1;
+      this.publish<'call.priority'>(subjects.engineControl(live.engine, this.config.prefix), {
+        type: 'call.priority',
+        sessionId: rec.programId,
+        callId: rec.callId,
+        level: rec.level,
+        key: orderKeyOf(this.core, rec),
+        seq: rec.seq,
+      });
+    }
+  }
+
+  private onProgress(m: Msg): void {
+    let p: ReturnType<typeof decodeMessage<'call.progress'>>;
+    try {
+      p = decodeMessage(m.data, ['call.progress']);
+    } catch (err) {
+      this.reject(err, undefined, salvageRefs(m.data));
+      return;
+    }
+    for (const item of p.items) {
+      const s = this.sessions.get(item.sessionId);
+      const live = s?.calls.get(item.callId);
+      if (s === undefined || live === undefined || live.engine !== p.engineId) continue;
+      const rec = this.core.programs.get(item.sessionId)?.active.get(item.callId);
+      if (rec === undefined) continue;
+      this.core.setPhase(rec, item.running ? 'running' : rec.phase === 'running' ? 'preempted' : rec.phase);
+      this.account(rec, live, item.service, item.wait);
+      s.dirty = true;
+    }
+  }
+
+  private onHeartbeat(m: Msg): void {
+    let hb: ReturnType<typeof decodeMessage<'engine.heartbeat'>>;
+    try {
+      hb = decodeMessage(m.data, ['engine.heartbeat']);
+    } catch (err) {
+      this.reject(err, undefined, salvageRefs(m.data));
+      return;
+    }
+    const fresh = this.engines.heartbeat(hb, this.clock());
+    if (fresh) this.log(`engine ${hb.engineId} (${hb.backend}) is live`);
+    this.reconcile(hb.engineId);
+    if (this.unplaced.size > 0) this.placeParked();
+  }
+
+  /** Compares what an engine holds with what it should: lost calls are placed again, strays revoked. */
+  private reconcile(engineId: string): void {
+    const e = this.engines.get(engineId);
+    if (e === undefined) return;
+    const wall = this.clock();
+    const mine = this.onEngine.get(engineId) ?? new Set<string>();
+    for (const key of [...mine]) {
+      const [sessionId, callId] = splitKey(key);
+      const live = this.sessions.get(sessionId)?.calls.get(callId);
+      if (live === undefined) continue;
+      if (e.reported.has(key)) {
+        live.missingSince = null;
+        live.acked = true;
+        continue;
+      }
+      if (wall - live.assignedAt < this.config.missingGraceMs) continue;
+      live.missingSince ??= wall;
+      if (wall - live.missingSince >= this.config.missingGraceMs) {
+        this.log(`engine ${engineId} does not hold ${key}; placing it again`);
+        this.replace(sessionId, callId, live);
+      }
+    }
+    for (const key of e.reported) {
+      if (mine.has(key)) continue;
+      const [sessionId, callId] = splitKey(key);
+      const live = this.sessions.get(sessionId)?.calls.get(callId);
+      if (live !== undefined && live.engine !== engineId && wall - live.assignedAt < this.config.missingGraceMs) continue;
+      this.publish<'call.revoke'>(subjects.engineControl(engineId, this.config.prefix), {
+        type: 'call.revoke',
+        sessionId,
+        callId,
+        reason: live === undefined ? 'cancelled' : 'reassigned',
+      });
+    }
+  }
+
+  private placeParked(): void {
+    for (const key of [...this.unplaced]) {
+      const [sessionId, callId] = splitKey(key);
+      const s = this.sessions.get(sessionId);
+      const live = s?.calls.get(callId);
+      if (s === undefined || live === undefined) {
+        this.unplaced.delete(key);
+        continue;
+      }
+      this.place(s, callId, live);
+      if (this.engines.size === 0) break;
+    }
+  }
+
+  private sweeping = false;
+  private async sweep(): Promise<void> {
+    if (this.sweeping) return;
+    this.sweeping = true;
+    try {
+      const wall = this.clock();
+      const dead = this.engines.sweepDead(wall);
+      // Engines the recovered table names that never reported since the restart are dead too.
+      if (wall - this.startedAt > this.config.missingGraceMs) {
+        for (const id of this.onEngine.keys()) {
+          if (!this.engines.has(id) && !dead.includes(id) && (this.onEngine.get(id)?.size ?? 0) > 0) dead.push(id);
+        }
+      }
+      for (const id of dead) {
+        const keys = [...(this.onEngine.get(id) ?? [])];
+        this.log(`engine ${id} is silent; placing its ${keys.length} calls again`);
+        this.onEngine.delete(id);
+        for (const key of keys) {
+          const [sessionId, callId] = splitKey(key);
+          const live = this.sessions.get(sessionId)?.calls.get(callId);
+          if (live !== undefined) this.replace(sessionId, callId, live);
+        }
+      }
+      for (const s of [...this.sessions.values()]) {
+        if (s.calls.size === 0 && wall - s.lastActivity > s.idleTtlMs) {
+          this.closeSession(s.id, 'idle');
+          await this.persist(s);
+        }
+      }
+      await this.persistDirty();
+    } catch (err) {
+      this.log(`sweep failed: ${(err as Error).message}`);
+    } finally {
+      this.sweeping = false;
+    }
+  }
+
+  private persistDirty(): Promise<void> {
+    return this.serialize(async () => {
+      const dirty = [...this.sessions.values()].filter((s) => s.dirty);
+      await Promise.all(dirty.map((s) => this.persistNow(s)));
+    });
+  }
+
+  /** Queues one session's write behind the writes already queued. */
+  private persist(s: Session): Promise<void> {
+    return this.serialize(() => this.persistNow(s));
+  }
+
+  private async persistNow(s: Session): Promise<void> {
+    if (this.store === null) return;
+    const ended = this.sessions.get(s.id) === s ? null : (this.ended.get(s.id) ?? 'closed');
+    await this.store.save(this.core, s, ended);
+    const seq = this.core.seqFloor;
+    if (seq !== this.persistedSeq) {
+      this.persistedSeq = seq;
+      await this.store.saveMeta(seq);
+    }
+  }
+
+  /** Open sessions (for status and tests). */
+  get openSessions(): number {
+    return this.sessions.size;
+  }
+
+  /** Active calls not yet placed on a live engine. */
+  get parkedCalls(): number {
+    return this.unplaced.size;
+  }
+}
+
+function splitKey(key: string): [string, string] {
+  const i = key.indexOf('/');
+  return [key.slice(0, i), key.slice(i + 1)];
+}
+
+export type { CallAssign };

@@ -1,0 +1,107 @@
+import type { RunningEngine } from '@autellix/engine';
+import { DEFAULT_ENGINE_SERVICE, startEngine } from '@autellix/engine';
+import type { Message, MessageType, Outgoing } from '@autellix/protocol';
+import { decodeMessage, encodeMessage, subjects } from '@autellix/protocol';
+import type { NatsServerHandle } from '@autellix/testkit';
+import { startNatsServer } from '@autellix/testkit';
+import { jetstream } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { connect, createInbox } from '@nats-io/transport-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RunningScheduler } from '../src/index.ts';
+import { DEFAULT_SERVICE_CONFIG, startScheduler } from '../src/index.ts';
+
+const ALL: MessageType[] = ['session.opened', 'session.closed', 'token.chunk', 'call.result', 'error'];
+
+describe('raw protocol against the live scheduler and a sim engine', () => {
+  let server: NatsServerHandle;
+  let scheduler: RunningScheduler;
+  let engine: RunningEngine;
+  let nc: NatsConnection;
+
+  beforeAll(async () => {
+    server = await startNatsServer();
+    scheduler = await startScheduler(server.url, { ...DEFAULT_SERVICE_CONFIG, maxPromptTokens: 4096 });
+    engine = await startEngine({ ...DEFAULT_ENGINE_SERVICE, servers: server.url, engineId: 'e0', speed: 50 });
+    nc = await connect({ servers: server.url });
+  });
+  afterAll(async () => {
+    await nc?.close();
+    await engine?.stop();
+    await scheduler?.stop();
+    await server?.stop();
+  });
+
+  /** Publishes into the intake stream and collects what comes back on a fresh inbox until `until` says stop. */
+  async function exchange<T extends MessageType>(
+    kind: 'session' | 'call' | 'cancel',
+    body: (replyTo: string) => Outgoing<T>,
+    until: (m: Message) => boolean,
+  ): Promise<Message[]> {
+    const inbox = createInbox();
+    const got: Message[] = [];
+    const done = new Promise<void>((resolve) => {
+      nc.subscribe(inbox, {
+        callback: (_e, m) => {
+          const msg = decodeMessage(m.data, ALL);
+          got.push(msg);
+          if (until(msg)) resolve();
+        },
+      });
+    });
+    await nc.flush();
+    await jetstream(nc).publish(subjects.intake(kind), encodeMessage(body(inbox)));
+    await done;
+    return got;
+  }
+
+  it('opens a session, streams a call and returns its result', async () => {
+    const opened = await exchange<'session.open'>(
+      'session',
+      (replyTo) => ({ type: 'session.open', sessionId: 'raw-1', replyTo }),
+      () => true,
+    );
+    expect(opened[0]).toMatchObject({ type: 'session.opened', sessionId: 'raw-1', existing: false });
+    const out = await exchange<'call.submit'>(
+      'call',
+      (replyTo) => ({
+        type: 'call.submit',
+        sessionId: 'raw-1',
+        callId: 'c1',
+        threadId: 't',
+        parents: [],
+        promptTokens: 300,
+        maxTokens: 40,
+        replyTo,
+        stream: true,
+      }),
+      (m) => m.type === 'call.result' || m.type === 'error',
+    );
+    const result = out.at(-1);
+    expect(result?.type).toBe('call.result');
+    if (result?.type !== 'call.result') return;
+    expect(result.usage.completionTokens).toBe(40);
+    const chunks = out.filter((m) => m.type === 'token.chunk');
+    expect(chunks.length).toBeGreaterThan(0);
+    expect(chunks.reduce((s, c) => s + (c.type === 'token.chunk' ? c.tokens : 0), 0)).toBe(40);
+  });
+
+  it('answers a call in an unknown session with a typed error', async () => {
+    const out = await exchange<'call.submit'>(
+      'call',
+      (replyTo) => ({
+        type: 'call.submit',
+        sessionId: 'nobody',
+        callId: 'c1',
+        threadId: 't',
+        parents: [],
+        promptTokens: 10,
+        maxTokens: 5,
+        replyTo,
+        stream: false,
+      }),
+      () => true,
+    );
+    expect(out[0]).toMatchObject({ type: 'error', code: 'unknown_session', sessionId: 'nobody', callId: 'c1' });
+  });
+});
