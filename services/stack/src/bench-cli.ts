@@ -1,0 +1,48 @@
+#!/usr/bin/env -S npx tsx
+import { parseArgs } from 'node:util';
+import { main as simMain } from '@autellix/sim/cli';
+import { liveBenchTable, runLiveBench } from './bench-live.ts';
+
+/**
+ * `npm run bench -- live ...` runs the live-versus-simulator benchmark; every other command goes
+ * to the simulator's benchmark CLI (`sim`, `ablation`, `throughput`, ...).
+ */
+const argv = process.argv.slice(2);
+if (argv[0] !== 'live') {
+  process.exitCode = simMain(argv);
+} else {
+  const { values } = parseArgs({
+    args: argv.slice(1),
+    options: {
+      workload: { type: 'string', default: 'mixed' },
+      programs: { type: 'string', default: '200' },
+      rate: { type: 'string', default: '0.3' },
+      engines: { type: 'string', default: '2' },
+      speed: { type: 'string', default: '20' },
+      policies: { type: 'string', default: 'fcfs,plas' },
+      seed: { type: 'string', default: '1' },
+      profile: { type: 'string', default: 'llama3.1-8b-a100' },
+      out: { type: 'string', default: 'bench-out/live' },
+      help: { type: 'boolean', default: false },
+    },
+  });
+  if (values.help) {
+    console.log(
+      'npm run bench -- live [--workload mixed] [--programs 200] [--rate 0.3] [--engines 2] [--speed 20] [--policies fcfs,plas] [--seed 1] [--out DIR]',
+    );
+  } else {
+    const rows = await runLiveBench({
+      workload: values.workload,
+      programs: Number(values.programs),
+      rate: Number(values.rate),
+      engines: Number(values.engines),
+      speed: Number(values.speed),
+      policies: values.policies.split(','),
+      seed: Number(values.seed),
+      profile: values.profile,
+      out: values.out,
+      log: (l) => console.log(l),
+    });
+    console.log(`\n${liveBenchTable(rows)}\n\nwrote ${values.out}/report.json`);
+  }
+}

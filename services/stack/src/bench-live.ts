@@ -1,0 +1,144 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { AutellixClient } from '@autellix/client';
+import type { PolicyName } from '@autellix/core';
+import { DEFAULT_SCHEDULER_CONFIG } from '@autellix/core';
+import { DEFAULT_ENGINE_OPTIONS } from '@autellix/engine-model';
+import type { ProgramSpec, Summary } from '@autellix/sim';
+import { generatePrograms, simulate, summarize } from '@autellix/sim';
+import { startLocalStack } from './local-stack.ts';
+import { replay } from './replay.ts';
+
+export interface LiveBenchOptions {
+  readonly workload: string;
+  readonly programs: number;
+  /** Arrivals per modelled second. */
+  readonly rate: number;
+  readonly engines: number;
+  readonly speed: number;
+  readonly policies: readonly string[];
+  readonly seed: number;
+  readonly profile: string;
+  readonly out: string;
+  readonly log: (line: string) => void;
+}
+
+/** One policy's figures, live and simulated, on the same trace. */
+export interface LiveBenchRow {
+  readonly policy: string;
+  readonly sim: { readonly programLatency: Summary; readonly preemptions: number };
+  readonly live: {
+    readonly programLatency: Summary;
+    readonly preemptions: number;
+    readonly failed: number;
+    /** Per-call control-plane overhead (ms), see `ReplayedProgram.overheadMs`. */
+    readonly overheadMs: Summary;
+    readonly wallSeconds: number;
+  };
+  /** live / sim. */
+  readonly meanRatio: number;
+  readonly p95Ratio: number;
+}
+
+/**
+ * Replays one generated trace through the live system (a fresh local stack per policy: NATS,
+ * scheduler, `engines` sim engines at `speed`) and through the simulator with the same engine
+ * configuration, and reports program latency (modelled seconds) of both.
+ */
+export async function runLiveBench(o: LiveBenchOptions): Promise<LiveBenchRow[]> {
+  const programs: ProgramSpec[] = generatePrograms(o.workload, { seed: o.seed, count: o.programs, rate: o.rate });
+  const rows: LiveBenchRow[] = [];
+  for (const policy of o.policies) {
+    const sim = simulate({
+      programs,
+      engines: o.engines,
+      profile: o.profile,
+      policy: policy as PolicyName,
+      balancer: 'autellix',
+      scheduler: DEFAULT_SCHEDULER_CONFIG,
+      engine: DEFAULT_ENGINE_OPTIONS,
+      warmup: 0,
+      horizon: null,
+    });
+    const stack = await startLocalStack({
+      port: -1,
+      engines: o.engines,
+      speed: o.speed,
+      policy,
+      balancer: 'autellix',
+      profile: o.profile,
+      log: () => {},
+    });
+    const client = await AutellixClient.connect({ servers: stack.url });
+    const t0 = performance.now();
+    let last = 0;
+    const out = await replay({
+      client,
+      programs,
+      speed: o.speed,
+      clock: () => performance.now(),
+      runTag: `bench-${policy}`,
+      onProgress: (done, total, inFlight) => {
+        const now = performance.now();
+        if (now - last < 500 && done < total) return;
+        last = now;
+        process.stdout.write(`\r  ${policy}: ${done}/${total} programs done, ${inFlight} in flight, ${((now - t0) / 1000).toFixed(0)} s `);
+      },
+    });
+    process.stdout.write('\n');
+    const wallSeconds = (performance.now() - t0) / 1000;
+    await client.close();
+    await stack.stop();
+    const ok = out.filter((p) => p.error === null);
+    const latency = summarize(ok.map((p) => p.completion - p.arrival));
+    const simLatency = sim.metrics.programLatency;
+    rows.push({
+      policy,
+      sim: { programLatency: simLatency, preemptions: sim.metrics.preemptions },
+      live: {
+        programLatency: latency,
+        preemptions: ok.reduce((s, p) => s + p.preemptions, 0),
+        failed: out.length - ok.length,
+        overheadMs: summarize(ok.flatMap((p) => p.overheadMs)),
+        wallSeconds,
+      },
+      meanRatio: latency.mean / simLatency.mean,
+      p95Ratio: latency.p95 / simLatency.p95,
+    });
+    o.log(`  ${policy}: live mean ${latency.mean.toFixed(1)} s vs sim ${simLatency.mean.toFixed(1)} s`);
+  }
+  mkdirSync(o.out, { recursive: true });
+  const report = {
+    bench: 'live',
+    workload: o.workload,
+    programs: o.programs,
+    rate: o.rate,
+    engines: o.engines,
+    speed: o.speed,
+    seed: o.seed,
+    profile: o.profile,
+    rows,
+  };
+  writeFileSync(join(o.out, 'report.json'), `${JSON.stringify(report, null, 2)}\n`);
+  return rows;
+}
+
+/** The rows as an aligned table. */
+export function liveBenchTable(rows: readonly LiveBenchRow[]): string {
+  const head = ['policy', 'sim mean s', 'live mean s', 'ratio', 'sim p95 s', 'live p95 s', 'ratio', 'preempt sim/live', 'overhead p50/p99 ms', 'failed'];
+  const body = rows.map((r) => [
+    r.policy,
+    r.sim.programLatency.mean.toFixed(1),
+    r.live.programLatency.mean.toFixed(1),
+    r.meanRatio.toFixed(3),
+    r.sim.programLatency.p95.toFixed(1),
+    r.live.programLatency.p95.toFixed(1),
+    r.p95Ratio.toFixed(3),
+    `${r.sim.preemptions}/${r.live.preemptions}`,
+    `${r.live.overheadMs.p50.toFixed(2)}/${r.live.overheadMs.p99.toFixed(2)}`,
+    String(r.live.failed),
+  ]);
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => (b[i] as string).length)));
+  const line = (cells: readonly string[]): string => cells.map((c, i) => c.padEnd(widths[i] as number)).join('  ');
+  return [line(head), line(widths.map((w) => '-'.repeat(w))), ...body.map(line)].join('\n');
+}

@@ -1,0 +1,3 @@
+export * from './ensure-nats-server.ts';
+export * from './local-stack.ts';
+export * from './replay.ts';

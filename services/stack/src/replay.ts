@@ -1,0 +1,117 @@
+import type { AutellixClient, Session } from '@autellix/client';
+import type { CallSpec, ProgramSpec } from '@autellix/sim';
+
+/** What happened to one replayed program. Times in modelled seconds from the start of the run. */
+export interface ReplayedProgram {
+  readonly id: string;
+  readonly kind: string;
+  readonly arrival: number;
+  /** NaN when the program failed. */
+  readonly completion: number;
+  readonly calls: number;
+  readonly preemptions: number;
+  /** Client-measured wall ms from each call's submit to its result, summed. */
+  readonly callLatencyMs: number;
+  /**
+   * Control-plane overhead of each completed call (wall ms): the client's submit-to-result time
+   * minus the engine's receipt-to-completion time, i.e. intake, scheduling, assignment and the
+   * result's way back; the engine's own queueing and execution are excluded.
+   */
+  readonly overheadMs: readonly number[];
+  /** Where each completed call ran, with its prompt length (for locality checks). */
+  readonly placements: readonly { readonly callId: string; readonly promptTokens: number; readonly engineId: string }[];
+  /** Null when every call succeeded; else the first error's message. */
+  readonly error: string | null;
+}
+
+export interface ReplayOptions {
+  readonly client: AutellixClient;
+  readonly programs: readonly ProgramSpec[];
+  /** Modelled seconds per wall second (the engines' speed factor). */
+  readonly speed: number;
+  /** Wall clock (ms). */
+  readonly clock: () => number;
+  /** Prefix of session ids, so runs against one system do not collide. */
+  readonly runTag: string;
+  /** Called after each program finishes. */
+  readonly onProgress?: (done: number, total: number, inFlight: number) => void;
+}
+
+/** Prompt tokens of each call exactly as the simulator counts them (first parent's context, or the shared prefix, plus new input). */
+function promptTokensOf(spec: ProgramSpec): Map<string, number> {
+  const ctx = new Map<string, number>();
+  const prompt = new Map<string, number>();
+  for (const c of spec.calls) {
+    const first = c.parents[0];
+    const offset = first !== undefined ? (ctx.get(first) ?? 0) : (c.shared?.tokens ?? 0);
+    prompt.set(c.id, offset + c.input);
+    ctx.set(c.id, offset + c.input + c.output);
+  }
+  return prompt;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, Math.max(0, ms)));
+
+/**
+ * Replays programs through a running system with the client SDK, in wall time scaled by
+ * `speed`: each program opens its session at its arrival, issues each call once its parents
+ * have completed and its delay has passed, with the prompt and output lengths of the trace
+ * (`maxTokens` = the call's output; the `sim` engine generates exactly that many). Resolves when
+ * every program has finished or failed; never rejects for a program's failure.
+ */
+export async function replay(o: ReplayOptions): Promise<ReplayedProgram[]> {
+  const t0 = o.clock();
+  const toModel = (wall: number): number => ((wall - t0) / 1000) * o.speed;
+  const wallDelay = (seconds: number): number => (seconds / o.speed) * 1000;
+  let done = 0;
+  let inFlight = 0;
+
+  const runProgram = async (spec: ProgramSpec): Promise<ReplayedProgram> => {
+    await sleep(t0 + wallDelay(spec.arrival) - o.clock());
+    inFlight += 1;
+    const prompt = promptTokensOf(spec);
+    let preemptions = 0;
+    let callLatencyMs = 0;
+    const placements: { callId: string; promptTokens: number; engineId: string }[] = [];
+    const overheadMs: number[] = [];
+    let error: string | null = null;
+    let session: Session | null = null;
+    try {
+      session = await o.client.openSession({ sessionId: `${o.runTag}.${spec.id}`.replace(/[^A-Za-z0-9_.:-]/g, '_'), programClass: spec.kind });
+      const s = session;
+      const finished = new Map<string, Promise<void>>();
+      const run = async (c: CallSpec): Promise<void> => {
+        const parents = c.parents.map((p) => finished.get(p) as Promise<void>);
+        await Promise.all(parents);
+        await sleep(wallDelay(c.delay));
+        const handle = s.call({
+          callId: c.id,
+          threadId: (c.thread ?? c.id).replace(/[^A-Za-z0-9_.:-]/g, '_'),
+          parents: c.parents,
+          promptTokens: prompt.get(c.id) as number,
+          maxTokens: c.output,
+          ...(c.parents.length === 0 && c.shared !== undefined ? { prefix: { id: c.shared.id, tokens: c.shared.tokens } } : {}),
+          stream: false,
+        });
+        const out = await handle.result;
+        preemptions += out.preemptions;
+        callLatencyMs += out.latencyMs;
+        overheadMs.push(Math.max(0, out.latencyMs - out.timings.totalMs));
+        placements.push({ callId: c.id, promptTokens: out.usage.promptTokens, engineId: out.engineId });
+      };
+      // Calls are listed in topological order, so every parent's promise exists before its children's.
+      for (const c of spec.calls) finished.set(c.id, run(c));
+      await Promise.all(finished.values());
+    } catch (err) {
+      error = (err as Error).message;
+    }
+    const completion = error === null ? toModel(o.clock()) : Number.NaN;
+    inFlight -= 1;
+    done += 1;
+    o.onProgress?.(done, o.programs.length, inFlight);
+    if (session !== null) await session.close().catch(() => {});
+    return { id: spec.id, kind: spec.kind, arrival: spec.arrival, completion, calls: spec.calls.length, preemptions, callLatencyMs, overheadMs, placements, error };
+  };
+
+  return Promise.all(o.programs.map(runProgram));
+}
