@@ -32,17 +32,24 @@ try {
   process.exit(1);
 }
 const t0 = performance.now();
+let state = { done: 0, inFlight: 0 };
+const progressLine = (): void => {
+  const s = ((performance.now() - t0) / 1000).toFixed(1);
+  process.stdout.write(`\r  ${state.done}/${programs.length} programs done, ${state.inFlight} in flight, ${s} s wall, ${((performance.now() - t0) / 1000 * speed).toFixed(0)} s modelled   `);
+};
+const ticker = setInterval(progressLine, 250);
 const out = await replay({
   client,
   programs,
   speed,
   clock: () => performance.now(),
   runTag: `demo${Date.now().toString(36)}`,
-  onProgress: (done, total, inFlight) => {
-    const s = ((performance.now() - t0) / 1000).toFixed(1);
-    process.stdout.write(`\r  ${done}/${total} programs done, ${inFlight} in flight, ${s} s   `);
+  onProgress: (done, _total, inFlight) => {
+    state = { done, inFlight };
   },
 });
+clearInterval(ticker);
+progressLine();
 process.stdout.write('\n\n');
 await client.close();
 const kinds = [...new Set(out.map((p) => p.kind))].sort();
