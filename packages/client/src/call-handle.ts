@@ -23,6 +23,11 @@ export interface CallOutcome {
   readonly preemptions: number;
   /** Client-measured: from just before the `call.submit` publish to the `call.result` (ms). */
   readonly latencyMs: number;
+  /**
+   * Wall-clock time (epoch ms) just before the submit was published. With the engine's
+   * `timings.receivedAtMs` (same machine) it gives the control-plane delay to the engine.
+   */
+  readonly submittedAtMs: number;
   /** Client-measured: from the submit to the first `token.chunk`; null when no chunk arrived. */
   readonly firstChunkMs: number | null;
 }
@@ -177,6 +182,7 @@ export class CallHandle implements AsyncIterable<CallChunk> {
           timings: m.timings,
           preemptions: m.preemptions,
           latencyMs: now - this.submittedAt,
+          submittedAtMs: performance.timeOrigin + this.submittedAt,
           firstChunkMs: this.firstChunkAt === null ? null : this.firstChunkAt - this.submittedAt,
         });
         return;

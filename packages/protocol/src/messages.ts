@@ -141,6 +141,8 @@ export interface Timings {
   readonly firstTokenMs: number;
   /** From receipt to completion (ms). */
   readonly totalMs: number;
+  /** Wall-clock time (epoch ms, fractional) the engine received the assignment, when it reports it. */
+  readonly receivedAtMs?: number;
 }
 export interface CallResult {
   readonly type: 'call.result';
@@ -274,7 +276,7 @@ export const SCHEMAS: Readonly<Record<MessageType, Fields>> = {
     engineId: engineIdSpec,
     text: str(1 << 24),
     usage: obj({ promptTokens: int(0), completionTokens: int(0), cachedTokens: int(0) }),
-    timings: obj({ queuedMs: num(0), firstTokenMs: num(0), totalMs: num(0) }),
+    timings: obj({ queuedMs: num(0), firstTokenMs: num(0), totalMs: num(0), receivedAtMs: optional(num(0)) }),
     preemptions: int(0),
   },
   'call.done': {

@@ -56,6 +56,8 @@ interface Route {
   readonly stream: boolean;
   /** The scheduler's placement attempt (part of the outcome's deduplication id). */
   readonly attempt: number;
+  /** Wall-clock time (epoch ms) the assignment arrived. */
+  readonly receivedAtMs: number;
   index: number;
   pendingText: string;
   pendingTokens: number;
@@ -80,6 +82,10 @@ export class EngineActor implements BackendSink {
     badMessages: 0,
   };
   private backend: EngineBackend | null = null;
+  /** The backend, once started (for status and tests). */
+  get backendOrNull(): EngineBackend | null {
+    return this.backend;
+  }
   /** This engine's id (its subjects are built from it). */
   readonly id: string;
   private readonly js: JetStreamClient;
@@ -143,8 +149,12 @@ export class EngineActor implements BackendSink {
     }
   }
 
-  /** Publishes an outcome durably (JetStream, deduplicated by call key), retrying while the server is away. */
-  private publishOutcome<T extends 'call.done' | 'call.failed'>(m: Outgoing<T>, msgID: string): void {
+  /**
+   * Publishes an outcome durably (JetStream, deduplicated by call key, engine and attempt),
+   * retrying while the server is away. `afterFirstTry` runs once the first attempt is stored or
+   * has failed.
+   */
+  private publishOutcome<T extends 'call.done' | 'call.failed'>(m: Outgoing<T>, msgID: string, afterFirstTry: () => void): void {
     const subject = subjects.intake('outcome', this.options.prefix);
     const bytes = encodeMessage(m);
     const key = callKeyOf(m);
@@ -153,8 +163,10 @@ export class EngineActor implements BackendSink {
       for (let i = 0; ; i++) {
         try {
           await this.js.publish(subject, bytes, { msgID });
+          if (i === 0) afterFirstTry();
           return;
         } catch (err) {
+          if (i === 0) afterFirstTry();
           if (i >= 50 || this.nc.isClosed()) {
             this.options.log(`giving up on ${m.type} ${msgID}: ${(err as Error).message}`);
             return;
@@ -199,6 +211,7 @@ export class EngineActor implements BackendSink {
         replyTo: a.replyTo,
         stream: a.stream,
         attempt: a.attempt,
+        receivedAtMs: performance.timeOrigin + performance.now(),
         index: 0,
         pendingText: '',
         pendingTokens: 0,
@@ -268,6 +281,12 @@ export class EngineActor implements BackendSink {
     for (const r of this.routes.values()) this.flushRoute(r);
   }
 
+  /**
+   * A call finished: its remaining chunk goes out now; its `call.done` is stored in the intake
+   * stream first and its `call.result` sent after, so any call the program submits in response
+   * lands in the stream behind the outcome and the scheduler has folded the finished call (and
+   * freed its engine slot) before placing the next one, as the simulator does.
+   */
   finished(f: FinishedCall): void {
     const r = this.routes.get(f.key);
     this.routes.delete(f.key);
@@ -276,16 +295,16 @@ export class EngineActor implements BackendSink {
     this.flushRoute(r);
     this.counters.completed += 1;
     const engineId = this.options.engineId;
-    this.publish<'call.result'>(r.replyTo, {
+    const result: Outgoing<'call.result'> = {
       type: 'call.result',
       sessionId: r.sessionId,
       callId: r.callId,
       engineId,
       text: f.text,
       usage: { promptTokens: f.promptTokens, completionTokens: f.completionTokens, cachedTokens: f.cachedTokens },
-      timings: { queuedMs: f.queuedMs, firstTokenMs: f.firstTokenMs, totalMs: f.totalMs },
+      timings: { queuedMs: f.queuedMs, firstTokenMs: f.firstTokenMs, totalMs: f.totalMs, receivedAtMs: r.receivedAtMs },
       preemptions: f.preemptions,
-    });
+    };
     this.publishOutcome<'call.done'>(
       {
         type: 'call.done',
@@ -299,6 +318,7 @@ export class EngineActor implements BackendSink {
         preemptions: f.preemptions,
       },
       `done:${f.key}:${engineId}:${r.attempt}`,
+      () => this.publish<'call.result'>(r.replyTo, result),
     );
   }
 
@@ -309,10 +329,10 @@ export class EngineActor implements BackendSink {
     if (r === undefined) return;
     this.counters.failed += 1;
     const err = new ProtocolError(ErrorCode.engineFailed, message);
-    this.publish(r.replyTo, errorMessage(err, r));
     this.publishOutcome<'call.failed'>(
       { type: 'call.failed', engineId: this.options.engineId, sessionId: r.sessionId, callId: r.callId, code: ErrorCode.engineFailed, message },
       `failed:${key}:${this.options.engineId}:${r.attempt}`,
+      () => this.publish(r.replyTo, errorMessage(err, r)),
     );
   }
 

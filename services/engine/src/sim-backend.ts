@@ -72,6 +72,8 @@ export class SimBackend implements EngineBackend {
   /** Modelled end of the step in flight (valid while the engine is busy). */
   private stepEnd = 0;
   private closed = false;
+  /** Modelled seconds skipped as idle because the host fell more than `maxLagMs` behind. */
+  skippedSeconds = 0;
 
   constructor(
     private readonly options: SimBackendOptions,
@@ -248,6 +250,7 @@ export class SimBackend implements EngineBackend {
     // Back to back while within maxLagMs of the wall clock; further behind, the gap is idle.
     const lag = (this.options.maxLagMs / 1000) * this.options.speed;
     const start = Math.max(end, this.modelNow() - lag);
+    this.skippedSeconds += start - end;
     const dt = this.engine.beginStep(start);
     if (dt === null) return;
     this.markStarted(wall);

@@ -17,6 +17,7 @@ import type { Consumer, ConsumerMessages, JsMsg } from '@nats-io/jetstream';
 import { AckPolicy, jetstream, jetstreamManager, RetentionPolicy } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
+import { createInbox } from '@nats-io/transport-node';
 import type { SchedulerServiceConfig } from './config.ts';
 import { validateServiceConfig } from './config.ts';
 import { EngineRegistry } from './engine-registry.ts';
@@ -94,10 +95,15 @@ export class SchedulerActor {
   private unacked: JsMsg[] = [];
   private touched = new Set<Session>();
   private flushScheduled = false;
-  /** True while an intake message is being applied (see `place`). */
-  private applyingIntake = false;
-  /** Assignments made by intake messages whose table write is pending. */
-  private heldAssigns: (() => void)[] = [];
+  /**
+   * True for `missingGraceMs` after a start that found a table or unapplied intake: placements
+   * wait, so a call a previous life already placed (and whose record did not reach the table
+   * before a crash) is adopted from the engine that reports it instead of being run twice.
+   */
+  private recovering = false;
+  private recoverUntil = 0;
+  /** Reply subjects of assignments are `<ackPrefix>.<attempt>.<engineId>` (one subscription). */
+  private ackPrefix = '';
   /** Wall ms of `start`; engines the table names but that never reported are dead after a grace. */
   private startedAt = 0;
   /** The chain of table writes (see `serialize`). */
@@ -157,7 +163,15 @@ export class SchedulerActor {
     }
     for (const [id, r] of recovered.ended) this.ended.set(id, r);
     if (recovered.sessions.length > 0) this.log(`recovered ${recovered.sessions.length} open sessions from the process table`);
+    this.ackPrefix = createInbox();
+    const pending = (await jsm.consumers.info(stream, CONSUMER)).num_pending;
+    if (recovered.sessions.length > 0 || pending > 0) {
+      this.recovering = true;
+      this.recoverUntil = wall + this.config.missingGraceMs;
+      this.log(`recovering: ${pending} intake messages to apply; placements wait ${this.config.missingGraceMs} ms for engines to report`);
+    }
     this.subs.push(
+      this.nc.subscribe(`${this.ackPrefix}.>`, { callback: (_e, m) => this.safely(m, () => this.onAssignReply(m)) }),
       this.nc.subscribe(subjects.heartbeat(prefix), { callback: (_e, m) => this.safely(m, () => this.onHeartbeat(m)) }),
       this.nc.subscribe(subjects.progress(prefix), { callback: (_e, m) => this.safely(m, () => this.onProgress(m)) }),
     );
@@ -203,19 +217,17 @@ export class SchedulerActor {
   }
 
   /**
-   * Writes the sessions touched by unacknowledged messages, then acknowledges them and sends the
-   * assignments they made. When the write fails (three tries), the messages are not acknowledged
-   * but the assignments still go out: in memory the calls are accepted, a redelivery is
-   * recognised as such, and the sweep writes the table once storage is back.
+   * Writes the sessions touched by unacknowledged messages, then acknowledges them. When the
+   * write fails (three tries), the messages are not acknowledged: in memory the calls are
+   * accepted (and placed), a redelivery is recognised as such, and the sweep writes the table
+   * once storage is back.
    */
   private flushIntake(): Promise<void> {
     const acks = this.unacked;
     const touched = this.touched;
-    const assigns = this.heldAssigns;
-    if (acks.length === 0 && assigns.length === 0) return this.writes;
+    if (acks.length === 0) return this.writes;
     this.unacked = [];
     this.touched = new Set();
-    this.heldAssigns = [];
     return this.serialize(async () => {
       let written = false;
       for (let i = 0; i < 3 && !written; i++) {
@@ -230,7 +242,6 @@ export class SchedulerActor {
         if (written) m.ack();
         else m.nak(500);
       }
-      for (const send of assigns) send();
     });
   }
 
@@ -274,14 +285,11 @@ export class SchedulerActor {
       this.reject(err, refs.replyTo, refs);
       return null;
     }
-    this.applyingIntake = true;
     try {
       return this.apply(msg, m.seq);
     } catch (err) {
       this.reject(err, 'replyTo' in msg ? msg.replyTo : undefined, salvageRefs(m.data));
       return null;
-    } finally {
-      this.applyingIntake = false;
     }
   }
 
@@ -441,6 +449,11 @@ export class SchedulerActor {
     const rec = this.core.programs.get(s.id)?.active.get(callId);
     if (rec === undefined) return;
     this.untrack(live.engine, key);
+    if (this.recovering) {
+      live.engine = null;
+      this.unplaced.add(key);
+      return;
+    }
     const placement = this.core.place(
       rec,
       this.engines.loads((id) => this.onEngine.get(id)?.size ?? 0),
@@ -467,49 +480,40 @@ export class SchedulerActor {
       key: orderKeyOf(this.core, rec),
       seq: rec.seq,
     };
-    const send = (): void => void this.sendAssign(s.id, callId, live, assign);
-    // Write-ahead: a placement made while applying intake is sent only after the table holding
-    // it is written, so a crash in between can never leave a call running that the restarted
-    // scheduler does not know about (it would place it a second time).
-    if (this.applyingIntake) this.heldAssigns.push(send);
-    else send();
-  }
-
-  private async sendAssign(sessionId: string, callId: string, live: LiveCall, assign: Outgoing<'call.assign'>): Promise<void> {
-    const attempt = live.attempt;
-    const engine = assign.engineId;
-    let reply: Msg;
     try {
-      reply = await this.nc.request(subjects.engineAssign(engine, this.config.prefix), encodeMessage<'call.assign'>(assign), {
-        timeout: this.config.assignTimeoutMs,
+      this.nc.publish(subjects.engineAssign(placement.engine, this.config.prefix), encodeMessage<'call.assign'>(assign), {
+        reply: `${this.ackPrefix}.${live.attempt}.${placement.engine}`,
       });
     } catch (err) {
-      // No answer in time. When the engine is still alive the assignment may yet land (a slow
-      // engine): heartbeats settle it (a listed call counts as acknowledged; one missing past
-      // the grace is placed again). When the engine is gone, place the call again now.
-      this.log(`assignment of ${sessionId}/${callId} to ${engine} not acknowledged: ${(err as Error).message}`);
-      if (live.attempt === attempt && live.engine === engine && !live.acked && !this.engines.has(engine)) {
-        this.replace(sessionId, callId, live);
-      }
+      // The connection is down; heartbeat reconciliation places the call again.
+      this.log(`assignment of ${key} to ${placement.engine} not sent: ${(err as Error).message}`);
+    }
+  }
+
+  /**
+   * An engine's answer to an assignment, on `<ackPrefix>.<attempt>.<engineId>`. Answers for an
+   * older placement are ignored. There is no timer per assignment: an engine that dies is found
+   * by the liveness sweep, and a live engine that never got the call by heartbeat reconciliation.
+   */
+  private onAssignReply(m: Msg): void {
+    const rest = m.subject.slice(this.ackPrefix.length + 1);
+    const dot = rest.indexOf('.');
+    const attempt = Number(rest.slice(0, dot));
+    const engine = rest.slice(dot + 1);
+    const reply = decodeMessage(m.data, ['assign.ack', 'error']);
+    if (reply.sessionId === undefined || reply.callId === undefined) {
+      this.log(`engine ${engine} answered an assignment without naming the call: ${reply.type === 'error' ? reply.message : ''}`);
       return;
     }
-    if (live.attempt !== attempt || live.engine !== engine) return;
-    try {
-      decodeMessage(reply.data, ['assign.ack']);
+    const { sessionId, callId } = reply;
+    const live = this.sessions.get(sessionId)?.calls.get(callId);
+    if (live === undefined || live.attempt !== attempt || live.engine !== engine) return;
+    if (reply.type === 'assign.ack') {
       live.acked = true;
-    } catch (err) {
-      let code: string = ErrorCode.internal;
-      let text = (err as Error).message;
-      try {
-        const e = decodeMessage(reply.data, ['error']);
-        code = e.code;
-        text = e.message;
-      } catch {
-        // keep the decode error
-      }
-      this.log(`engine ${engine} refused ${sessionId}/${callId}: ${code}: ${text}`);
-      this.failCall(sessionId, callId, new ProtocolError(code === ErrorCode.noEngine ? ErrorCode.noEngine : ErrorCode.engineFailed, text));
+      return;
     }
+    this.log(`engine ${engine} refused ${sessionId}/${callId}: ${reply.code}: ${reply.message}`);
+    this.failCall(sessionId, callId, new ProtocolError(reply.code === ErrorCode.noEngine ? ErrorCode.noEngine : ErrorCode.engineFailed, reply.message));
   }
 
   /** Places a call again (new attempt) after its engine died or lost it. */
@@ -569,8 +573,9 @@ export class SchedulerActor {
   private finishCall(sessionId: string, callId: string, engine: string, service: number | null, wait: number | null, failed: boolean): Session | null {
     const s = this.sessions.get(sessionId);
     const live = s?.calls.get(callId);
-    // Late or duplicate outcomes (a reassigned call finishing twice) are ignored.
-    if (s === undefined || live === undefined || live.engine !== engine) return null;
+    // Late or duplicate outcomes (a reassigned call finishing twice) are ignored. A call not
+    // placed yet (parked while recovering) takes the outcome of its previous life's placement.
+    if (s === undefined || live === undefined || (live.engine !== engine && live.engine !== null)) return null;
     const rec = this.core.programs.get(sessionId)?.active.get(callId);
     if (rec !== undefined && service !== null && wait !== null) this.account(rec, live, service, wait);
     this.dropCall(s, callId, live);
@@ -666,6 +671,8 @@ export class SchedulerActor {
       const [sessionId, callId] = splitKey(key);
       const live = this.sessions.get(sessionId)?.calls.get(callId);
       if (live !== undefined && live.engine !== engineId && wall - live.assignedAt < this.config.missingGraceMs) continue;
+      // While recovering, a parked call an engine reports is to be adopted, not revoked.
+      if (live !== undefined && this.recovering) continue;
       this.publish<'call.revoke'>(subjects.engineControl(engineId, this.config.prefix), {
         type: 'call.revoke',
         sessionId,
@@ -675,7 +682,31 @@ export class SchedulerActor {
     }
   }
 
+  /** Adopts parked calls that a live engine reports holding; places the rest. */
+  private endRecovery(): void {
+    this.recovering = false;
+    const wall = this.clock();
+    let adopted = 0;
+    for (const key of [...this.unplaced]) {
+      const [sessionId, callId] = splitKey(key);
+      const live = this.sessions.get(sessionId)?.calls.get(callId);
+      if (live === undefined) continue;
+      const holder = this.engines.ids().find((id) => this.engines.get(id)?.reported.has(key));
+      if (holder === undefined) continue;
+      this.unplaced.delete(key);
+      live.engine = holder;
+      live.acked = true;
+      live.assignedAt = wall;
+      live.missingSince = null;
+      this.track(holder, key);
+      adopted += 1;
+    }
+    this.log(`recovery done: ${adopted} calls adopted from the engines holding them, ${this.unplaced.size} to place`);
+    this.placeParked();
+  }
+
   private placeParked(): void {
+    if (this.recovering) return;
     for (const key of [...this.unplaced]) {
       const [sessionId, callId] = splitKey(key);
       const s = this.sessions.get(sessionId);
@@ -695,6 +726,7 @@ export class SchedulerActor {
     this.sweeping = true;
     try {
       const wall = this.clock();
+      if (this.recovering && wall >= this.recoverUntil) this.endRecovery();
       const dead = this.engines.sweepDead(wall);
       // Engines the recovered table names that never reported since the restart are dead too.
       if (wall - this.startedAt > this.config.missingGraceMs) {

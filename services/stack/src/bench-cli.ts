@@ -23,12 +23,13 @@ if (argv[0] !== 'live') {
       seed: { type: 'string', default: '1' },
       profile: { type: 'string', default: 'llama3.1-8b-a100' },
       out: { type: 'string', default: 'bench-out/live' },
+      layout: { type: 'string', default: 'processes' },
       help: { type: 'boolean', default: false },
     },
   });
   if (values.help) {
     console.log(
-      'npm run bench -- live [--workload mixed] [--programs 200] [--rate 0.3] [--engines 2] [--speed 20] [--policies fcfs,plas] [--seed 1] [--out DIR]',
+      'npm run bench -- live [--workload mixed] [--programs 200] [--rate 0.3] [--engines 2] [--speed 20] [--policies fcfs,plas] [--seed 1] [--layout processes|one] [--out DIR]',
     );
   } else {
     const rows = await runLiveBench({
@@ -41,6 +42,7 @@ if (argv[0] !== 'live') {
       seed: Number(values.seed),
       profile: values.profile,
       out: values.out,
+      layout: values.layout === 'one' ? 'one' : 'processes',
       log: (l) => console.log(l),
     });
     console.log(`\n${liveBenchTable(rows)}\n\nwrote ${values.out}/report.json`);

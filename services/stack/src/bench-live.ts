@@ -7,6 +7,7 @@ import { DEFAULT_ENGINE_OPTIONS } from '@autellix/engine-model';
 import type { ProgramSpec, Summary } from '@autellix/sim';
 import { generatePrograms, simulate, summarize } from '@autellix/sim';
 import { startLocalStack } from './local-stack.ts';
+import { startProcessStack } from './process-stack.ts';
 import { replay } from './replay.ts';
 
 export interface LiveBenchOptions {
@@ -20,6 +21,8 @@ export interface LiveBenchOptions {
   readonly seed: number;
   readonly profile: string;
   readonly out: string;
+  /** `processes`: scheduler and each engine in its own process (as deployed); `one`: all in this process. */
+  readonly layout: 'processes' | 'one';
   readonly log: (line: string) => void;
 }
 
@@ -60,15 +63,10 @@ export async function runLiveBench(o: LiveBenchOptions): Promise<LiveBenchRow[]>
       warmup: 0,
       horizon: null,
     });
-    const stack = await startLocalStack({
-      port: -1,
-      engines: o.engines,
-      speed: o.speed,
-      policy,
-      balancer: 'autellix',
-      profile: o.profile,
-      log: () => {},
-    });
+    const settings = { engines: o.engines, speed: o.speed, policy, balancer: 'autellix', profile: o.profile, log: () => {} };
+    const stack = o.layout === 'one' ? await startLocalStack({ ...settings, port: -1 }) : await startProcessStack(settings);
+    // Engines announce themselves by heartbeat (every 250 ms).
+    await new Promise((r) => setTimeout(r, 600));
     const client = await AutellixClient.connect({ servers: stack.url });
     const t0 = performance.now();
     let last = 0;
@@ -115,6 +113,7 @@ export async function runLiveBench(o: LiveBenchOptions): Promise<LiveBenchRow[]>
     rate: o.rate,
     engines: o.engines,
     speed: o.speed,
+    layout: o.layout,
     seed: o.seed,
     profile: o.profile,
     rows,

@@ -10,12 +10,16 @@ export interface ReplayedProgram {
   readonly completion: number;
   readonly calls: number;
   readonly preemptions: number;
+  /** Prompt tokens of its completed calls, and those served from an engine's prefix cache. */
+  readonly promptTokens: number;
+  readonly cachedTokens: number;
   /** Client-measured wall ms from each call's submit to its result, summed. */
   readonly callLatencyMs: number;
   /**
-   * Control-plane overhead of each completed call (wall ms): the client's submit-to-result time
-   * minus the engine's receipt-to-completion time, i.e. intake, scheduling, assignment and the
-   * result's way back; the engine's own queueing and execution are excluded.
+   * Control-plane overhead of each completed call (wall ms): from just before the client
+   * published the submit to the engine receiving the assignment (durable intake, scheduling,
+   * placement and the assignment's way); the engine's own queueing is excluded. Needs the
+   * engine's `receivedAtMs` and one machine's clock.
    */
   readonly overheadMs: readonly number[];
   /** Where each completed call ran, with its prompt length (for locality checks). */
@@ -50,7 +54,8 @@ function promptTokensOf(spec: ProgramSpec): Map<string, number> {
   return prompt;
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, Math.max(0, ms)));
+/** Waits `ms`; no wait at all (not even a timer tick) when `ms` <= 0. */
+const sleep = (ms: number): Promise<void> | undefined => (ms > 0 ? new Promise((r) => setTimeout(r, ms)) : undefined);
 
 /**
  * Replays programs through a running system with the client SDK, in wall time scaled by
@@ -70,7 +75,10 @@ export async function replay(o: ReplayOptions): Promise<ReplayedProgram[]> {
     await sleep(t0 + wallDelay(spec.arrival) - o.clock());
     inFlight += 1;
     const prompt = promptTokensOf(spec);
+    const shared = spec.calls.find((c) => c.parents.length === 0 && c.shared !== undefined)?.shared;
     let preemptions = 0;
+    let promptTokens = 0;
+    let cachedTokens = 0;
     let callLatencyMs = 0;
     const placements: { callId: string; promptTokens: number; engineId: string }[] = [];
     const overheadMs: number[] = [];
@@ -90,13 +98,17 @@ export async function replay(o: ReplayOptions): Promise<ReplayedProgram[]> {
           parents: c.parents,
           promptTokens: prompt.get(c.id) as number,
           maxTokens: c.output,
-          ...(c.parents.length === 0 && c.shared !== undefined ? { prefix: { id: c.shared.id, tokens: c.shared.tokens } } : {}),
+          // Every call of the program names its shared system prompt, so an engine that never saw
+          // the call's parent can still find that prefix in its cache (as the simulator's chain walk does).
+          ...(shared !== undefined ? { prefix: { id: shared.id, tokens: shared.tokens } } : {}),
           stream: false,
         });
         const out = await handle.result;
         preemptions += out.preemptions;
+        promptTokens += out.usage.promptTokens;
+        cachedTokens += out.usage.cachedTokens;
         callLatencyMs += out.latencyMs;
-        overheadMs.push(Math.max(0, out.latencyMs - out.timings.totalMs));
+        if (out.timings.receivedAtMs !== undefined) overheadMs.push(out.timings.receivedAtMs - out.submittedAtMs);
         placements.push({ callId: c.id, promptTokens: out.usage.promptTokens, engineId: out.engineId });
       };
       // Calls are listed in topological order, so every parent's promise exists before its children's.
@@ -110,7 +122,7 @@ export async function replay(o: ReplayOptions): Promise<ReplayedProgram[]> {
     done += 1;
     o.onProgress?.(done, o.programs.length, inFlight);
     if (session !== null) await session.close().catch(() => {});
-    return { id: spec.id, kind: spec.kind, arrival: spec.arrival, completion, calls: spec.calls.length, preemptions, callLatencyMs, overheadMs, placements, error };
+    return { id: spec.id, kind: spec.kind, arrival: spec.arrival, completion, calls: spec.calls.length, preemptions, promptTokens, cachedTokens, callLatencyMs, overheadMs, placements, error };
   };
 
   return Promise.all(o.programs.map(runProgram));

@@ -1,0 +1,62 @@
+import { fileURLToPath } from 'node:url';
+import type { NatsServerHandle, ServiceProcess } from '@autellix/testkit';
+import { spawnService, startNatsServer } from '@autellix/testkit';
+import { ensureNatsServer } from './ensure-nats-server.ts';
+
+const SCHEDULER_MAIN = fileURLToPath(new URL('../../scheduler/src/main.ts', import.meta.url));
+const ENGINE_MAIN = fileURLToPath(new URL('../../engine/src/main.ts', import.meta.url));
+
+export interface ProcessStackOptions {
+  readonly engines: number;
+  readonly speed: number;
+  readonly policy: string;
+  readonly balancer: string;
+  readonly profile: string;
+  readonly log: (line: string) => void;
+}
+
+/** The local system with every service in its own process (as deployed), on a private nats-server. */
+export interface ProcessStack {
+  readonly url: string;
+  readonly server: NatsServerHandle;
+  readonly scheduler: ServiceProcess;
+  readonly engines: readonly ServiceProcess[];
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts nats-server, then the scheduler and `engines` engines as separate Node processes
+ * (the services' `src/main.ts`), and waits until each says it is serving.
+ */
+export async function startProcessStack(o: ProcessStackOptions): Promise<ProcessStack> {
+  const server = await startNatsServer({ binary: ensureNatsServer(o.log), port: -1 });
+  const children: ServiceProcess[] = [];
+  const stop = async (): Promise<void> => {
+    for (const c of children.reverse()) await c.stop();
+    await server.stop();
+  };
+  try {
+    const scheduler = spawnService({
+      script: SCHEDULER_MAIN,
+      args: ['--nats', server.url, '--policy', o.policy, '--balancer', o.balancer],
+      readyPattern: /serving on/,
+    });
+    children.push(scheduler);
+    await scheduler.ready;
+    const engines: ServiceProcess[] = [];
+    for (let i = 0; i < o.engines; i++) {
+      const e = spawnService({
+        script: ENGINE_MAIN,
+        args: ['--nats', server.url, '--id', `engine-${i}`, '--speed', String(o.speed), '--profile', o.profile],
+        readyPattern: /serving on/,
+      });
+      children.push(e);
+      engines.push(e);
+    }
+    await Promise.all(engines.map((e) => e.ready));
+    return { url: server.url, server, scheduler, engines, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
