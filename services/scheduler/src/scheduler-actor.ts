@@ -18,6 +18,7 @@ import { AckPolicy, jetstream, jetstreamManager, RetentionPolicy } from '@nats-i
 import { Kvm } from '@nats-io/kv';
 import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
 import { createInbox } from '@nats-io/transport-node';
+import { AckedPublisher } from './acked-publisher.ts';
 import type { SchedulerServiceConfig } from './config.ts';
 import { validateServiceConfig } from './config.ts';
 import { EngineRegistry } from './engine-registry.ts';
@@ -87,6 +88,7 @@ export class SchedulerActor {
   /** Active calls placed on each engine. */
   private readonly onEngine = new Map<string, Set<string>>();
   private store: TableStore | null = null;
+  private publisher: AckedPublisher | null = null;
   private messages: ConsumerMessages | null = null;
   private readonly subs: Subscription[] = [];
   private sweeper: ReturnType<typeof setInterval> | null = null;
@@ -145,8 +147,11 @@ export class SchedulerActor {
     // (see `submit`). One scheduler per stream: a second one would take over the consumer.
     await jsm.consumers.delete(stream, CONSUMER).catch(() => false);
     await jsm.consumers.add(stream, { durable_name: CONSUMER, ack_policy: AckPolicy.Explicit, ack_wait: 30_000_000_000, max_ack_pending: 4096 });
-    const kv = await new Kvm(this.nc).create(processTableBucket(prefix), { history: 1 });
-    this.store = new TableStore(kv);
+    const bucket = processTableBucket(prefix);
+    const kv = await new Kvm(this.nc).create(bucket, { history: 1 });
+    this.publisher = new AckedPublisher(this.nc);
+    const publisher = this.publisher;
+    this.store = new TableStore(kv, (key, data) => publisher.publish(`$KV.${bucket}.${key}`, data));
     const recovered = await this.store.load(this.core);
     const wall = this.clock();
     this.startedAt = wall;
@@ -190,6 +195,7 @@ export class SchedulerActor {
     await this.messages?.close();
     await this.loop;
     await this.persistDirty();
+    this.publisher?.close();
   }
 
   /**
@@ -423,7 +429,7 @@ export class SchedulerActor {
     const live: LiveCall = { submit: pickCallBody(msg), submitSeq: seq, attempt: 0, engine: null, acked: false, assignedAt: 0, missingSince: null, service: 0, wait: 0 };
     s.calls.set(msg.callId, live);
     s.lastActivity = this.clock();
-    s.dirty = true;
+    s.dirtyCalls.add(msg.callId);
     this.counters.callsAccepted += 1;
     this.place(s, msg.callId, live);
     return s;
@@ -470,7 +476,7 @@ export class SchedulerActor {
     live.service = 0;
     live.wait = 0;
     this.track(placement.engine, key);
-    s.dirty = true;
+    s.dirtyCalls.add(callId);
     const assign: Outgoing<'call.assign'> = {
       ...live.submit,
       type: 'call.assign',
@@ -558,6 +564,7 @@ export class SchedulerActor {
     s.finished.set(callId, live.submitSeq);
     s.lastActivity = this.clock();
     s.dirty = true;
+    s.dirtyCalls.add(callId);
   }
 
   private cancel(sessionId: string, callId: string): Session | null {
@@ -626,7 +633,7 @@ export class SchedulerActor {
       if (rec === undefined) continue;
       this.core.setPhase(rec, item.running ? 'running' : rec.phase === 'running' ? 'preempted' : rec.phase);
       this.account(rec, live, item.service, item.wait);
-      s.dirty = true;
+      s.dirtyCalls.add(item.callId);
     }
   }
 
@@ -760,7 +767,7 @@ export class SchedulerActor {
 
   private persistDirty(): Promise<void> {
     return this.serialize(async () => {
-      const dirty = [...this.sessions.values()].filter((s) => s.dirty);
+      const dirty = [...this.sessions.values()].filter((s) => s.dirty || s.dirtyCalls.size > 0);
       await Promise.all(dirty.map((s) => this.persistNow(s)));
     });
   }

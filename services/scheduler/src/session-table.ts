@@ -37,10 +37,12 @@ export interface Session {
   readonly finished: Map<string, number>;
   /** Active calls by id (the same set as the core row's `active`). */
   readonly calls: Map<string, LiveCall>;
-  /** True when the persisted copy is behind. */
+  /** True when the persisted session record (its row and bookkeeping) is behind. */
   dirty: boolean;
+  /** Calls whose persisted record is behind (active ones, and finished ones not yet tombstoned). */
+  readonly dirtyCalls: Set<string>;
 }
 
 export function newSession(id: string, idleTtlMs: number, now: number): Session {
-  return { id, idleTtlMs, lastActivity: now, finished: new Map(), calls: new Map(), dirty: true };
+  return { id, idleTtlMs, lastActivity: now, finished: new Map(), calls: new Map(), dirty: true, dirtyCalls: new Set() };
 }

@@ -1,36 +1,39 @@
-import type { CallRecord, ProgramRow, SchedulerCore } from '@autellix/core';
-import { lifecyclePersist, lifecycleRestore } from '@autellix/core';
+import type { CallRecord, LifecycleCounts, ProgramRow, SchedulerCore } from '@autellix/core';
+import { CallPhase, lifecycleRestore, lifecycleStateOf } from '@autellix/core';
 import type { CallBody } from '@autellix/protocol';
 import { decodeRaw, encode } from '@autellix/protocol';
 import type { KV } from '@nats-io/kv';
 import type { EndReason, LiveCall, Session } from './session-table.ts';
 
-/** Format version of a persisted session record. */
-const RECORD_VERSION = 1;
+/** Format version of the persisted records. */
+const RECORD_VERSION = 2;
 const META_KEY = 'meta';
 
-/** A session as persisted: its bookkeeping, its process-table row and its active calls. */
+/** A session's own record: its bookkeeping and process-table row (calls are separate records). */
 interface PersistedSession {
   readonly v: number;
   readonly id: string;
   readonly idleTtlMs: number;
   readonly lastActivity: number;
-  readonly finished: readonly (readonly [string, number])[];
   readonly ended: EndReason | null;
-  readonly row: Omit<ProgramRow, 'active' | 'lifecycle'> & { readonly lifecycle: string };
-  readonly calls: readonly { readonly rec: CallRecord; readonly live: Omit<LiveCall, 'submit'> & { submit: CallBody } }[];
+  /** The row without `active` and `lifecycle` (both rebuilt from the call records on load). */
+  readonly row: Omit<ProgramRow, 'active' | 'lifecycle'> | null;
 }
 
-/** KV keys allow `[-/_=.a-zA-Z0-9]`; session ids may hold `:`, so keys are base64url of the id. */
-function keyOf(sessionId: string): string {
-  return `s.${Buffer.from(sessionId, 'utf8').toString('base64url')}`;
-}
+/** One call's record: active (with its process-table record and placement) or a tombstone. */
+type PersistedCall =
+  | { readonly v: number; readonly rec: CallRecord; readonly live: Omit<LiveCall, 'submit'> & { submit: CallBody } }
+  | { readonly v: number; readonly finished: true; readonly submitSeq: number };
 
-/** NaN and Infinity survive MessagePack as floats; plain objects only. */
-function plainRow(row: ProgramRow): PersistedSession['row'] {
-  const { active: _a, lifecycle, ...rest } = row;
-  return { ...rest, lifecycle: JSON.stringify(lifecyclePersist(lifecycle)) };
+/** KV keys allow `[-/_=.a-zA-Z0-9]`; ids may hold `:`, so key parts are base64url. */
+function b64(s: string): string {
+  return Buffer.from(s, 'utf8').toString('base64url');
 }
+function unb64(s: string): string {
+  return Buffer.from(s, 'base64url').toString('utf8');
+}
+const sessionKey = (sessionId: string): string => `s.${b64(sessionId)}`;
+const callKeyOf = (sessionId: string, callId: string): string => `c.${b64(sessionId)}.${b64(callId)}`;
 
 /** What a restart recovers. */
 export interface RecoveredTable {
@@ -40,79 +43,123 @@ export interface RecoveredTable {
 }
 
 /**
- * The process table in a JetStream KV bucket: one record per session (open or ended), plus the
- * core's FIFO counter. A record is written whole (last writer wins; the scheduler is the only
- * writer). `save` of an ended session keeps a tombstone, so late calls get `session_ended`.
+ * The process table in a JetStream KV bucket, as small records so a write costs what changed:
+ * `s.<session>` (bookkeeping and the row's scalars, rewritten when a call finishes or the session
+ * opens or ends), `c.<session>.<call>` (an active call's record and placement, rewritten as its
+ * placement or attained service changes; a tombstone once it finished), and `meta` (the core's
+ * FIFO counter). The scheduler is the only writer; writes of one session are ordered by the
+ * caller. Lifecycle snapshots are not stored: on load each row's lifecycle is rebuilt from the
+ * phases of its active calls, so it always matches them.
  */
 export class TableStore {
-  constructor(private readonly kv: KV) {}
+  /**
+   * `kv` is read on load; writes go through `put` (an acknowledged JetStream publish to the
+   * bucket's subject `$KV.<bucket>.<key>`, see `AckedPublisher`).
+   */
+  constructor(
+    private readonly kv: KV,
+    private readonly put: (key: string, data: Uint8Array) => Promise<unknown>,
+  ) {}
 
+  /** Writes what is dirty in `s` (its record, its dirty calls); `ended` writes the session's tombstone. */
   async save(core: SchedulerCore, s: Session, ended: EndReason | null): Promise<void> {
+    const writes: Promise<unknown>[] = [];
     const row = core.programs.get(s.id);
-    const calls: PersistedSession['calls'][number][] = [];
-    if (row !== undefined && ended === null) {
-      for (const [callId, live] of s.calls) {
-        const rec = row.active.get(callId);
-        if (rec !== undefined) calls.push({ rec: { ...rec }, live: { ...live } });
+    if (s.dirty || ended !== null) {
+      const record: PersistedSession = {
+        v: RECORD_VERSION,
+        id: s.id,
+        idleTtlMs: s.idleTtlMs,
+        lastActivity: s.lastActivity,
+        ended,
+        row: row === undefined || ended !== null ? null : plainRow(row),
+      };
+      s.dirty = false;
+      writes.push(this.put(sessionKey(s.id), encode(record)));
+    }
+    if (ended === null) {
+      for (const callId of s.dirtyCalls) {
+        const live = s.calls.get(callId);
+        const rec = row?.active.get(callId);
+        let record: PersistedCall;
+        if (live !== undefined && rec !== undefined) record = { v: RECORD_VERSION, rec: { ...rec }, live: { ...live } };
+        else {
+          const submitSeq = s.finished.get(callId);
+          if (submitSeq === undefined) continue;
+          record = { v: RECORD_VERSION, finished: true, submitSeq };
+        }
+        writes.push(this.put(callKeyOf(s.id, callId), encode(record)));
       }
     }
-    const record: PersistedSession = {
-      v: RECORD_VERSION,
-      id: s.id,
-      idleTtlMs: s.idleTtlMs,
-      lastActivity: s.lastActivity,
-      finished: [...s.finished.entries()],
-      ended,
-      row: row === undefined ? emptyRow(s.id) : plainRow(row),
-      calls,
-    };
-    await this.kv.put(keyOf(s.id), encode(record));
-    s.dirty = false;
+    s.dirtyCalls.clear();
+    await Promise.all(writes);
   }
 
   async saveMeta(seqFloor: number): Promise<void> {
-    await this.kv.put(META_KEY, encode({ v: RECORD_VERSION, seqFloor }));
+    await this.put(META_KEY, encode({ v: RECORD_VERSION, seqFloor }));
   }
 
-  async forget(sessionId: string): Promise<void> {
-    await this.kv.purge(keyOf(sessionId));
-  }
-
-  /** Reads every record back into `core` (rows restored) and returns the sessions and tombstones. */
+  /** Reads every record back into `core` (rows restored, lifecycles rebuilt) and returns the sessions and tombstones. */
   async load(core: SchedulerCore): Promise<RecoveredTable> {
-    const sessions: Session[] = [];
     const ended = new Map<string, EndReason>();
     let seqFloor = 0;
+    const sessionRecords = new Map<string, PersistedSession>();
+    const callRecords = new Map<string, [string, PersistedCall][]>();
     const keys: string[] = [];
     for await (const k of await this.kv.keys()) keys.push(k);
     for (const k of keys) {
       const entry = await this.kv.get(k);
       if (entry === null || entry.value.length === 0) continue;
       const raw = decodeRaw(entry.value) as Record<string, unknown>;
+      if (raw.v !== RECORD_VERSION) throw new Error(`process-table record ${k} has version ${String(raw.v)}, want ${RECORD_VERSION}`);
       if (k === META_KEY) {
         seqFloor = Math.max(seqFloor, Number(raw.seqFloor) || 0);
+      } else if (k.startsWith('s.')) {
+        sessionRecords.set(unb64(k.slice(2)), raw as unknown as PersistedSession);
+      } else if (k.startsWith('c.')) {
+        const [, sid, cid] = k.split('.');
+        const sessionId = unb64(sid ?? '');
+        const list = callRecords.get(sessionId) ?? [];
+        list.push([unb64(cid ?? ''), raw as unknown as PersistedCall]);
+        callRecords.set(sessionId, list);
+      }
+    }
+    const sessions: Session[] = [];
+    for (const [id, p] of sessionRecords) {
+      if (p.ended !== null || p.row === null) {
+        ended.set(id, p.ended ?? 'closed');
         continue;
       }
-      const p = raw as unknown as PersistedSession;
-      if (p.v !== RECORD_VERSION) throw new Error(`process-table record ${k} has version ${p.v}, want ${RECORD_VERSION}`);
-      if (p.ended !== null) {
-        ended.set(p.id, p.ended);
-        continue;
-      }
-      const { lifecycle, ...rest } = p.row;
-      const row: ProgramRow = { ...rest, active: new Map(), lifecycle: lifecycleRestore(JSON.parse(lifecycle)) };
       const session: Session = {
-        id: p.id,
+        id,
         idleTtlMs: p.idleTtlMs,
         lastActivity: p.lastActivity,
-        finished: new Map(p.finished.map(([id, seq]) => [id, seq] as const)),
+        finished: new Map(),
         calls: new Map(),
         dirty: false,
+        dirtyCalls: new Set(),
       };
-      for (const c of p.calls) {
-        row.active.set(c.rec.callId, { ...c.rec, parents: [...c.rec.parents] });
-        session.calls.set(c.rec.callId, { ...c.live });
+      const active = new Map<string, CallRecord>();
+      for (const [callId, c] of callRecords.get(id) ?? []) {
+        if ('finished' in c) {
+          session.finished.set(callId, c.submitSeq);
+          continue;
+        }
+        active.set(callId, { ...c.rec, parents: [...c.rec.parents] });
+        session.calls.set(callId, { ...c.live });
       }
+      // A call finished after its active record was written keeps only the tombstone's word.
+      for (const callId of session.finished.keys()) {
+        active.delete(callId);
+        session.calls.delete(callId);
+      }
+      const counts: { -readonly [K in keyof LifecycleCounts]: number } = { queued: 0, running: 0, preempted: 0 };
+      for (const rec of active.values()) {
+        if (rec.phase === CallPhase.queued) counts.queued += 1;
+        else if (rec.phase === CallPhase.running) counts.running += 1;
+        else if (rec.phase === CallPhase.preempted) counts.preempted += 1;
+      }
+      const row: ProgramRow = { ...p.row, active, lifecycle: lifecycleRestore({ value: lifecycleStateOf(counts), context: counts }) };
       core.restoreProgram(row);
       sessions.push(session);
     }
@@ -121,20 +168,7 @@ export class TableStore {
   }
 }
 
-function emptyRow(id: string): PersistedSession['row'] {
-  return {
-    id,
-    arrival: 0,
-    scalar: 0,
-    completedService: 0,
-    completedWait: 0,
-    pinnedEngine: null,
-    lastArrival: 0,
-    lastCompletion: null,
-    callsCompleted: 0,
-    promotions: 0,
-    programClass: '*',
-    remainingWork: Number.NaN,
-    lifecycle: '{"value":"ended","context":{}}',
-  };
+function plainRow(row: ProgramRow): Omit<ProgramRow, 'active' | 'lifecycle'> {
+  const { active: _a, lifecycle: _l, ...rest } = row;
+  return rest;
 }

@@ -1,6 +1,7 @@
 #!/usr/bin/env -S npx tsx
 import { parseArgs } from 'node:util';
 import { main as simMain } from '@autellix/sim/cli';
+import { runIntakeBench } from './bench-intake.ts';
 import { liveBenchTable, runLiveBench } from './bench-live.ts';
 
 /**
@@ -8,7 +9,25 @@ import { liveBenchTable, runLiveBench } from './bench-live.ts';
  * to the simulator's benchmark CLI (`sim`, `ablation`, `throughput`, ...).
  */
 const argv = process.argv.slice(2);
-if (argv[0] !== 'live') {
+if (argv[0] === 'intake') {
+  const { values } = parseArgs({
+    args: argv.slice(1),
+    options: {
+      sessions: { type: 'string', default: '200' },
+      calls: { type: 'string', default: '40000' },
+      out: { type: 'string', default: 'bench-out/intake' },
+    },
+  });
+  const r = await runIntakeBench({
+    sessions: Number(values.sessions),
+    calls: Number(values.calls),
+    out: values.out,
+    log: (l) => console.log(l),
+  });
+  console.log(
+    `\n${r.calls} calls in ${r.sessions} sessions: ${r.seconds.toFixed(2)} s wall, ${r.cpuSeconds.toFixed(2)} s CPU, ${Math.round(r.eventsPerSecond)} events/s\nwrote ${values.out}/intake.json`,
+  );
+} else if (argv[0] !== 'live') {
   process.exitCode = simMain(argv);
 } else {
   const { values } = parseArgs({
