@@ -61,6 +61,9 @@ export function validateServiceConfig(c: SchedulerServiceConfig): SchedulerServi
   if (policy.clairvoyant) throw new ConfigError(`policy "${c.policy}" needs an oracle of remaining work; it runs only in the simulator`);
   getBalancer(c.balancer);
   validateSchedulerConfig(c.core);
+  for (const [k, v] of Object.entries(c.balancerOptions)) {
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw new ConfigError(`balancerOptions.${k} = ${String(v)} must be a number >= 0`);
+  }
   positiveInt('maxPromptTokens', c.maxPromptTokens);
   positiveInt('maxTokens', c.maxTokens);
   positiveInt('sessionIdleTtlMs', c.sessionIdleTtlMs);
@@ -69,4 +72,81 @@ export function validateServiceConfig(c: SchedulerServiceConfig): SchedulerServi
   positiveInt('missingGraceMs', c.missingGraceMs);
   if (!isSubjectToken(c.prefix.replace(/\./g, '_'))) throw new ConfigError(`prefix "${c.prefix}" is too long`);
   return c;
+}
+
+const TOP_KEYS: readonly (keyof SchedulerServiceConfig)[] = [
+  'prefix',
+  'policy',
+  'balancer',
+  'balancerOptions',
+  'core',
+  'maxPromptTokens',
+  'maxTokens',
+  'sessionIdleTtlMs',
+  'assignTimeoutMs',
+  'sweepMs',
+  'missingGraceMs',
+];
+const CORE_KEYS = ['queues', 'starvation', 'rebuildEverySteps', 'serviceUnit'] as const;
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function rejectUnknown(where: string, v: Record<string, unknown>, known: readonly string[]): void {
+  for (const k of Object.keys(v)) {
+    if (!known.includes(k)) throw new ConfigError(`${where}${k} is not a setting; known: ${known.join(', ')}`);
+  }
+}
+
+function expectType(name: string, v: unknown, type: 'string' | 'number'): void {
+  if (v !== undefined && typeof v !== type) throw new ConfigError(`${name} must be a ${type}, got ${JSON.stringify(v)}`);
+}
+
+/**
+ * Reads a scheduler config from parsed JSON (a `--config` file): every field optional, merged
+ * over `base` (nested `core` and `balancerOptions` merged field by field), unknown fields
+ * refused (a typo must not silently fall back to a default), then `validateServiceConfig`.
+ * Throws `ConfigError` naming the offending field.
+ */
+export function parseServiceConfig(json: unknown, base: SchedulerServiceConfig = DEFAULT_SERVICE_CONFIG): SchedulerServiceConfig {
+  if (!isObject(json)) throw new ConfigError('the scheduler config must be a JSON object');
+  rejectUnknown('', json, TOP_KEYS);
+  for (const k of ['prefix', 'policy', 'balancer'] as const) expectType(k, json[k], 'string');
+  for (const k of ['maxPromptTokens', 'maxTokens', 'sessionIdleTtlMs', 'assignTimeoutMs', 'sweepMs', 'missingGraceMs'] as const) {
+    expectType(k, json[k], 'number');
+  }
+  let core = base.core;
+  if (json.core !== undefined) {
+    if (!isObject(json.core)) throw new ConfigError('core must be an object');
+    rejectUnknown('core.', json.core, CORE_KEYS);
+    const c = json.core;
+    if (c.queues !== undefined) {
+      if (!isObject(c.queues)) throw new ConfigError('core.queues must be an object with boundaries and quanta');
+      rejectUnknown('core.queues.', c.queues, ['boundaries', 'quanta']);
+      for (const k of ['boundaries', 'quanta'] as const) {
+        const a = c.queues[k];
+        if (!Array.isArray(a) || a.some((x) => typeof x !== 'number')) throw new ConfigError(`core.queues.${k} must be an array of numbers`);
+      }
+    }
+    if (c.starvation !== undefined) {
+      if (!isObject(c.starvation)) throw new ConfigError('core.starvation must be an object with beta and minService');
+      rejectUnknown('core.starvation.', c.starvation, ['beta', 'minService']);
+    }
+    core = {
+      ...base.core,
+      ...(c.queues !== undefined ? { queues: c.queues as unknown as SchedulerConfig['queues'] } : {}),
+      ...(c.starvation !== undefined ? { starvation: { ...base.core.starvation, ...(c.starvation as object) } } : {}),
+      ...(c.rebuildEverySteps !== undefined ? { rebuildEverySteps: c.rebuildEverySteps as number } : {}),
+      ...(c.serviceUnit !== undefined ? { serviceUnit: c.serviceUnit as SchedulerConfig['serviceUnit'] } : {}),
+    };
+  }
+  let balancerOptions = base.balancerOptions;
+  if (json.balancerOptions !== undefined) {
+    if (!isObject(json.balancerOptions)) throw new ConfigError('balancerOptions must be an object');
+    rejectUnknown('balancerOptions.', json.balancerOptions, Object.keys(base.balancerOptions));
+    balancerOptions = { ...base.balancerOptions, ...(json.balancerOptions as Partial<BalancerOptions>) };
+  }
+  const { core: _c, balancerOptions: _b, ...scalars } = json;
+  return validateServiceConfig({ ...base, ...(scalars as Partial<SchedulerServiceConfig>), core, balancerOptions });
 }
