@@ -38,9 +38,20 @@ export const subjects = {
   engineAssign: (engineId: string, prefix: string = DEFAULT_PREFIX): string => `${prefix}.engine.${token(engineId)}.assign`,
   /** The scheduler publishes `call.priority` and `call.revoke` here. */
   engineControl: (engineId: string, prefix: string = DEFAULT_PREFIX): string => `${prefix}.engine.${token(engineId)}.control`,
+  /**
+   * Shared short-call work: engines with room subscribe in queue group `SHARED_QUEUE_GROUP`; the
+   * scheduler requests a `call.assign` with `engineId` = `SHARED_ENGINE_ID` here, and whichever
+   * engine takes it answers `assign.ack` with its own id. No responders means no engine has room.
+   */
+  sharedWork: (prefix: string = DEFAULT_PREFIX): string => `${prefix}.work.shared`,
   /** Scheduler status requests (`status.request`, reply `status`). */
   status: (prefix: string = DEFAULT_PREFIX): string => `${prefix}.sched.status`,
 } as const;
+
+/** The `engineId` of an assignment offered on the shared work subject; no engine may be called this. */
+export const SHARED_ENGINE_ID = '_shared';
+/** Queue group of the engines subscribed to shared work. */
+export const SHARED_QUEUE_GROUP = 'engines';
 
 const TOKEN = /^[A-Za-z0-9_-]{1,64}$/;
 

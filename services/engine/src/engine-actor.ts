@@ -11,6 +11,8 @@ import {
   errorMessage,
   ProtocolError,
   salvageRefs,
+  SHARED_ENGINE_ID,
+  SHARED_QUEUE_GROUP,
   subjects,
 } from '@autellix/protocol';
 import type { BackendSink, EngineBackend, FinishedCall } from './backend.ts';
@@ -92,6 +94,9 @@ export class EngineActor implements BackendSink {
   private readonly routes = new Map<string, Route>();
   private readonly lastProgress = new Map<string, string>();
   private readonly subs: Subscription[] = [];
+  /** The shared-work subscription, held only while the engine has room. */
+  private sharedSub: Subscription | null = null;
+  private stopped = false;
   private readonly timers: ReturnType<typeof setInterval>[] = [];
   /** Outcome publishes in flight (awaited by `stop`). */
   private readonly inflight = new Set<Promise<unknown>>();
@@ -124,10 +129,14 @@ export class EngineActor implements BackendSink {
       setInterval(() => this.flushChunks(), o.chunkMs),
     );
     this.heartbeat();
+    this.updateSharedSubscription();
   }
 
   /** Stops timers and subscriptions, drops held calls, and waits for outcome publishes in flight. */
   async stop(): Promise<void> {
+    this.stopped = true;
+    this.sharedSub?.unsubscribe();
+    this.sharedSub = null;
     for (const t of this.timers) clearInterval(t);
     this.timers.length = 0;
     for (const s of this.subs) s.unsubscribe();
@@ -187,7 +196,8 @@ export class EngineActor implements BackendSink {
     let a: CallAssign;
     try {
       a = decodeMessage(msg.data, ['call.assign']);
-      if (a.engineId !== this.options.engineId) {
+      const offered = a.engineId === SHARED_ENGINE_ID && msg.subject === subjects.sharedWork(this.options.prefix);
+      if (a.engineId !== this.options.engineId && !offered) {
         throw new ProtocolError(ErrorCode.wrongTarget, `assignment for engine ${a.engineId} reached ${this.options.engineId}`, 'engineId');
       }
     } catch (err) {
@@ -218,6 +228,27 @@ export class EngineActor implements BackendSink {
       });
     }
     msg.respond(encodeMessage<'assign.ack'>({ type: 'assign.ack', engineId: this.options.engineId, sessionId: a.sessionId, callId: a.callId }));
+    this.updateSharedSubscription();
+  }
+
+  /**
+   * Subscribes to shared short-call work (queue group) only while the backend has room: fewer
+   * calls held than its batch size. Called after every change of what the engine holds.
+   */
+  private updateSharedSubscription(): void {
+    if (this.backend === null || this.stopped) return;
+    const l = this.backend.load();
+    const room = l.running + l.queued < this.backend.maxBatch;
+    if (room && this.sharedSub === null) {
+      const m = this.nc.subscribe(subjects.sharedWork(this.options.prefix), {
+        queue: SHARED_QUEUE_GROUP,
+        callback: (_e, msg) => this.safely(msg, () => this.onAssign(msg)),
+      });
+      this.sharedSub = m;
+    } else if (!room && this.sharedSub !== null) {
+      this.sharedSub.unsubscribe();
+      this.sharedSub = null;
+    }
   }
 
   /** Runs a message handler; a throw (a bug) is answered as `internal`, counted and logged, never propagated. */
@@ -252,6 +283,7 @@ export class EngineActor implements BackendSink {
     if (this.be.cancel(key)) this.counters.cancelled += 1;
     this.routes.delete(key);
     this.lastProgress.delete(key);
+    this.updateSharedSubscription();
   }
 
   tokens(key: string, text: string, tokens: number): void {
@@ -294,6 +326,7 @@ export class EngineActor implements BackendSink {
     if (r === undefined) return;
     this.flushRoute(r);
     this.counters.completed += 1;
+    this.updateSharedSubscription();
     const engineId = this.options.engineId;
     const result: Outgoing<'call.result'> = {
       type: 'call.result',

@@ -1,6 +1,6 @@
 import type { EngineOptions } from '@autellix/engine-model';
 import { DEFAULT_ENGINE_OPTIONS } from '@autellix/engine-model';
-import { isSubjectToken } from '@autellix/protocol';
+import { isSubjectToken, SHARED_ENGINE_ID } from '@autellix/protocol';
 import { ConfigError } from '@autellix/core';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { connect } from '@nats-io/transport-node';
@@ -37,6 +37,7 @@ export interface RunningEngine {
 /** Connects to NATS and starts an engine actor with its backend. Throws `ConfigError` on bad settings. */
 export async function startEngine(config: EngineServiceConfig, log: (line: string) => void = () => {}): Promise<RunningEngine> {
   if (!isSubjectToken(config.engineId)) throw new ConfigError(`engine id "${config.engineId}" must be 1-64 of [A-Za-z0-9_-]`);
+  if (config.engineId === SHARED_ENGINE_ID) throw new ConfigError(`engine id "${SHARED_ENGINE_ID}" is reserved for shared work`);
   if (config.backend !== 'sim') throw new ConfigError(`backend "${String(config.backend)}" is not available; known: sim`);
   const nc = await connect({ servers: config.servers, name: `autellix-engine-${config.engineId}`, maxReconnectAttempts: -1 });
   const actor = new EngineActor(nc, { ...config.actor, engineId: config.engineId, log });

@@ -34,6 +34,13 @@ export interface SchedulerServiceConfig {
    * long is placed again (covers assignments lost while the scheduler restarted) (ms).
    */
   readonly missingGraceMs: number;
+  /**
+   * Offer short calls (not pinned, prompt within `balancerOptions.longCallTokens`) on the shared
+   * work subject, taken by whichever engine has room, instead of sending them to the balancer's
+   * choice (which remains the fallback when no engine has room). Off by default: the simulator
+   * places every call with the balancer, and the live-vs-simulator comparison assumes the same.
+   */
+  readonly sharedShortCalls: boolean;
 }
 
 export const DEFAULT_SERVICE_CONFIG: SchedulerServiceConfig = {
@@ -48,6 +55,7 @@ export const DEFAULT_SERVICE_CONFIG: SchedulerServiceConfig = {
   assignTimeoutMs: 2_000,
   sweepMs: 100,
   missingGraceMs: 2_000,
+  sharedShortCalls: false,
 };
 
 function positiveInt(name: string, v: number): void {
@@ -70,6 +78,7 @@ export function validateServiceConfig(c: SchedulerServiceConfig): SchedulerServi
   positiveInt('assignTimeoutMs', c.assignTimeoutMs);
   positiveInt('sweepMs', c.sweepMs);
   positiveInt('missingGraceMs', c.missingGraceMs);
+  if (typeof c.sharedShortCalls !== 'boolean') throw new ConfigError(`sharedShortCalls = ${String(c.sharedShortCalls)} must be a boolean`);
   if (!isSubjectToken(c.prefix.replace(/\./g, '_'))) throw new ConfigError(`prefix "${c.prefix}" is too long`);
   return c;
 }
@@ -86,6 +95,7 @@ const TOP_KEYS: readonly (keyof SchedulerServiceConfig)[] = [
   'assignTimeoutMs',
   'sweepMs',
   'missingGraceMs',
+  'sharedShortCalls',
 ];
 const CORE_KEYS = ['queues', 'starvation', 'rebuildEverySteps', 'serviceUnit'] as const;
 
@@ -99,7 +109,7 @@ function rejectUnknown(where: string, v: Record<string, unknown>, known: readonl
   }
 }
 
-function expectType(name: string, v: unknown, type: 'string' | 'number'): void {
+function expectType(name: string, v: unknown, type: 'string' | 'number' | 'boolean'): void {
   if (v !== undefined && typeof v !== type) throw new ConfigError(`${name} must be a ${type}, got ${JSON.stringify(v)}`);
 }
 
@@ -116,6 +126,7 @@ export function parseServiceConfig(json: unknown, base: SchedulerServiceConfig =
   for (const k of ['maxPromptTokens', 'maxTokens', 'sessionIdleTtlMs', 'assignTimeoutMs', 'sweepMs', 'missingGraceMs'] as const) {
     expectType(k, json[k], 'number');
   }
+  expectType('sharedShortCalls', json.sharedShortCalls, 'boolean');
   let core = base.core;
   if (json.core !== undefined) {
     if (!isObject(json.core)) throw new ConfigError('core must be an object');

@@ -11,6 +11,7 @@ import {
   processTableBucket,
   ProtocolError,
   salvageRefs,
+  SHARED_ENGINE_ID,
   subjects,
 } from '@autellix/protocol';
 import type { Consumer, ConsumerMessages, JsMsg } from '@nats-io/jetstream';
@@ -41,6 +42,10 @@ export interface SchedulerCounters {
   rejected: Record<string, number>;
   /** Redelivered intake messages recognised as already applied. */
   redeliveries: number;
+  /** Short calls taken from the shared work subject by an engine with room. */
+  sharedTaken: number;
+  /** Shared offers no engine took (none had room), sent to the balancer's choice instead. */
+  sharedFallbacks: number;
 }
 
 const INTAKE_TYPES = ['session.open', 'session.close', 'call.submit', 'call.cancel', 'call.done', 'call.failed'] as const;
@@ -80,11 +85,16 @@ export class SchedulerActor {
     prioritySignals: 0,
     rejected: {},
     redeliveries: 0,
+    sharedTaken: 0,
+    sharedFallbacks: 0,
   };
   private readonly sessions = new Map<string, Session>();
   private readonly ended = new Map<string, EndReason>();
   /** Calls waiting for a live engine (keys), in arrival order. */
   private readonly unplaced = new Set<string>();
+  /** Calls offered as shared work and not yet taken, with the balancer's engine to fall back on. */
+  private readonly sharedPending = new Map<string, { readonly fallback: string; readonly at: number; readonly offer: string }>();
+  private nextOffer = 0;
   /** Active calls placed on each engine. */
   private readonly onEngine = new Map<string, Set<string>>();
   private store: TableStore | null = null;
@@ -447,6 +457,7 @@ export class SchedulerActor {
   private untrack(engine: string | null, key: string): void {
     if (engine !== null) this.onEngine.get(engine)?.delete(key);
     this.unplaced.delete(key);
+    this.sharedPending.delete(key);
   }
 
   /** Places a call with the balancer and sends the assignment; parks it when no engine is alive. */
@@ -469,32 +480,47 @@ export class SchedulerActor {
       this.unplaced.add(key);
       return;
     }
-    live.engine = placement.engine;
+    const shared = this.config.sharedShortCalls && !placement.pin && rec.promptTokens <= this.config.balancerOptions.longCallTokens;
+    if (!shared) {
+      this.send(s, callId, live, rec, placement.engine);
+      return;
+    }
+    // A shared offer nobody takes falls back to the balancer's choice.
+    const offer = String(this.nextOffer++);
+    this.send(s, callId, live, rec, SHARED_ENGINE_ID, offer);
+    this.sharedPending.set(key, { fallback: placement.engine, at: this.clock(), offer });
+  }
+
+  /** Sends the assignment to `engine` (or offers it as shared work) and records the placement. */
+  private send(s: Session, callId: string, live: LiveCall, rec: CallRecord, engine: string, offer?: string): void {
+    const key = `${s.id}/${callId}`;
+    live.engine = engine;
     live.acked = false;
     live.assignedAt = this.clock();
     live.missingSince = null;
     live.service = 0;
     live.wait = 0;
-    this.track(placement.engine, key);
+    if (engine !== SHARED_ENGINE_ID) this.track(engine, key);
     s.dirtyCalls.add(callId);
     const assign: Outgoing<'call.assign'> = {
       ...live.submit,
       type: 'call.assign',
-      engineId: placement.engine,
+      engineId: engine,
       attempt: live.attempt,
       level: rec.level,
       key: orderKeyOf(this.core, rec),
       seq: rec.seq,
     };
+    const subject = engine === SHARED_ENGINE_ID ? subjects.sharedWork(this.config.prefix) : subjects.engineAssign(engine, this.config.prefix);
     try {
-      this.nc.publish(subjects.engineAssign(placement.engine, this.config.prefix), encodeMessage<'call.assign'>(assign), {
-        reply: `${this.ackPrefix}.${live.attempt}.${placement.engine}`,
-      });
+      const reply = `${this.ackPrefix}.${live.attempt}.${engine}${offer === undefined ? '' : `.${offer}`}`;
+      this.nc.publish(subject, encodeMessage<'call.assign'>(assign), { reply });
     } catch (err) {
       // The connection is down; heartbeat reconciliation places the call again.
-      this.log(`assignment of ${key} to ${placement.engine} not sent: ${(err as Error).message}`);
+      this.log(`assignment of ${key} to ${engine} not sent: ${(err as Error).message}`);
     }
   }
+
 
   /**
    * An engine's answer to an assignment, on `<ackPrefix>.<attempt>.<engineId>`. Answers for an
@@ -502,24 +528,67 @@ export class SchedulerActor {
    * by the liveness sweep, and a live engine that never got the call by heartbeat reconciliation.
    */
   private onAssignReply(m: Msg): void {
-    const rest = m.subject.slice(this.ackPrefix.length + 1);
-    const dot = rest.indexOf('.');
-    const attempt = Number(rest.slice(0, dot));
-    const engine = rest.slice(dot + 1);
+    const [attemptText = '', engine = '', offer] = m.subject.slice(this.ackPrefix.length + 1).split('.');
+    const attempt = Number(attemptText);
+    if (engine === SHARED_ENGINE_ID && offer !== undefined && (m.headers?.code === 503 || m.data.length === 0)) {
+      this.sharedUntaken(offer);
+      return;
+    }
     const reply = decodeMessage(m.data, ['assign.ack', 'error']);
     if (reply.sessionId === undefined || reply.callId === undefined) {
       this.log(`engine ${engine} answered an assignment without naming the call: ${reply.type === 'error' ? reply.message : ''}`);
       return;
     }
     const { sessionId, callId } = reply;
-    const live = this.sessions.get(sessionId)?.calls.get(callId);
-    if (live === undefined || live.attempt !== attempt || live.engine !== engine) return;
+    const s = this.sessions.get(sessionId);
+    const live = s?.calls.get(callId);
+    if (s === undefined || live === undefined || live.attempt !== attempt || live.engine !== engine) return;
     if (reply.type === 'assign.ack') {
       live.acked = true;
+      if (engine === SHARED_ENGINE_ID) {
+        // Taken from the shared queue: the call now belongs to the engine that took it.
+        const key = `${sessionId}/${callId}`;
+        this.sharedPending.delete(key);
+        this.counters.sharedTaken += 1;
+        live.engine = reply.engineId;
+        const rec = this.core.programs.get(sessionId)?.active.get(callId);
+        if (rec !== undefined) rec.engine = reply.engineId;
+        this.track(reply.engineId, key);
+        s.dirtyCalls.add(callId);
+      }
       return;
     }
     this.log(`engine ${engine} refused ${sessionId}/${callId}: ${reply.code}: ${reply.message}`);
     this.failCall(sessionId, callId, new ProtocolError(reply.code === ErrorCode.noEngine ? ErrorCode.noEngine : ErrorCode.engineFailed, reply.message));
+  }
+
+  /** A shared offer found no engine with room (no responders): it goes to the balancer's choice. */
+  private sharedUntaken(offer: string): void {
+    for (const [key, p] of this.sharedPending) {
+      if (p.offer === offer) {
+        this.fallBack(key, p);
+        return;
+      }
+    }
+  }
+
+  /** Offers pending for at least `graceMs` (not taken) go to the balancer's choice, or are placed again. */
+  private expireShared(graceMs: number): void {
+    const wall = this.clock();
+    for (const [key, p] of [...this.sharedPending]) if (wall - p.at >= graceMs) this.fallBack(key, p);
+  }
+
+  private fallBack(key: string, p: { readonly fallback: string }): void {
+    this.sharedPending.delete(key);
+    const [sessionId, callId] = splitKey(key);
+    const s = this.sessions.get(sessionId);
+    const live = s?.calls.get(callId);
+    const rec = this.core.programs.get(sessionId)?.active.get(callId);
+    if (s === undefined || live === undefined || rec === undefined || live.engine !== SHARED_ENGINE_ID) return;
+    this.counters.sharedFallbacks += 1;
+    live.attempt += 1;
+    if (this.engines.has(p.fallback)) this.send(s, callId, live, rec, p.fallback);
+    else this.place(s, callId, live);
   }
 
   /** Places a call again (new attempt) after its engine died or lost it. */
@@ -582,7 +651,7 @@ export class SchedulerActor {
     const live = s?.calls.get(callId);
     // Late or duplicate outcomes (a reassigned call finishing twice) are ignored. A call not
     // placed yet (parked while recovering) takes the outcome of its previous life's placement.
-    if (s === undefined || live === undefined || (live.engine !== engine && live.engine !== null)) return null;
+    if (s === undefined || live === undefined || (live.engine !== engine && live.engine !== null && live.engine !== SHARED_ENGINE_ID)) return null;
     const rec = this.core.programs.get(sessionId)?.active.get(callId);
     if (rec !== undefined && service !== null && wait !== null) this.account(rec, live, service, wait);
     this.dropCall(s, callId, live);
@@ -734,6 +803,8 @@ export class SchedulerActor {
     try {
       const wall = this.clock();
       if (this.recovering && wall >= this.recoverUntil) this.endRecovery();
+      // An offer whose taker never answered (it died, or the offer was lost) is placed again.
+      this.expireShared(this.config.assignTimeoutMs);
       const dead = this.engines.sweepDead(wall);
       // Engines the recovered table names that never reported since the restart are dead too.
       if (wall - this.startedAt > this.config.missingGraceMs) {
