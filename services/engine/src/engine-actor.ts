@@ -158,12 +158,8 @@ export class EngineActor implements BackendSink {
     }
   }
 
-  /**
-   * Publishes an outcome durably (JetStream, deduplicated by call key, engine and attempt),
-   * retrying while the server is away. `afterFirstTry` runs once the first attempt is stored or
-   * has failed.
-   */
-  private publishOutcome<T extends 'call.done' | 'call.failed'>(m: Outgoing<T>, msgID: string, afterFirstTry: () => void): void {
+  /** Publishes an outcome durably (JetStream, deduplicated by call key, engine and attempt), retrying while the server is away. */
+  private publishOutcome<T extends 'call.done' | 'call.failed'>(m: Outgoing<T>, msgID: string): void {
     const subject = subjects.intake('outcome', this.options.prefix);
     const bytes = encodeMessage(m);
     const key = callKeyOf(m);
@@ -172,10 +168,8 @@ export class EngineActor implements BackendSink {
       for (let i = 0; ; i++) {
         try {
           await this.js.publish(subject, bytes, { msgID });
-          if (i === 0) afterFirstTry();
           return;
         } catch (err) {
-          if (i === 0) afterFirstTry();
           if (i >= 50 || this.nc.isClosed()) {
             this.options.log(`giving up on ${m.type} ${msgID}: ${(err as Error).message}`);
             return;
@@ -314,10 +308,10 @@ export class EngineActor implements BackendSink {
   }
 
   /**
-   * A call finished: its remaining chunk goes out now; its `call.done` is stored in the intake
-   * stream first and its `call.result` sent after, so any call the program submits in response
-   * lands in the stream behind the outcome and the scheduler has folded the finished call (and
-   * freed its engine slot) before placing the next one, as the simulator does.
+   * A call finished: its remaining chunk and its `call.result` go to the caller first, then its
+   * `call.done` is stored in the intake stream. In this order a crash in between loses only the
+   * outcome (the scheduler places the call again and the caller drops the second result); the
+   * other order could lose the result, and the program would wait for ever.
    */
   finished(f: FinishedCall): void {
     const r = this.routes.get(f.key);
@@ -328,7 +322,7 @@ export class EngineActor implements BackendSink {
     this.counters.completed += 1;
     this.updateSharedSubscription();
     const engineId = this.options.engineId;
-    const result: Outgoing<'call.result'> = {
+    this.publish<'call.result'>(r.replyTo, {
       type: 'call.result',
       sessionId: r.sessionId,
       callId: r.callId,
@@ -337,7 +331,7 @@ export class EngineActor implements BackendSink {
       usage: { promptTokens: f.promptTokens, completionTokens: f.completionTokens, cachedTokens: f.cachedTokens },
       timings: { queuedMs: f.queuedMs, firstTokenMs: f.firstTokenMs, totalMs: f.totalMs, receivedAtMs: r.receivedAtMs },
       preemptions: f.preemptions,
-    };
+    });
     this.publishOutcome<'call.done'>(
       {
         type: 'call.done',
@@ -351,7 +345,6 @@ export class EngineActor implements BackendSink {
         preemptions: f.preemptions,
       },
       `done:${f.key}:${engineId}:${r.attempt}`,
-      () => this.publish<'call.result'>(r.replyTo, result),
     );
   }
 
@@ -362,10 +355,10 @@ export class EngineActor implements BackendSink {
     if (r === undefined) return;
     this.counters.failed += 1;
     const err = new ProtocolError(ErrorCode.engineFailed, message);
+    this.publish(r.replyTo, errorMessage(err, r));
     this.publishOutcome<'call.failed'>(
       { type: 'call.failed', engineId: this.options.engineId, sessionId: r.sessionId, callId: r.callId, code: ErrorCode.engineFailed, message },
       `failed:${key}:${this.options.engineId}:${r.attempt}`,
-      () => this.publish(r.replyTo, errorMessage(err, r)),
     );
   }
 

@@ -95,6 +95,8 @@ export class SchedulerActor {
   /** Calls offered as shared work and not yet taken, with the balancer's engine to fall back on. */
   private readonly sharedPending = new Map<string, { readonly fallback: string; readonly at: number; readonly offer: string }>();
   private nextOffer = 0;
+  /** Keys of calls whose results the program has seen before their outcome arrived (see `parentsDone`). */
+  private readonly resultSeen = new Set<string>();
   /** Active calls placed on each engine. */
   private readonly onEngine = new Map<string, Set<string>>();
   private store: TableStore | null = null;
@@ -172,7 +174,10 @@ export class SchedulerActor {
         // Until engines report, treat the last placement as standing; the heartbeat check
         // places again whatever the engine does not hold.
         live.missingSince = wall;
-        if (live.engine === null) this.unplaced.add(key);
+        if (live.resultSeenAt !== null) {
+          live.resultSeenAt = wall;
+          this.resultSeen.add(key);
+        } else if (live.engine === null) this.unplaced.add(key);
         else this.track(live.engine, key);
       }
     }
@@ -436,13 +441,61 @@ export class SchedulerActor {
       }
       throw err;
     }
-    const live: LiveCall = { submit: pickCallBody(msg), submitSeq: seq, attempt: 0, engine: null, acked: false, assignedAt: 0, missingSince: null, service: 0, wait: 0 };
+    const live: LiveCall = {
+      submit: pickCallBody(msg),
+      submitSeq: seq,
+      attempt: 0,
+      engine: null,
+      acked: false,
+      assignedAt: 0,
+      missingSince: null,
+      resultSeenAt: null,
+      service: 0,
+      wait: 0,
+    };
+    this.parentsDone(s, msg.parents);
     s.calls.set(msg.callId, live);
     s.lastActivity = this.clock();
     s.dirtyCalls.add(msg.callId);
     this.counters.callsAccepted += 1;
     this.place(s, msg.callId, live);
     return s;
+  }
+
+  /**
+   * A call names parents whose outcome has not arrived: the program has their results, so they
+   * have finished on their engines. They stop counting toward those engines' load at once (the
+   * balancer then sees what the simulator sees); their outcome still folds their service in
+   * when it arrives, and `sweep` finishes them without it if it never does.
+   */
+  private parentsDone(s: Session, parents: readonly string[]): void {
+    for (const p of parents) {
+      const live = s.calls.get(p);
+      if (live === undefined || live.resultSeenAt !== null || live.engine === null || live.engine === SHARED_ENGINE_ID) continue;
+      const key = `${s.id}/${p}`;
+      live.resultSeenAt = this.clock();
+      this.onEngine.get(live.engine)?.delete(key);
+      this.resultSeen.add(key);
+    }
+  }
+
+  /** Calls whose results were seen but whose outcome is overdue (engine gone, or no longer holding them) are finished. */
+  private finishOverdue(wall: number): void {
+    for (const key of [...this.resultSeen]) {
+      const [sessionId, callId] = splitKey(key);
+      const live = this.sessions.get(sessionId)?.calls.get(callId);
+      if (live === undefined || live.resultSeenAt === null || live.engine === null) {
+        this.resultSeen.delete(key);
+        continue;
+      }
+      const e = this.engines.get(live.engine);
+      const gone = e === undefined || !e.reported.has(key);
+      if (gone && wall - live.resultSeenAt > this.config.missingGraceMs) {
+        this.log(`${key}: result seen but no outcome from ${live.engine}; finished with the service last reported`);
+        const s = this.finishCall(sessionId, callId, live.engine, live.service, live.wait, false);
+        if (s !== null) void this.persist(s);
+      }
+    }
   }
 
   private track(engine: string, key: string): void {
@@ -457,6 +510,7 @@ export class SchedulerActor {
   private untrack(engine: string | null, key: string): void {
     if (engine !== null) this.onEngine.get(engine)?.delete(key);
     this.unplaced.delete(key);
+    this.resultSeen.delete(key);
     this.sharedPending.delete(key);
   }
 
@@ -749,6 +803,8 @@ export class SchedulerActor {
       if (live !== undefined && live.engine !== engineId && wall - live.assignedAt < this.config.missingGraceMs) continue;
       // While recovering, a parked call an engine reports is to be adopted, not revoked.
       if (live !== undefined && this.recovering) continue;
+      // A finished call whose outcome is on its way (see `parentsDone`).
+      if (live !== undefined && live.resultSeenAt !== null) continue;
       this.publish<'call.revoke'>(subjects.engineControl(engineId, this.config.prefix), {
         type: 'call.revoke',
         sessionId,
@@ -805,6 +861,7 @@ export class SchedulerActor {
       if (this.recovering && wall >= this.recoverUntil) this.endRecovery();
       // An offer whose taker never answered (it died, or the offer was lost) is placed again.
       this.expireShared(this.config.assignTimeoutMs);
+      this.finishOverdue(wall);
       const dead = this.engines.sweepDead(wall);
       // Engines the recovered table names that never reported since the restart are dead too.
       if (wall - this.startedAt > this.config.missingGraceMs) {

@@ -16,6 +16,12 @@ export interface LiveCall {
   assignedAt: number;
   /** Wall ms since when the engine's heartbeats have not listed the call, or null. */
   missingSince: number | null;
+  /**
+   * Wall ms when the program showed it had this call's result (it submitted a call naming this
+   * one as a parent) while the outcome had not arrived yet; null otherwise. Such a call no longer
+   * counts toward its engine's load.
+   */
+  resultSeenAt: number | null;
   /** Service and wait totals the engine reported for the current placement (seconds). */
   service: number;
   wait: number;

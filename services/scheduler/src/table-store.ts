@@ -146,7 +146,7 @@ export class TableStore {
           continue;
         }
         active.set(callId, { ...c.rec, parents: [...c.rec.parents] });
-        session.calls.set(callId, { ...c.live });
+        session.calls.set(callId, { ...c.live, resultSeenAt: c.live.resultSeenAt ?? null });
       }
       // A call finished after its active record was written keeps only the tombstone's word.
       for (const callId of session.finished.keys()) {
