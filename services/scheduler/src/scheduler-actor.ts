@@ -25,6 +25,7 @@ import { validateServiceConfig } from './config.ts';
 import { EngineRegistry } from './engine-registry.ts';
 import type { EndReason, LiveCall, Session } from './session-table.ts';
 import { newSession } from './session-table.ts';
+import { checkSubmit } from './submit-checks.ts';
 import { TableStore } from './table-store.ts';
 
 /** Counters of the scheduler actor (status and tests). */
@@ -391,36 +392,14 @@ export class SchedulerActor {
     const refs = { sessionId: msg.sessionId, callId: msg.callId, type: msg.type };
     const s = this.lookup(msg.sessionId, msg.replyTo, msg.callId);
     if (s === null) return null;
-    const known = s.calls.get(msg.callId)?.submitSeq ?? s.finished.get(msg.callId);
-    if (known !== undefined) {
-      if (known === seq) {
-        this.counters.redeliveries += 1;
-        return null;
-      }
-      this.reject(new ProtocolError(ErrorCode.duplicateCall, `call ${msg.callId} already exists in session ${msg.sessionId}`), msg.replyTo, refs);
+    const verdict = checkSubmit(msg, seq, s, this.config);
+    if (verdict.kind === 'reapplied') {
+      this.counters.redeliveries += 1;
       return null;
     }
-    if (msg.maxTokens < 1 || msg.maxTokens > this.config.maxTokens) {
-      this.reject(
-        new ProtocolError(ErrorCode.badMaxTokens, `maxTokens = ${msg.maxTokens} must be between 1 and ${this.config.maxTokens}`, 'maxTokens'),
-        msg.replyTo,
-        refs,
-      );
+    if (verdict.kind === 'reject') {
+      this.reject(verdict.error, msg.replyTo, refs);
       return null;
-    }
-    if (msg.promptTokens > this.config.maxPromptTokens) {
-      this.reject(
-        new ProtocolError(ErrorCode.promptTooLong, `promptTokens = ${msg.promptTokens} is over the limit of ${this.config.maxPromptTokens}`, 'promptTokens'),
-        msg.replyTo,
-        refs,
-      );
-      return null;
-    }
-    for (const p of msg.parents) {
-      if (!s.calls.has(p) && !s.finished.has(p)) {
-        this.reject(new ProtocolError(ErrorCode.unknownParent, `parent call ${p} was never submitted in session ${msg.sessionId}`, 'parents'), msg.replyTo, refs);
-        return null;
-      }
     }
     try {
       this.core.submit(
