@@ -1,6 +1,6 @@
 import type { CallRecord } from '@autellix/core';
 import { CallStateError, getBalancer, getPolicy, SchedulerCore } from '@autellix/core';
-import type { CallAssign, CallSubmit, MessageType, Outgoing } from '@autellix/protocol';
+import type { CallSubmit, MessageType, Outgoing } from '@autellix/protocol';
 import {
   decodeMessage,
   encodeMessage,
@@ -911,4 +911,3 @@ function splitKey(key: string): [string, string] {
   return [key.slice(0, i), key.slice(i + 1)];
 }
 
-export type { CallAssign };
