@@ -53,6 +53,8 @@ const INTAKE_TYPES = ['session.open', 'session.close', 'call.submit', 'call.canc
 const CONSUMER = 'scheduler';
 /** Intake messages applied before their table writes are forced out. */
 const INTAKE_BATCH = 256;
+/** Period of writing attained service from progress reports to the table (ms). */
+const PROGRESS_WRITE_MS = 1_000;
 
 /** The sort key an engine orders by: the policy's order key, NaN (unknown) last. */
 function orderKeyOf(core: SchedulerCore, rec: CallRecord): number {
@@ -96,6 +98,13 @@ export class SchedulerActor {
   /** Calls offered as shared work and not yet taken, with the balancer's engine to fall back on. */
   private readonly sharedPending = new Map<string, { readonly fallback: string; readonly at: number; readonly offer: string }>();
   private nextOffer = 0;
+  /**
+   * Calls whose attained service or wait changed by progress reports since the last progress
+   * write. Progress is written at most every `PROGRESS_WRITE_MS`, not at every report (every
+   * 10 ms per engine), so a restart loses at most that much attained service.
+   */
+  private progressDirty = new Set<string>();
+  private progressWrittenAt = 0;
   /** Keys of calls whose results the program has seen before their outcome arrived (see `parentsDone`). */
   private readonly resultSeen = new Set<string>();
   /** Active calls placed on each engine. */
@@ -735,7 +744,7 @@ export class SchedulerActor {
       if (rec === undefined) continue;
       this.core.setPhase(rec, item.running ? 'running' : rec.phase === 'running' ? 'preempted' : rec.phase);
       this.account(rec, live, item.service, item.wait);
-      s.dirtyCalls.add(item.callId);
+      this.progressDirty.add(`${item.sessionId}/${item.callId}`);
     }
   }
 
@@ -841,6 +850,14 @@ export class SchedulerActor {
       // An offer whose taker never answered (it died, or the offer was lost) is placed again.
       this.expireShared(this.config.assignTimeoutMs);
       this.finishOverdue(wall);
+      if (wall - this.progressWrittenAt >= PROGRESS_WRITE_MS) {
+        this.progressWrittenAt = wall;
+        for (const key of this.progressDirty) {
+          const [sessionId, callId] = splitKey(key);
+          this.sessions.get(sessionId)?.dirtyCalls.add(callId);
+        }
+        this.progressDirty = new Set();
+      }
       const dead = this.engines.sweepDead(wall);
       // Engines the recovered table names that never reported since the restart are dead too.
       if (wall - this.startedAt > this.config.missingGraceMs) {
