@@ -25,6 +25,8 @@ export interface EngineActorOptions {
   readonly deadAfterMs: number;
   /** Period of `call.progress` reports (service and wait totals that changed). */
   readonly progressMs: number;
+  /** A waiting call's growing wait is reported at most this often (ms); see `reportProgress`. */
+  readonly waitReportMs: number;
   /** Tokens of a streaming call are coalesced and sent at most this often (and at completion). */
   readonly chunkMs: number;
   readonly log: (line: string) => void;
@@ -35,6 +37,7 @@ export const DEFAULT_ENGINE_ACTOR = {
   heartbeatMs: 250,
   deadAfterMs: 1500,
   progressMs: 10,
+  waitReportMs: 100,
   chunkMs: 50,
 } as const;
 
@@ -92,7 +95,7 @@ export class EngineActor implements BackendSink {
   readonly id: string;
   private readonly js: JetStreamClient;
   private readonly routes = new Map<string, Route>();
-  private readonly lastProgress = new Map<string, string>();
+  private readonly lastProgress = new Map<string, { service: number; wait: number; running: boolean; at: number }>();
   private readonly subs: Subscription[] = [];
   /** The shared-work subscription, held only while the engine has room. */
   private sharedSub: Subscription | null = null;
@@ -377,15 +380,25 @@ export class EngineActor implements BackendSink {
     });
   }
 
+  /**
+   * Reports calls whose numbers changed: at once when their service or phase changed (demotion
+   * follows service closely), but a waiting call whose only change is more waiting at most every
+   * `waitReportMs` (anti-starvation acts on waits many times a call's service, so this is ample,
+   * and it keeps a long queue from flooding the scheduler every `progressMs`).
+   */
   private reportProgress(): void {
+    const now = performance.now();
     const items = this.be.progress().filter((p) => {
       const key = `${p.sessionId}/${p.callId}`;
-      const sig = `${p.service}|${p.wait}|${p.running}`;
-      if (this.lastProgress.get(key) === sig) return false;
-      this.lastProgress.set(key, sig);
+      const last = this.lastProgress.get(key);
+      if (last !== undefined && last.service === p.service && last.running === p.running) {
+        if (last.wait === p.wait || now - last.at < this.options.waitReportMs) return false;
+      }
+      this.lastProgress.set(key, { service: p.service, wait: p.wait, running: p.running, at: now });
       return true;
     });
     if (items.length === 0) return;
     this.publish<'call.progress'>(subjects.progress(this.options.prefix), { type: 'call.progress', engineId: this.options.engineId, items });
   }
+
 }
