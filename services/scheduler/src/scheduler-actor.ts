@@ -23,6 +23,8 @@ import { AckedPublisher } from './acked-publisher.ts';
 import type { SchedulerServiceConfig } from './config.ts';
 import { validateServiceConfig } from './config.ts';
 import { EngineRegistry } from './engine-registry.ts';
+import { IntakeBatches } from './intake-batches.ts';
+import { OrderedWrites } from './ordered-writes.ts';
 import type { EndReason, LiveCall, Session } from './session-table.ts';
 import { newSession } from './session-table.ts';
 import { checkSubmit } from './submit-checks.ts';
@@ -51,8 +53,6 @@ export interface SchedulerCounters {
 
 const INTAKE_TYPES = ['session.open', 'session.close', 'call.submit', 'call.cancel', 'call.done', 'call.failed'] as const;
 const CONSUMER = 'scheduler';
-/** Intake messages applied before their table writes are forced out. */
-const INTAKE_BATCH = 256;
 /** Period of writing attained service from progress reports to the table (ms). */
 const PROGRESS_WRITE_MS = 1_000;
 
@@ -116,9 +116,14 @@ export class SchedulerActor {
   private sweeper: ReturnType<typeof setInterval> | null = null;
   private loop: Promise<void> | null = null;
   private persistedSeq = -1;
-  private unacked: JsMsg[] = [];
-  private touched = new Set<Session>();
-  private flushScheduled = false;
+  /** Every table write goes through this queue (intake batches, sweeps, single sessions). */
+  private readonly writes = new OrderedWrites();
+  private readonly intake = new IntakeBatches<Session>(
+    (m) => this.handleIntake(m),
+    (touched) => Promise.all(touched.map((s) => this.persistNow(s))).then(() => {}),
+    this.writes,
+    (line) => this.log(line),
+  );
   /**
    * True for `missingGraceMs` after a start that found a table or unapplied intake: placements
    * wait, so a call a previous life already placed (and whose record did not reach the table
@@ -130,8 +135,6 @@ export class SchedulerActor {
   private ackPrefix = '';
   /** Wall ms of `start`; engines the table names but that never reported are dead after a grace. */
   private startedAt = 0;
-  /** The chain of table writes (see `serialize`). */
-  private writes: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly nc: NatsConnection,
@@ -207,7 +210,7 @@ export class SchedulerActor {
     );
     const consumer: Consumer = await jetstream(this.nc).consumers.get(stream, CONSUMER);
     this.messages = await consumer.consume({ max_messages: 1024 });
-    this.loop = this.consume(this.messages);
+    this.loop = this.intake.run(this.messages);
     this.sweeper = setInterval(() => void this.sweep(), this.config.sweepMs);
   }
 
@@ -221,65 +224,6 @@ export class SchedulerActor {
     await this.loop;
     await this.persistDirty();
     this.publisher?.close();
-  }
-
-  /**
-   * The intake loop. Messages are applied one at a time, in stream order; their effects are
-   * written to the KV bucket in batches (every `INTAKE_BATCH` messages, or as soon as the
-   * buffered messages run out), and each message is acknowledged only after the batch holding
-   * it is written. A crash between apply and write redelivers the message, and applying it
-   * again is a no-op (see `apply`).
-   */
-  private async consume(messages: ConsumerMessages): Promise<void> {
-    for await (const m of messages) {
-      const touched = this.handleIntake(m);
-      if (touched !== null) this.touched.add(touched);
-      this.unacked.push(m);
-      if (this.unacked.length >= INTAKE_BATCH) await this.flushIntake();
-      else if (!this.flushScheduled) {
-        this.flushScheduled = true;
-        setImmediate(() => {
-          this.flushScheduled = false;
-          void this.flushIntake();
-        });
-      }
-    }
-    await this.flushIntake();
-  }
-
-  /**
-   * Writes the sessions touched by unacknowledged messages, then acknowledges them. When the
-   * write fails (three tries), the messages are not acknowledged: in memory the calls are
-   * accepted (and placed), a redelivery is recognised as such, and the sweep writes the table
-   * once storage is back.
-   */
-  private flushIntake(): Promise<void> {
-    const acks = this.unacked;
-    const touched = this.touched;
-    if (acks.length === 0) return this.writes;
-    this.unacked = [];
-    this.touched = new Set();
-    return this.serialize(async () => {
-      let written = false;
-      for (let i = 0; i < 3 && !written; i++) {
-        try {
-          await Promise.all([...touched].map((s) => this.persistNow(s)));
-          written = true;
-        } catch (err) {
-          this.log(`process table not written (${(err as Error).message})${i < 2 ? '; retrying' : ''}`);
-        }
-      }
-      for (const m of acks) {
-        if (written) m.ack();
-        else m.nak(500);
-      }
-    });
-  }
-
-  /** Runs table writes one batch at a time, so an older snapshot never lands after a newer one. */
-  private serialize(write: () => Promise<void>): Promise<void> {
-    this.writes = this.writes.then(write, write);
-    return this.writes;
   }
 
   /** Runs a message handler; a throw (a bug) is counted as `internal` and logged, never propagated. */
@@ -890,7 +834,7 @@ export class SchedulerActor {
   }
 
   private persistDirty(): Promise<void> {
-    return this.serialize(async () => {
+    return this.writes.run(async () => {
       const dirty = [...this.sessions.values()].filter((s) => s.dirty || s.dirtyCalls.size > 0);
       await Promise.all(dirty.map((s) => this.persistNow(s)));
     });
@@ -898,7 +842,7 @@ export class SchedulerActor {
 
   /** Queues one session's write behind the writes already queued. */
   private persist(s: Session): Promise<void> {
-    return this.serialize(() => this.persistNow(s));
+    return this.writes.run(() => this.persistNow(s));
   }
 
   private async persistNow(s: Session): Promise<void> {
