@@ -27,6 +27,8 @@ import { IntakeBatches } from './intake-batches.ts';
 import { OrderedWrites } from './ordered-writes.ts';
 import type { EndReason, LiveCall, Session } from './session-table.ts';
 import { newSession } from './session-table.ts';
+import type { SharedOffer } from './shared-offers.ts';
+import { SharedOffers } from './shared-offers.ts';
 import { checkSubmit } from './submit-checks.ts';
 import { TableStore } from './table-store.ts';
 
@@ -96,8 +98,7 @@ export class SchedulerActor {
   /** Calls waiting for a live engine (keys), in arrival order. */
   private readonly unplaced = new Set<string>();
   /** Calls offered as shared work and not yet taken, with the balancer's engine to fall back on. */
-  private readonly sharedPending = new Map<string, { readonly fallback: string; readonly at: number; readonly offer: string }>();
-  private nextOffer = 0;
+  private readonly sharedOffers = new SharedOffers();
   /**
    * Calls whose attained service or wait changed by progress reports since the last progress
    * write. Progress is written at most every `PROGRESS_WRITE_MS`, not at every report (every
@@ -443,7 +444,7 @@ export class SchedulerActor {
     if (engine !== null) this.onEngine.get(engine)?.delete(key);
     this.unplaced.delete(key);
     this.resultSeen.delete(key);
-    this.sharedPending.delete(key);
+    this.sharedOffers.drop(key);
   }
 
   /** Places a call with the balancer and sends the assignment; parks it when no engine is alive. */
@@ -472,9 +473,8 @@ export class SchedulerActor {
       return;
     }
     // A shared offer nobody takes falls back to the balancer's choice.
-    const offer = String(this.nextOffer++);
+    const offer = this.sharedOffers.open(key, placement.engine, this.clock());
     this.send(s, callId, live, rec, SHARED_ENGINE_ID, offer);
-    this.sharedPending.set(key, { fallback: placement.engine, at: this.clock(), offer });
   }
 
   /** Sends the assignment to `engine` (or offers it as shared work) and records the placement. */
@@ -534,7 +534,7 @@ export class SchedulerActor {
       if (engine === SHARED_ENGINE_ID) {
         // Taken from the shared queue: the call now belongs to the engine that took it.
         const key = `${sessionId}/${callId}`;
-        this.sharedPending.delete(key);
+        this.sharedOffers.drop(key);
         this.counters.sharedTaken += 1;
         live.engine = reply.engineId;
         const rec = this.core.programs.get(sessionId)?.active.get(callId);
@@ -550,30 +550,20 @@ export class SchedulerActor {
 
   /** A shared offer found no engine with room (no responders): it goes to the balancer's choice. */
   private sharedUntaken(offer: string): void {
-    for (const [key, p] of this.sharedPending) {
-      if (p.offer === offer) {
-        this.fallBack(key, p);
-        return;
-      }
-    }
+    const o = this.sharedOffers.takeByOffer(offer);
+    if (o !== undefined) this.fallBack(o);
   }
 
-  /** Offers pending for at least `graceMs` (not taken) go to the balancer's choice, or are placed again. */
-  private expireShared(graceMs: number): void {
-    const wall = this.clock();
-    for (const [key, p] of [...this.sharedPending]) if (wall - p.at >= graceMs) this.fallBack(key, p);
-  }
-
-  private fallBack(key: string, p: { readonly fallback: string }): void {
-    this.sharedPending.delete(key);
-    const [sessionId, callId] = splitKey(key);
+  /** Sends an untaken offer's call to the balancer's choice (attempt + 1), or places it again when that engine is gone. */
+  private fallBack(o: SharedOffer): void {
+    const [sessionId, callId] = splitKey(o.key);
     const s = this.sessions.get(sessionId);
     const live = s?.calls.get(callId);
     const rec = this.core.programs.get(sessionId)?.active.get(callId);
     if (s === undefined || live === undefined || rec === undefined || live.engine !== SHARED_ENGINE_ID) return;
     this.counters.sharedFallbacks += 1;
     live.attempt += 1;
-    if (this.engines.has(p.fallback)) this.send(s, callId, live, rec, p.fallback);
+    if (this.engines.has(o.fallback)) this.send(s, callId, live, rec, o.fallback);
     else this.place(s, callId, live);
   }
 
@@ -792,7 +782,7 @@ export class SchedulerActor {
       const wall = this.clock();
       if (this.recovering && wall >= this.recoverUntil) this.endRecovery();
       // An offer whose taker never answered (it died, or the offer was lost) is placed again.
-      this.expireShared(this.config.assignTimeoutMs);
+      for (const o of this.sharedOffers.takeOverdue(wall, this.config.assignTimeoutMs)) this.fallBack(o);
       this.finishOverdue(wall);
       if (wall - this.progressWrittenAt >= PROGRESS_WRITE_MS) {
         this.progressWrittenAt = wall;
