@@ -2,18 +2,13 @@ import { fileURLToPath } from 'node:url';
 import type { NatsServerHandle, ServiceProcess } from '@autellix/testkit';
 import { spawnService, startNatsServer } from '@autellix/testkit';
 import { ensureNatsServer } from './ensure-nats-server.ts';
+import type { LocalStackOptions } from './local-stack.ts';
 
 const SCHEDULER_MAIN = fileURLToPath(new URL('../../scheduler/src/main.ts', import.meta.url));
 const ENGINE_MAIN = fileURLToPath(new URL('../../engine/src/main.ts', import.meta.url));
 
-export interface ProcessStackOptions {
-  readonly engines: number;
-  readonly speed: number;
-  readonly policy: string;
-  readonly balancer: string;
-  readonly profile: string;
-  readonly log: (line: string) => void;
-}
+/** The local stack's settings that apply to separate processes (no in-process overrides). */
+export type ProcessStackOptions = Pick<LocalStackOptions, 'engines' | 'speed' | 'policy' | 'balancer' | 'profile' | 'log'>;
 
 /** The local system with every service in its own process (as deployed), on a private nats-server. */
 export interface ProcessStack {
