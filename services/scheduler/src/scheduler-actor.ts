@@ -121,7 +121,7 @@ export class SchedulerActor {
   private readonly writes = new OrderedWrites();
   private readonly intake = new IntakeBatches<Session>(
     (m) => this.handleIntake(m),
-    (touched) => Promise.all(touched.map((s) => this.persistNow(s))).then(() => {}),
+    (touched) => this.saveSessions(touched),
     this.writes,
     (line) => this.log(line),
   );
@@ -825,25 +825,23 @@ export class SchedulerActor {
 
   private persistDirty(): Promise<void> {
     return this.writes.run(async () => {
-      const dirty = [...this.sessions.values()].filter((s) => s.dirty || s.dirtyCalls.size > 0);
-      await Promise.all(dirty.map((s) => this.persistNow(s)));
+      await this.saveSessions([...this.sessions.values()].filter((s) => s.dirty || s.dirtyCalls.size > 0));
     });
   }
 
   /** Queues one session's write behind the writes already queued. */
   private persist(s: Session): Promise<void> {
-    return this.writes.run(() => this.persistNow(s));
+    return this.writes.run(() => this.saveSessions([s]));
   }
 
-  private async persistNow(s: Session): Promise<void> {
+  /** Writes the sessions' changes (and the FIFO counter when it moved) as one table entry. */
+  private async saveSessions(list: readonly Session[]): Promise<void> {
     if (this.store === null) return;
-    const ended = this.sessions.get(s.id) === s ? null : (this.ended.get(s.id) ?? 'closed');
-    await this.store.save(this.core, s, ended);
+    const items = list.map((s) => ({ s, ended: this.sessions.get(s.id) === s ? null : (this.ended.get(s.id) ?? 'closed') }));
     const seq = this.core.seqFloor;
-    if (seq !== this.persistedSeq) {
-      this.persistedSeq = seq;
-      await this.store.saveMeta(seq);
-    }
+    const moved = seq !== this.persistedSeq;
+    await this.store.save(this.core, items, moved ? seq : null);
+    if (moved) this.persistedSeq = seq;
   }
 
   /** Open sessions (for status and tests). */

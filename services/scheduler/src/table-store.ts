@@ -5,13 +5,12 @@ import { decodeRaw, encode } from '@autellix/protocol';
 import type { KV } from '@nats-io/kv';
 import type { EndReason, LiveCall, Session } from './session-table.ts';
 
-/** Format version of the persisted records. */
-const RECORD_VERSION = 2;
-const META_KEY = 'meta';
+/** Format version of the persisted entries. */
+const RECORD_VERSION = 3;
+const META = 'meta';
 
 /** A session's own record: its bookkeeping and process-table row (calls are separate records). */
 interface PersistedSession {
-  readonly v: number;
   readonly id: string;
   readonly idleTtlMs: number;
   readonly lastActivity: number;
@@ -20,20 +19,22 @@ interface PersistedSession {
   readonly row: Omit<ProgramRow, 'active' | 'lifecycle'> | null;
 }
 
-/** One call's record: active (with its process-table record and placement) or a tombstone. */
+/** One call's record: active (its process-table record and placement) or a tombstone. */
 type PersistedCall =
-  | { readonly v: number; readonly rec: CallRecord; readonly live: Omit<LiveCall, 'submit'> & { submit: CallBody } }
-  | { readonly v: number; readonly finished: true; readonly submitSeq: number };
+  | { readonly rec: CallRecord; readonly live: Omit<LiveCall, 'submit'> & { submit: CallBody } }
+  | { readonly finished: true; readonly submitSeq: number };
 
-/** KV keys allow `[-/_=.a-zA-Z0-9]`; ids may hold `:`, so key parts are base64url. */
-function b64(s: string): string {
-  return Buffer.from(s, 'utf8').toString('base64url');
+/** A record in an entry: `s` session, `c` call (with its session id), `m` the FIFO counter. */
+type Rec =
+  | { readonly t: 's'; readonly session: PersistedSession }
+  | { readonly t: 'c'; readonly sessionId: string; readonly callId: string; readonly call: PersistedCall }
+  | { readonly t: 'm'; readonly seqFloor: number };
+
+/** One KV value: the records written together by one batch. */
+interface Entry {
+  readonly v: number;
+  readonly records: readonly Rec[];
 }
-function unb64(s: string): string {
-  return Buffer.from(s, 'base64url').toString('utf8');
-}
-const sessionKey = (sessionId: string): string => `s.${b64(sessionId)}`;
-const callKeyOf = (sessionId: string, callId: string): string => `c.${b64(sessionId)}.${b64(callId)}`;
 
 /** What a restart recovers. */
 export interface RecoveredTable {
@@ -42,92 +43,185 @@ export interface RecoveredTable {
   readonly seqFloor: number;
 }
 
+const entryKey = (n: number): string => `e.${n.toString().padStart(12, '0')}`;
+const recordKey = (r: Rec): string => (r.t === 's' ? `s/${r.session.id}` : r.t === 'c' ? `c/${r.sessionId}/${r.callId}` : META);
+
 /**
- * The process table in a JetStream KV bucket, as small records so a write costs what changed:
- * `s.<session>` (bookkeeping and the row's scalars, rewritten when a call finishes or the session
- * opens or ends), `c.<session>.<call>` (an active call's record and placement, rewritten as its
- * placement or attained service changes; a tombstone once it finished), and `meta` (the core's
- * FIFO counter). The scheduler is the only writer; writes of one session are ordered by the
- * caller. Lifecycle snapshots are not stored: on load each row's lifecycle is rebuilt from the
- * phases of its active calls, so it always matches them.
+ * The process table in a JetStream KV bucket, log-structured: each batch of changes (an intake
+ * batch, a sweep) is ONE value, `e.<n>`, holding the records it changed (sessions with their row,
+ * calls active or finished, the FIFO counter). The latest value of a record is the one in the
+ * highest entry. An entry is purged once none of its records is the latest any more (or belongs
+ * to an ended session), so the bucket holds about the live table. Load reads the entries in
+ * order. One KV write per batch, not per record: the table costs the scheduler's intake one
+ * acknowledged publish per batch. The scheduler is the only writer; batches are written in order
+ * (the caller serialises them).
  */
 export class TableStore {
+  private next = 0;
+  /** Record key -> entry holding its latest value. */
+  private readonly latest = new Map<string, number>();
+  /** Entry -> how many records it holds the latest value of. */
+  private readonly live = new Map<number, number>();
+  /** Session id -> its call record keys (to release them when the session ends). */
+  private readonly callKeys = new Map<string, Set<string>>();
+
   /**
-   * `kv` is read on load; writes go through `put` (an acknowledged JetStream publish to the
-   * bucket's subject `$KV.<bucket>.<key>`, see `AckedPublisher`).
+   * `kv` is read on load and purged as entries die; writes go through `put` (an acknowledged
+   * JetStream publish to `$KV.<bucket>.<key>`, see `AckedPublisher`).
    */
   constructor(
     private readonly kv: KV,
     private readonly put: (key: string, data: Uint8Array) => Promise<unknown>,
   ) {}
 
-  /** Writes what is dirty in `s` (its record, its dirty calls); `ended` writes the session's tombstone. */
-  async save(core: SchedulerCore, s: Session, ended: EndReason | null): Promise<void> {
-    const writes: Promise<unknown>[] = [];
-    const row = core.programs.get(s.id);
-    if (s.dirty || ended !== null) {
-      const record: PersistedSession = {
-        v: RECORD_VERSION,
-        id: s.id,
-        idleTtlMs: s.idleTtlMs,
-        lastActivity: s.lastActivity,
-        ended,
-        row: row === undefined || ended !== null ? null : plainRow(row),
-      };
-      s.dirty = false;
-      writes.push(this.put(sessionKey(s.id), encode(record)));
-    }
-    if (ended === null) {
-      for (const callId of s.dirtyCalls) {
-        const live = s.calls.get(callId);
-        const rec = row?.active.get(callId);
-        let record: PersistedCall;
-        if (live !== undefined && rec !== undefined) record = { v: RECORD_VERSION, rec: { ...rec }, live: { ...live } };
-        else {
-          const submitSeq = s.finished.get(callId);
-          if (submitSeq === undefined) continue;
-          record = { v: RECORD_VERSION, finished: true, submitSeq };
+  /**
+   * Writes one entry with what is dirty in `sessions` (each with its end reason, or null while
+   * open) and the FIFO counter when given; clears their dirty marks (restored when the write
+   * fails, which then throws). Nothing to write: nothing happens.
+   */
+  async save(core: SchedulerCore, sessions: readonly { readonly s: Session; readonly ended: EndReason | null }[], seqFloor: number | null): Promise<void> {
+    const records: Rec[] = [];
+    const endedIds: string[] = [];
+    /** What was taken from the dirty marks, to put back if the write fails. */
+    const taken: { s: Session; dirty: boolean; calls: string[] }[] = [];
+    for (const { s, ended } of sessions) {
+      taken.push({ s, dirty: s.dirty, calls: [...s.dirtyCalls] });
+      const row = core.programs.get(s.id);
+      if (s.dirty || ended !== null) {
+        records.push({
+          t: 's',
+          session: {
+            id: s.id,
+            idleTtlMs: s.idleTtlMs,
+            lastActivity: s.lastActivity,
+            ended,
+            row: row === undefined || ended !== null ? null : plainRow(row),
+          },
+        });
+        s.dirty = false;
+      }
+      if (ended !== null) endedIds.push(s.id);
+      else {
+        for (const callId of s.dirtyCalls) {
+          const live = s.calls.get(callId);
+          const rec = row?.active.get(callId);
+          let call: PersistedCall;
+          if (live !== undefined && rec !== undefined) call = { rec: { ...rec }, live: { ...live } };
+          else {
+            const submitSeq = s.finished.get(callId);
+            if (submitSeq === undefined) continue;
+            call = { finished: true, submitSeq };
+          }
+          records.push({ t: 'c', sessionId: s.id, callId, call });
         }
-        writes.push(this.put(callKeyOf(s.id, callId), encode(record)));
+      }
+      s.dirtyCalls.clear();
+    }
+    if (seqFloor !== null) records.push({ t: 'm', seqFloor });
+    if (records.length === 0) return;
+    const n = this.next++;
+    const entry: Entry = { v: RECORD_VERSION, records };
+    try {
+      await this.put(entryKey(n), encode(entry));
+    } catch (err) {
+      // Not stored: the changes are dirty again, for the next write.
+      for (const t of taken) {
+        if (t.dirty) t.s.dirty = true;
+        for (const c of t.calls) t.s.dirtyCalls.add(c);
+      }
+      throw err;
+    }
+    const dead = this.account(n, records);
+    for (const id of endedIds) dead.push(...this.releaseSession(id));
+    await this.purge(dead);
+  }
+
+  /** Makes `n` the holder of its records' latest values; returns entries left with none. */
+  private account(n: number, records: readonly Rec[]): number[] {
+    const dead: number[] = [];
+    this.live.set(n, 0);
+    for (const r of records) {
+      const key = recordKey(r);
+      const old = this.latest.get(key);
+      if (old !== undefined && old !== n) {
+        const left = (this.live.get(old) ?? 1) - 1;
+        this.live.set(old, left);
+        if (left === 0) dead.push(old);
+      } else if (old === n) continue;
+      this.latest.set(key, n);
+      this.live.set(n, (this.live.get(n) ?? 0) + 1);
+      if (r.t === 'c') {
+        let keys = this.callKeys.get(r.sessionId);
+        if (keys === undefined) {
+          keys = new Set();
+          this.callKeys.set(r.sessionId, keys);
+        }
+        keys.add(key);
       }
     }
-    s.dirtyCalls.clear();
-    await Promise.all(writes);
+    if ((this.live.get(n) ?? 0) === 0) dead.push(n);
+    return dead;
   }
 
-  async saveMeta(seqFloor: number): Promise<void> {
-    await this.put(META_KEY, encode({ v: RECORD_VERSION, seqFloor }));
+  /** An ended session's call records are no longer needed (its tombstone says enough). */
+  private releaseSession(sessionId: string): number[] {
+    const dead: number[] = [];
+    for (const key of this.callKeys.get(sessionId) ?? []) {
+      const holder = this.latest.get(key);
+      if (holder === undefined) continue;
+      this.latest.delete(key);
+      const left = (this.live.get(holder) ?? 1) - 1;
+      this.live.set(holder, left);
+      if (left === 0) dead.push(holder);
+    }
+    this.callKeys.delete(sessionId);
+    return dead;
   }
 
-  /** Reads every record back into `core` (rows restored, lifecycles rebuilt) and returns the sessions and tombstones. */
+  private async purge(entries: readonly number[]): Promise<void> {
+    for (const n of new Set(entries)) {
+      if ((this.live.get(n) ?? 0) !== 0) continue;
+      this.live.delete(n);
+      await this.kv.purge(entryKey(n));
+    }
+  }
+
+  /** Reads every entry back into `core` (rows restored, lifecycles rebuilt) and returns the sessions and tombstones. */
   async load(core: SchedulerCore): Promise<RecoveredTable> {
-    const ended = new Map<string, EndReason>();
-    let seqFloor = 0;
-    const sessionRecords = new Map<string, PersistedSession>();
-    const callRecords = new Map<string, [string, PersistedCall][]>();
     const keys: string[] = [];
-    for await (const k of await this.kv.keys()) keys.push(k);
+    for await (const k of await this.kv.keys()) if (k.startsWith('e.')) keys.push(k);
+    keys.sort();
+    const sessionRecords = new Map<string, PersistedSession>();
+    const callRecords = new Map<string, Map<string, PersistedCall>>();
+    let seqFloor = 0;
     for (const k of keys) {
-      const entry = await this.kv.get(k);
-      if (entry === null || entry.value.length === 0) continue;
-      const raw = decodeRaw(entry.value) as Record<string, unknown>;
-      if (raw.v !== RECORD_VERSION) throw new Error(`process-table record ${k} has version ${String(raw.v)}, want ${RECORD_VERSION}`);
-      if (k === META_KEY) {
-        seqFloor = Math.max(seqFloor, Number(raw.seqFloor) || 0);
-      } else if (k.startsWith('s.')) {
-        sessionRecords.set(unb64(k.slice(2)), raw as unknown as PersistedSession);
-      } else if (k.startsWith('c.')) {
-        const [, sid, cid] = k.split('.');
-        const sessionId = unb64(sid ?? '');
-        const list = callRecords.get(sessionId) ?? [];
-        list.push([unb64(cid ?? ''), raw as unknown as PersistedCall]);
-        callRecords.set(sessionId, list);
+      const value = await this.kv.get(k);
+      if (value === null || value.value.length === 0) continue;
+      const entry = decodeRaw(value.value) as Entry;
+      if (entry.v !== RECORD_VERSION) throw new Error(`process-table entry ${k} has version ${String(entry.v)}, want ${RECORD_VERSION}`);
+      const n = Number(k.slice(2));
+      this.next = Math.max(this.next, n + 1);
+      this.account(n, entry.records);
+      for (const r of entry.records) {
+        if (r.t === 'm') seqFloor = Math.max(seqFloor, r.seqFloor);
+        else if (r.t === 's') sessionRecords.set(r.session.id, r.session);
+        else {
+          let calls = callRecords.get(r.sessionId);
+          if (calls === undefined) {
+            calls = new Map();
+            callRecords.set(r.sessionId, calls);
+          }
+          calls.set(r.callId, r.call);
+        }
       }
     }
+    const ended = new Map<string, EndReason>();
     const sessions: Session[] = [];
+    const dead: number[] = [];
     for (const [id, p] of sessionRecords) {
       if (p.ended !== null || p.row === null) {
         ended.set(id, p.ended ?? 'closed');
+        dead.push(...this.releaseSession(id));
         continue;
       }
       const session: Session = {
@@ -148,21 +242,17 @@ export class TableStore {
         active.set(callId, { ...c.rec, parents: [...c.rec.parents] });
         session.calls.set(callId, { ...c.live, resultSeenAt: c.live.resultSeenAt ?? null });
       }
-      // A call finished after its active record was written keeps only the tombstone's word.
-      for (const callId of session.finished.keys()) {
-        active.delete(callId);
-        session.calls.delete(callId);
-      }
       const counts: { -readonly [K in keyof LifecycleCounts]: number } = { queued: 0, running: 0, preempted: 0 };
       for (const rec of active.values()) {
         if (rec.phase === CallPhase.queued) counts.queued += 1;
         else if (rec.phase === CallPhase.running) counts.running += 1;
         else if (rec.phase === CallPhase.preempted) counts.preempted += 1;
       }
-      const row: ProgramRow = { ...p.row, active, lifecycle: lifecycleRestore({ value: lifecycleStateOf(counts), context: counts }) };
-      core.restoreProgram(row);
+      core.restoreProgram({ ...p.row, active, lifecycle: lifecycleRestore({ value: lifecycleStateOf(counts), context: counts }) });
       sessions.push(session);
     }
+    for (const [n, left] of this.live) if (left === 0) dead.push(n);
+    await this.purge(dead);
     core.advanceSeq(seqFloor);
     return { sessions, ended, seqFloor };
   }
