@@ -207,6 +207,34 @@ export interface EngineHeartbeat {
   /** Keys (`sessionId/callId`) of every call the engine holds. */
   readonly calls: readonly string[];
 }
+export interface StatusRequest {
+  readonly type: 'status.request';
+  readonly v: 1;
+}
+export interface EngineStatus {
+  readonly engineId: string;
+  /** Calls the scheduler has placed on the engine and not seen finish. */
+  readonly calls: number;
+  readonly running: number;
+  readonly kvUsed: number;
+  /** Milliseconds since its last heartbeat. */
+  readonly silentMs: number;
+}
+export interface SchedulerStatus {
+  readonly type: 'status';
+  readonly v: 1;
+  readonly policy: string;
+  readonly balancer: string;
+  readonly sessions: number;
+  readonly activeCalls: number;
+  /** Active calls waiting for a live engine. */
+  readonly parkedCalls: number;
+  /** True while a restarted scheduler waits for engines to report (placements held). */
+  readonly recovering: boolean;
+  readonly engines: readonly EngineStatus[];
+  /** The scheduler's counters by name (accepted, completed, rejected by code, ...). */
+  readonly counters: Readonly<Record<string, number>>;
+}
 export interface ErrorMessage {
   readonly type: 'error';
   readonly v: 1;
@@ -234,6 +262,8 @@ export type Message =
   | CallFailed
   | CallProgress
   | EngineHeartbeat
+  | StatusRequest
+  | SchedulerStatus
   | ErrorMessage;
 export type MessageType = Message['type'];
 export type MessageOf<T extends MessageType> = Extract<Message, { type: T }>;
@@ -302,6 +332,17 @@ export const SCHEMAS: Readonly<Record<MessageType, Fields>> = {
     maxBatch: int(1),
     deadAfterMs: int(1),
     calls: arr(str(257), 100_000),
+  },
+  'status.request': {},
+  status: {
+    policy: str(64),
+    balancer: str(64),
+    sessions: int(0),
+    activeCalls: int(0),
+    parkedCalls: int(0),
+    recovering: bool,
+    engines: arr(obj({ engineId: engineIdSpec, calls: int(0), running: int(0), kvUsed: num(0), silentMs: num(0) }), 10_000),
+    counters: obj({}),
   },
   error: {
     code,

@@ -44,7 +44,7 @@ export const subjects = {
    * engine takes it answers `assign.ack` with its own id. No responders means no engine has room.
    */
   sharedWork: (prefix: string = DEFAULT_PREFIX): string => `${prefix}.work.shared`,
-  /** Scheduler status requests (`status.request`, reply `status`). */
+  /** Scheduler status: request `status.request`, reply `status` (core request/reply). */
   status: (prefix: string = DEFAULT_PREFIX): string => `${prefix}.sched.status`,
 } as const;
 

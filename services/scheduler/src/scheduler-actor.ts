@@ -207,6 +207,7 @@ export class SchedulerActor {
     this.subs.push(
       this.nc.subscribe(`${this.ackPrefix}.>`, { callback: (_e, m) => this.safely(m, () => this.onAssignReply(m)) }),
       this.nc.subscribe(subjects.heartbeat(prefix), { callback: (_e, m) => this.safely(m, () => this.onHeartbeat(m)) }),
+      this.nc.subscribe(subjects.status(prefix), { callback: (_e, m) => this.safely(m, () => this.onStatus(m)) }),
       this.nc.subscribe(subjects.progress(prefix), { callback: (_e, m) => this.safely(m, () => this.onProgress(m)) }),
     );
     const consumer: Consumer = await jetstream(this.nc).consumers.get(stream, CONSUMER);
@@ -842,6 +843,48 @@ export class SchedulerActor {
     const moved = seq !== this.persistedSeq;
     await this.store.save(this.core, items, moved ? seq : null);
     if (moved) this.persistedSeq = seq;
+  }
+
+  /** Answers a `status.request` with the scheduler's view: sessions, calls, engines, counters. */
+  private onStatus(m: Msg): void {
+    try {
+      decodeMessage(m.data, ['status.request']);
+    } catch (err) {
+      this.reject(err, m.reply || undefined, {});
+      return;
+    }
+    if (!m.reply) return;
+    const wall = this.clock();
+    let activeCalls = 0;
+    for (const s of this.sessions.values()) activeCalls += s.calls.size;
+    const counters: Record<string, number> = {};
+    for (const [k, v] of Object.entries(this.counters)) {
+      if (typeof v === 'number') counters[k] = v;
+      else for (const [code, n] of Object.entries(v as Record<string, number>)) counters[`${k}.${code}`] = n;
+    }
+    for (const [k, v] of Object.entries(this.core.counters)) counters[`core.${k}`] = v;
+    m.respond(
+      encodeMessage<'status'>({
+        type: 'status',
+        policy: this.config.policy,
+        balancer: this.config.balancer,
+        sessions: this.sessions.size,
+        activeCalls,
+        parkedCalls: this.unplaced.size,
+        recovering: this.recovering,
+        engines: this.engines.ids().map((id) => {
+          const e = this.engines.get(id);
+          return {
+            engineId: id,
+            calls: this.onEngine.get(id)?.size ?? 0,
+            running: e?.running ?? 0,
+            kvUsed: e?.kvUsed ?? 0,
+            silentMs: e === undefined ? 0 : Math.max(0, wall - e.lastSeen),
+          };
+        }),
+        counters,
+      }),
+    );
   }
 
   /** Open sessions (for status and tests). */

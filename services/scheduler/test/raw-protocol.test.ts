@@ -86,6 +86,21 @@ describe('raw protocol against the live scheduler and a sim engine', () => {
     expect(chunks.reduce((s, c) => s + (c.type === 'token.chunk' ? c.tokens : 0), 0)).toBe(40);
   });
 
+  it('answers a status request with sessions, engines and counters', async () => {
+    const status = async () =>
+      decodeMessage((await nc.request(subjects.status(), encodeMessage<'status.request'>({ type: 'status.request' }), { timeout: 2000 })).data, [
+        'status',
+      ]);
+    // The call's outcome reaches the scheduler through the stream just after its result reached us.
+    await expect.poll(async () => (await status()).counters.callsCompleted).toBe(1);
+    const st = await status();
+    expect(st.policy).toBe('plas');
+    expect(st.sessions).toBe(1);
+    expect(st.activeCalls).toBe(0);
+    expect(st.engines.map((e) => e.engineId)).toEqual(['e0']);
+    expect(st.recovering).toBe(false);
+  });
+
   it('answers a call in an unknown session with a typed error', async () => {
     const out = await exchange<'call.submit'>(
       'call',
