@@ -529,7 +529,19 @@ export class SchedulerActor {
     const { sessionId, callId } = reply;
     const s = this.sessions.get(sessionId);
     const live = s?.calls.get(callId);
-    if (s === undefined || live === undefined || live.attempt !== attempt || live.engine !== engine) return;
+    if (s === undefined || live === undefined || live.attempt !== attempt || live.engine !== engine) {
+      // A shared offer taken after the call was cancelled, ended or placed elsewhere: the taker
+      // must drop it.
+      if (engine === SHARED_ENGINE_ID && reply.type === 'assign.ack' && live?.engine !== reply.engineId) {
+        this.publish<'call.revoke'>(subjects.engineControl(reply.engineId, this.config.prefix), {
+          type: 'call.revoke',
+          sessionId,
+          callId,
+          reason: live === undefined ? 'cancelled' : 'reassigned',
+        });
+      }
+      return;
+    }
     if (reply.type === 'assign.ack') {
       live.acked = true;
       if (engine === SHARED_ENGINE_ID) {
@@ -585,7 +597,8 @@ export class SchedulerActor {
 
   private revoke(sessionId: string, callId: string, live: LiveCall, reason: 'cancelled' | 'session_ended' | 'reassigned'): void {
     const key = `${sessionId}/${callId}`;
-    if (live.engine !== null) {
+    // An offer not yet taken has no engine to tell; its taker is told when its ack arrives.
+    if (live.engine !== null && live.engine !== SHARED_ENGINE_ID) {
       this.publish<'call.revoke'>(subjects.engineControl(live.engine, this.config.prefix), { type: 'call.revoke', sessionId, callId, reason });
     }
     if (reason !== 'reassigned') this.untrack(live.engine, key);
