@@ -63,11 +63,6 @@ export class EngineRegistry {
     return dead;
   }
 
-  /** Forgets an engine at once (it stopped answering assignments). */
-  remove(id: string): void {
-    this.engines.delete(id);
-  }
-
   /** Ids of live engines, sorted. */
   ids(): string[] {
     return [...this.engines.keys()].sort();

@@ -900,11 +900,6 @@ export class SchedulerActor {
     );
   }
 
-  /** Open sessions (for status and tests). */
-  get openSessions(): number {
-    return this.sessions.size;
-  }
-
   /** Active calls not yet placed on a live engine. */
   get parkedCalls(): number {
     return this.unplaced.size;

@@ -6,6 +6,7 @@ import { DEFAULT_SCHEDULER_CONFIG } from '@autellix/core';
 import { DEFAULT_ENGINE_OPTIONS } from '@autellix/engine-model';
 import type { ProgramSpec, Summary } from '@autellix/sim';
 import { generatePrograms, simulate, summarize } from '@autellix/sim';
+import { SimBackend } from '@autellix/engine';
 import { startLocalStack } from './local-stack.ts';
 import { startProcessStack } from './process-stack.ts';
 import { replay } from './replay.ts';
@@ -37,6 +38,12 @@ export interface LiveBenchRow {
     /** Per-call control-plane overhead (ms), see `ReplayedProgram.overheadMs`. */
     readonly overheadMs: Summary;
     readonly wallSeconds: number;
+    /**
+     * Modelled seconds the engines skipped as idle because the host fell behind (`--layout one`
+     * only; null when the engines run in other processes). Non-zero means the figures include
+     * host slowness.
+     */
+    readonly skippedSeconds: number | null;
   };
   /** live / sim. */
   readonly meanRatio: number;
@@ -64,7 +71,8 @@ export async function runLiveBench(o: LiveBenchOptions): Promise<LiveBenchRow[]>
       horizon: null,
     });
     const settings = { engines: o.engines, speed: o.speed, policy, balancer: 'autellix', profile: o.profile, log: () => {} };
-    const stack = o.layout === 'one' ? await startLocalStack({ ...settings, port: -1 }) : await startProcessStack(settings);
+    const local = o.layout === 'one' ? await startLocalStack({ ...settings, port: -1 }) : null;
+    const stack = local ?? (await startProcessStack(settings));
     // Engines announce themselves by heartbeat (every 250 ms).
     await new Promise((r) => setTimeout(r, 600));
     const client = await AutellixClient.connect({ servers: stack.url });
@@ -85,6 +93,14 @@ export async function runLiveBench(o: LiveBenchOptions): Promise<LiveBenchRow[]>
     });
     process.stdout.write('\n');
     const wallSeconds = (performance.now() - t0) / 1000;
+    let skippedSeconds: number | null = null;
+    if (local !== null) {
+      skippedSeconds = 0;
+      for (const e of local.engines) {
+        const b = e.actor.backendOrNull;
+        if (b instanceof SimBackend) skippedSeconds += b.skippedSeconds;
+      }
+    }
     await client.close();
     await stack.stop();
     const ok = out.filter((p) => p.error === null);
@@ -99,6 +115,7 @@ export async function runLiveBench(o: LiveBenchOptions): Promise<LiveBenchRow[]>
         failed: out.length - ok.length,
         overheadMs: summarize(ok.flatMap((p) => p.overheadMs)),
         wallSeconds,
+        skippedSeconds,
       },
       meanRatio: latency.mean / simLatency.mean,
       p95Ratio: latency.p95 / simLatency.p95,
@@ -124,7 +141,7 @@ export async function runLiveBench(o: LiveBenchOptions): Promise<LiveBenchRow[]>
 
 /** The rows as an aligned table. */
 export function liveBenchTable(rows: readonly LiveBenchRow[]): string {
-  const head = ['policy', 'sim mean s', 'live mean s', 'ratio', 'sim p95 s', 'live p95 s', 'ratio', 'preempt sim/live', 'overhead p50/p99 ms', 'failed'];
+  const head = ['policy', 'sim mean s', 'live mean s', 'ratio', 'sim p95 s', 'live p95 s', 'ratio', 'preempt sim/live', 'overhead p50/p99 ms', 'skipped s', 'failed'];
   const body = rows.map((r) => [
     r.policy,
     r.sim.programLatency.mean.toFixed(1),
@@ -135,6 +152,7 @@ export function liveBenchTable(rows: readonly LiveBenchRow[]): string {
     r.p95Ratio.toFixed(3),
     `${r.sim.preemptions}/${r.live.preemptions}`,
     `${r.live.overheadMs.p50.toFixed(2)}/${r.live.overheadMs.p99.toFixed(2)}`,
+    r.live.skippedSeconds === null ? '-' : r.live.skippedSeconds.toFixed(1),
     String(r.live.failed),
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => (b[i] as string).length)));
