@@ -28,6 +28,11 @@ export interface Policy {
   readonly demotes: boolean;
   /** True when anti-starvation promotion applies (if the config enables it). */
   readonly antiStarvation: boolean;
+  /**
+   * True when `orderKey` reads `CallRecord.rank` (the Gittins index at submission). For the
+   * other policies the core skips the lookup and `rank` is NaN.
+   */
+  readonly usesRank: boolean;
   /** Level a new call enters. */
   startLevel(program: ProgramRow, queues: QueueConfig): number;
   /** Secondary key within a level (smaller first). */
@@ -44,6 +49,7 @@ export const fcfsPolicy: Policy = {
   clairvoyant: false,
   demotes: false,
   antiStarvation: false,
+  usesRank: false,
   startLevel: () => 0,
   orderKey: (call) => call.arrival,
   foldCompleted: keepScalar,
@@ -55,6 +61,7 @@ export const mlfqPolicy: Policy = {
   clairvoyant: false,
   demotes: true,
   antiStarvation: true,
+  usesRank: false,
   startLevel: () => 0,
   orderKey: (call) => call.seq,
   foldCompleted: keepScalar,
@@ -66,6 +73,7 @@ export const plasPolicy: Policy = {
   clairvoyant: false,
   demotes: true,
   antiStarvation: true,
+  usesRank: false,
   startLevel: (program, queues) => queueForScalar(queues, program.scalar),
   orderKey: (call) => call.seq,
   foldCompleted: (program, call) => program.scalar + call.service,
@@ -77,6 +85,7 @@ export const atlasPolicy: Policy = {
   clairvoyant: false,
   demotes: true,
   antiStarvation: true,
+  usesRank: false,
   startLevel: (program, queues) => queueForScalar(queues, program.scalar),
   orderKey: (call) => call.seq,
   foldCompleted: (program, call) => Math.max(program.scalar, call.startScalar + call.service),
@@ -88,6 +97,7 @@ export const programFcfsPolicy: Policy = {
   clairvoyant: false,
   demotes: false,
   antiStarvation: false,
+  usesRank: false,
   startLevel: () => 0,
   orderKey: (_call, program) => program.arrival,
   foldCompleted: keepScalar,
@@ -99,6 +109,7 @@ export const srptPolicy: Policy = {
   clairvoyant: true,
   demotes: false,
   antiStarvation: false,
+  usesRank: false,
   startLevel: () => 0,
   orderKey: (_call, program) => program.remainingWork,
   foldCompleted: keepScalar,
@@ -115,6 +126,7 @@ export const gittinsPolicy: Policy = {
   clairvoyant: false,
   demotes: false,
   antiStarvation: false,
+  usesRank: true,
   startLevel: () => 0,
   orderKey: (call) => -call.rank,
   foldCompleted: (program, call) => program.scalar + call.service,

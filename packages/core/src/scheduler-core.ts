@@ -186,7 +186,7 @@ export class SchedulerCore {
       maxOutputTokens: sub.maxOutputTokens,
       arrival: now,
       startScalar: program.scalar,
-      rank: this.sizes.index(program.programClass, program.scalar),
+      rank: this.policy.usesRank ? this.sizes.index(program.programClass, program.scalar) : Number.NaN,
       phase: CallPhase.queued,
       level: this.policy.startLevel(program, this.config.queues),
       seq: this.nextSeq++,
@@ -270,6 +270,22 @@ export class SchedulerCore {
     program.promotions += 1;
     this.counters.promotions += 1;
     return { kind: 'promote', key: call.key, from, to: 0 };
+  }
+
+  /**
+   * Further wait after which `addWait` would promote this queued or preempted call, taking its
+   * program's completed service and wait (Tp, Wp) as they are now; they change only when
+   * another of the program's calls completes. +Infinity when no promotion can come
+   * (anti-starvation off, the call at level 0, or its program closed); 0 or less when one is
+   * due at the next report. Reads only; a simulator uses it to know how long a batch is stable.
+   */
+  starvationSlack(call: CallRecord): number {
+    const beta = this.config.starvation.beta;
+    if (beta === null || !this.policy.antiStarvation || call.level === 0) return Number.POSITIVE_INFINITY;
+    const program = this.programs.get(call.programId);
+    if (!program) return Number.POSITIVE_INFINITY;
+    const t = Math.max(program.completedService + call.starvationService, this.config.starvation.minService);
+    return beta * t - (program.completedWait + call.starvationWait);
   }
 
   /**

@@ -41,6 +41,12 @@ interface ClassStats {
   sinceRefresh: number;
   /** Index at each grid point; empty until the first refresh. */
   table: number[];
+  /**
+   * The samples as of the last refresh, when its table is not computed yet (null otherwise):
+   * tabulating is O(grid x window), so it waits for the first `index` that needs it. The
+   * table is then exactly the one an eager refresh would have made.
+   */
+  pending: number[] | null;
 }
 
 /**
@@ -97,7 +103,7 @@ export class ServiceDistribution {
   private add(name: string, value: number): void {
     let c = this.classes.get(name);
     if (c === undefined) {
-      c = { samples: [], next: 0, sinceRefresh: 0, table: [] };
+      c = { samples: [], next: 0, sinceRefresh: 0, table: [], pending: null };
       this.classes.set(name, c);
     }
     if (c.samples.length < this.options.window) {
@@ -107,11 +113,21 @@ export class ServiceDistribution {
       c.next = (c.next + 1) % this.options.window;
     }
     c.sinceRefresh += 1;
-    if (c.table.length === 0 ? c.samples.length >= this.options.minSamples : c.sinceRefresh >= this.options.refreshEvery) {
-      const sorted = [...c.samples].sort((x, y) => x - y);
-      c.table = this.gridPoints.map((a) => gittinsIndex(sorted, a));
+    const refreshed = c.table.length > 0 || c.pending !== null;
+    if (refreshed ? c.sinceRefresh >= this.options.refreshEvery : c.samples.length >= this.options.minSamples) {
+      c.pending = c.samples.slice();
       c.sinceRefresh = 0;
     }
+  }
+
+  /** The class's table, tabulating a pending refresh first; empty when it has none yet. */
+  private tableOf(c: ClassStats): number[] {
+    if (c.pending !== null) {
+      const sorted = c.pending.sort((x, y) => x - y);
+      c.table = this.gridPoints.map((a) => gittinsIndex(sorted, a));
+      c.pending = null;
+    }
+    return c.table;
   }
 
   /** Samples held for a class. */
@@ -126,17 +142,19 @@ export class ServiceDistribution {
    */
   index(programClass: string, attained: number): number {
     const own = this.classes.get(programClass);
-    const c = own !== undefined && own.table.length > 0 ? own : this.classes.get(POOLED_CLASS);
-    if (c === undefined || c.table.length === 0) return Number.NaN;
+    const ownTable = own === undefined ? [] : this.tableOf(own);
+    const pooled = this.classes.get(POOLED_CLASS);
+    const table = ownTable.length > 0 ? ownTable : pooled === undefined ? [] : this.tableOf(pooled);
+    if (table.length === 0) return Number.NaN;
     const g = this.gridPoints;
     let lo = 0;
     let hi = g.length - 1;
-    if (attained <= (g[0] as number)) return c.table[0] as number;
+    if (attained <= (g[0] as number)) return table[0] as number;
     while (lo < hi) {
       const mid = (lo + hi + 1) >>> 1;
       if ((g[mid] as number) <= attained) lo = mid;
       else hi = mid - 1;
     }
-    return c.table[lo] as number;
+    return table[lo] as number;
   }
 }

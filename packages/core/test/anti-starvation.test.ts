@@ -73,4 +73,25 @@ describe('anti-starvation', () => {
     call.level = 2;
     expect(core.addWait(call, 100)).toBeNull();
   });
+
+  it('states the further wait to promotion as starvationSlack, and it agrees with addWait', () => {
+    const { core, row } = starving(2, 3, 1); // T = 3, threshold W = 6, Wp = 1
+    const call = submitCall(core, 'p', 'c');
+    core.addWait(call, 2);
+    expect(core.starvationSlack(call)).toBeCloseTo(3, 12); // 6 - (1 + 2)
+    row.completedWait = 2; // a sibling completed: Wp moved, so does the slack
+    expect(core.starvationSlack(call)).toBeCloseTo(2, 12);
+    expect(core.addWait(call, 1.99)).toBeNull();
+    expect(core.addWait(call, 0.01)?.to).toBe(0);
+    expect(core.starvationSlack(call)).toBe(Number.POSITIVE_INFINITY); // at level 0 now
+  });
+
+  it('gives an infinite slack when no promotion can come', () => {
+    const none = starving(null);
+    expect(none.core.starvationSlack(submitCall(none.core, 'p', 'c'))).toBe(Number.POSITIVE_INFINITY);
+    const srpt = makeCore('srpt', withBeta(1));
+    const call = submitCall(srpt, 'p', 'c');
+    call.level = 2;
+    expect(srpt.starvationSlack(call)).toBe(Number.POSITIVE_INFINITY);
+  });
 });

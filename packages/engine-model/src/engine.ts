@@ -10,8 +10,8 @@ import { kvCapacityBlocks, swapSeconds } from './profile.ts';
 import { stepSeconds } from './step-time.ts';
 import type { StepShape } from './types.ts';
 
-/** Longest run of identical decode steps simulated as one event. */
-const MAX_DECODE_RUN = 4096;
+/** Longest run of identical steps simulated as one event. */
+const MAX_RUN_STEPS = 4096;
 
 /**
  * A simulated GPU engine: continuous batching over the profile's cost model, driven by the
@@ -56,8 +56,16 @@ export class SimEngine {
   private orderDirty = false;
   /** True when a waiting call changed level since the queue was last sorted. */
   private waitingDirty = false;
-  /** True when waits must reach the core at every rebuild (anti-starvation can promote). */
+  /** True when waits must reach the core (anti-starvation can promote). */
   private readonly tracksStarvation: boolean;
+  /**
+   * No waiting call can be due for promotion before this time (a lower bound: calls admitted
+   * since it was computed may have held it). Rebuilds report waits to the core only once it
+   * has passed, so a rebuild costs O(waiting) only when a promotion may be due.
+   */
+  private earliestPromotion = Number.POSITIVE_INFINITY;
+  /** True when `earliestPromotion` must be recomputed (a waiting call's program changed). */
+  private promotionStale = false;
   /** Start, length in steps, first step time and per-step growth of the run in flight. */
   private stepStart = 0;
   private macroSteps = 1;
@@ -67,6 +75,10 @@ export class SimEngine {
   private readonly doneBuffer: EngineCall[] = [];
   /** Calls with work in the current step. */
   private activeCalls = 0;
+  /** True when this step's refill stopped at a waiting call it could not admit. */
+  private refillBlocked = false;
+  /** True when this step preempted a running call for memory. */
+  private preemptedThisStep = false;
 
   constructor(id: string, profile: EngineProfile, options: EngineOptions, core: SchedulerCore) {
     this.id = id;
@@ -139,6 +151,8 @@ export class SimEngine {
   beginStep(now: number): number | null {
     if (this.stepping) throw new Error(`engine ${this.id}: beginStep while a step is in flight`);
     this.stepSwapSeconds = 0;
+    this.refillBlocked = false;
+    this.preemptedThisStep = false;
     if (this.waiting.length === 0) {
       // Nothing can join or be preempted: a rebuild would only re-sort the batch.
       if (this.orderDirty) this.sortRunning();
@@ -158,38 +172,113 @@ export class SimEngine {
     this.macroSteps = 1;
     this.firstStepSeconds = first + swap;
     this.stepGrowthSeconds = 0;
-    if (this.options.macroSteps && shape.prefillSeqs === 0 && swap === 0) this.extendDecodeRun(shape, first);
+    if (this.options.macroSteps && swap === 0) this.extendRun(shape, first);
     this.stepDuration = this.runSeconds(this.macroSteps);
     this.stepping = true;
     return this.stepDuration;
   }
 
   /**
-   * Turns a pure-decode step into a run of identical decode steps, which is exact: the batch
-   * cannot change before its first completion, the next rebuild, or an `interrupt`. Each step
-   * reads D more context tokens than the one before, and step time is linear in context, so
-   * step i takes first + i * growth.
+   * Turns a step into a run of identical steps where that is exact. Two shapes repeat: a pure
+   * decode step, and (with chunked prefill) decodes plus one call's prefill chunk that fills the
+   * rest of the token budget, while that call has at least one more such chunk to go. The
+   * batch cannot change before its first completion, the prefilling call's last full chunk, an
+   * `interrupt`, or (while calls wait) the end of `stableSteps`. Each step reads D more context
+   * tokens (and the chunk attends to one chunk more) than the one before, and step time is
+   * linear in both, so step i takes first + i * growth.
    */
-  private extendDecodeRun(shape: StepShape, first: number): void {
-    let k = Number.POSITIVE_INFINITY;
+  private extendRun(shape: StepShape, first: number): void {
+    let k = MAX_RUN_STEPS;
+    let filler: EngineCall | null = null;
+    if (shape.prefillSeqs > 0) {
+      if (!this.options.chunkedPrefill || shape.prefillSeqs !== 1) return;
+      if (shape.prefillTokens !== this.options.maxBatchTokens - shape.decodeSeqs) return;
+      for (const c of this.running) if (c.chunk > 0) filler = c;
+      if (filler === null) return;
+      k = Math.floor((filler.prefillTarget - filler.computed) / filler.chunk);
+    }
     for (const c of this.running) {
+      if (!c.decoding) continue;
       const left = c.spec.outputTokens - c.generated;
       if (left < k) k = left;
     }
-    if (this.waiting.length > 0) k = Math.min(k, this.options.rebuildEverySteps - this.stepsSinceRebuild);
-    k = Math.min(k, MAX_DECODE_RUN);
     if (!(k > 1)) return;
-    let extra = 0;
-    for (const c of this.running) extra += this.blocksOf(c.computed + k - c.hit) - this.blocksOf(c.computed + 1 - c.hit);
-    if (!this.reserve(extra)) return;
-    for (const c of this.running) c.ownBlocks = this.blocksOf(c.computed + k - c.hit);
-    this.ownBlocks += extra;
     const constant = this.options.ablations.constantStepSeconds;
     if (constant === null) {
-      const next: StepShape = { ...shape, decodeContextTokens: shape.decodeContextTokens + shape.decodeSeqs };
+      const chunk = filler === null ? 0 : filler.chunk;
+      const next: StepShape = {
+        ...shape,
+        decodeContextTokens: shape.decodeContextTokens + shape.decodeSeqs,
+        prefillAttentionPairs: shape.prefillAttentionPairs + chunk * chunk,
+      };
       this.stepGrowthSeconds = stepSeconds(this.profile, next) - first;
     }
+    // A demotion takes effect at the step that uses up the quantum (it re-sorts the batch, may
+    // let a waiting call outrank the demoted one, and restarts the level's service count), so
+    // the run stops there.
+    k = this.beforeDemotion(k);
+    if (this.waiting.length > 0) k = this.stableSteps(k);
+    if (!(k > 1)) return;
+    let extra = 0;
+    for (const c of this.running) {
+      if (!c.decoding) continue;
+      extra += this.blocksOf(c.computed + k - c.hit) - this.blocksOf(c.computed + 1 - c.hit);
+    }
+    // The run's growth is booked now but the cache is evicted for it only when the run ends
+    // (`endStep`), for the steps that actually ran: an interrupted run must not have evicted
+    // what a step-by-step engine would have kept. Eviction is in a fixed LRU order nothing in
+    // the run changes, so evicting the total at the end leaves the cache as step-by-step would.
+    if (extra > this.freeBlocks() + this.cache.evictableBlocks) return;
+    for (const c of this.running) if (c.decoding) c.ownBlocks = this.blocksOf(c.computed + k - c.hit);
+    this.ownBlocks += extra;
     this.macroSteps = k;
+  }
+
+  /** At most `k`, and no more steps than it takes any running call to use up its level's quantum. */
+  private beforeDemotion(k: number): number {
+    const core = this.core;
+    if (!core.policy.demotes) return k;
+    const quanta = core.config.queues.quanta;
+    // The most service any call can gain per step in this run is the last step's.
+    const lastStep = this.firstStepSeconds + this.stepGrowthSeconds * (k - 1);
+    const perStep = core.config.serviceUnit === 'share' ? lastStep / Math.max(1, this.activeCalls) : lastStep;
+    for (const c of this.running) {
+      const rec = c.spec.rec;
+      if (rec.level >= quanta.length - 1 || (c.chunk === 0 && !c.decoding)) continue;
+      const left = (quanta[rec.level] as number) - rec.levelService;
+      k = Math.min(k, Math.max(1, Math.ceil(left / perStep)));
+    }
+    return k;
+  }
+
+  /**
+   * How many of the next `k` steps (at most) provably keep the batch as it is while
+   * calls wait. The batch is stable when no waiting call outranks its last call (a rebuild
+   * would then only refill), refilling already failed this step or the batch is full (during
+   * decode, memory and cached prefixes only shrink, so it fails again), no call was preempted
+   * for memory this step, no running call can use up its level's quantum before the last step
+   * (a demotion could let a waiting call outrank it), and no waiting call's anti-starvation
+   * promotion falls due before the last step ends. When any of that cannot be shown, the run
+   * stops at the next rebuild, as a step-by-step engine would.
+   */
+  private stableSteps(k: number): number {
+    const untilRebuild = Math.min(k, this.options.rebuildEverySteps - this.stepsSinceRebuild);
+    const worst = this.running[this.running.length - 1];
+    const head = this.waiting[0];
+    if (worst === undefined || head === undefined) return untilRebuild;
+    if (this.preemptedThisStep) return untilRebuild;
+    if (!this.refillBlocked && this.running.length < this.options.maxBatchSeqs) return untilRebuild;
+    const core = this.core;
+    if (core.compare(head.spec.rec, worst.spec.rec) < 0) return untilRebuild;
+    // Promotion: waits reach the core at rebuilds; the run ends at the first step end at or
+    // after the earliest moment a waiting call would be promoted.
+    if (this.tracksStarvation) {
+      const due = this.promotionBound();
+      let j = 1;
+      while (j < k && this.stepStart + this.runSeconds(j) < due) j += 1;
+      k = j;
+    }
+    return k;
   }
 
   /** Seconds of the first `k` steps of the current run. */
@@ -211,7 +300,9 @@ export class SimEngine {
     this.stepDuration = this.runSeconds(j);
     let sum = 0;
     for (const c of this.running) {
-      c.ownBlocks = this.blocksOf(c.computed + j - c.hit);
+      // A prefilling call holds its whole prompt's reservation; decoding calls give back the
+      // blocks reserved for the steps that will not run.
+      if (c.decoding) c.ownBlocks = this.blocksOf(c.computed + j - c.hit);
       sum += c.ownBlocks;
     }
     this.ownBlocks = sum;
@@ -255,6 +346,7 @@ export class SimEngine {
     this.stepping = false;
     const dt = this.stepDuration;
     const k = this.macroSteps;
+    if (k > 1) this.trimToCapacity();
     this.stats.steps += k;
     this.stats.busySeconds += dt;
     this.stats.batchSeqSum += this.activeCalls * k;
@@ -272,8 +364,8 @@ export class SimEngine {
       }
       if (this.core.addService(c.spec.rec, share) !== null) this.orderDirty = true;
       if (c.chunk > 0) {
-        c.computed += c.chunk;
-        this.stats.prefillTokens += c.chunk;
+        c.computed += c.chunk * k;
+        this.stats.prefillTokens += c.chunk * k;
         c.chunk = 0;
         if (c.computed >= c.prefillTarget) this.emitToken(c, now, 1);
       } else {
@@ -304,7 +396,10 @@ export class SimEngine {
     this.trimToCapacity();
   }
 
-  /** After a donation the cache may overshoot capacity by rounding; evict the excess. */
+  /**
+   * Evicts cache while the engine's own blocks and the cache overshoot capacity: after a
+   * donation (block rounding) and at the end of a run of steps (its booked growth).
+   */
   private trimToCapacity(): void {
     const over = this.ownBlocks + this.cache.blocks - this.capacityBlocks;
     if (over > 0) this.cache.evict(over);
@@ -339,6 +434,34 @@ export class SimEngine {
     return this.blocksOf(want + growth - hit);
   }
 
+  /**
+   * Tells the engine that a call of a program with calls waiting here has completed (on any
+   * engine): the program's completed service and wait moved, so its waiting calls' promotion
+   * times must be recomputed before they are relied on.
+   */
+  siblingCompleted(): void {
+    this.promotionStale = true;
+  }
+
+  /** `earliestPromotion`, recomputed over the waiting calls first when stale. */
+  private promotionBound(): number {
+    if (this.promotionStale) {
+      let due = Number.POSITIVE_INFINITY;
+      for (const c of this.waiting) {
+        const at = this.promotionAt(c);
+        if (at < due) due = at;
+      }
+      this.earliestPromotion = due;
+      this.promotionStale = false;
+    }
+    return this.earliestPromotion;
+  }
+
+  /** When the waiting call `c` would be promoted, its program's totals as they are now. */
+  private promotionAt(c: EngineCall): number {
+    return c.waitMark + this.core.starvationSlack(c.spec.rec);
+  }
+
   /** Reports the wait since the last report to the core; true when it promoted the call. */
   private reportWait(c: EngineCall, now: number): boolean {
     const w = now - c.waitMark;
@@ -364,10 +487,13 @@ export class SimEngine {
   private rebuild(now: number): void {
     this.stepsSinceRebuild = 0;
     const core = this.core;
-    if (this.tracksStarvation) {
+    if (this.tracksStarvation && now >= this.promotionBound()) {
+      // A promotion may be due: every wait reaches the core now (a call's wait is otherwise
+      // reported when it is admitted), then the bound is recomputed.
       let promoted = false;
       for (const c of this.waiting) if (this.reportWait(c, now)) promoted = true;
       if (promoted) this.waitingDirty = true;
+      this.promotionStale = true;
     }
     const byPriority = (a: EngineCall, b: EngineCall): number => core.compare(a.spec.rec, b.spec.rec);
     if (this.waitingDirty || this.core.policy.clairvoyant) {
@@ -440,7 +566,10 @@ export class SimEngine {
   private refill(now: number): void {
     while (this.running.length < this.options.maxBatchSeqs && this.waiting.length > 0) {
       const head = this.waiting[0] as EngineCall;
-      if (!this.admit(head, now)) break;
+      if (!this.admit(head, now)) {
+        this.refillBlocked = true;
+        break;
+      }
       this.waiting.shift();
     }
   }
@@ -511,6 +640,10 @@ export class SimEngine {
 
   private insertWaiting(c: EngineCall): void {
     const core = this.core;
+    if (this.tracksStarvation) {
+      const at = this.promotionAt(c);
+      if (at < this.earliestPromotion) this.earliestPromotion = at;
+    }
     let lo = 0;
     let hi = this.waiting.length;
     while (lo < hi) {
@@ -610,6 +743,7 @@ export class SimEngine {
   }
 
   private preemptForMemory(c: EngineCall, now: number): void {
+    this.preemptedThisStep = true;
     this.preempt(c, now);
     this.insertWaiting(c);
   }

@@ -1,5 +1,5 @@
 import type { CallRecord } from '@autellix/core';
-import { ConfigError, getBalancer, getPolicy, SchedulerCore } from '@autellix/core';
+import { CallPhase, ConfigError, getBalancer, getPolicy, SchedulerCore } from '@autellix/core';
 import type { EngineCall, EngineProfile, Segment } from '@autellix/engine-model';
 import { getProfile, kernelSeconds, makeSegment, SimEngine } from '@autellix/engine-model';
 import { EventQueue } from './event-queue.ts';
@@ -64,7 +64,15 @@ export function simulate(config: SimConfig): SimResult {
   const core = new SchedulerCore(policy, config.scheduler, getBalancer(config.balancer));
   const engineOptions = { ...config.engine, rebuildEverySteps: config.scheduler.rebuildEverySteps };
   const engines: SimEngine[] = [];
-  for (let i = 0; i < config.engines; i++) engines.push(new SimEngine(`engine-${i}`, profile, engineOptions, core));
+  const engineIndex = new Map<string, number>();
+  for (let i = 0; i < config.engines; i++) {
+    engines.push(new SimEngine(`engine-${i}`, profile, engineOptions, core));
+    engineIndex.set(`engine-${i}`, i);
+  }
+  // With anti-starvation, a completion changes its program's (Wp, Tp), so a sibling waiting on
+  // another engine may become due for promotion: that engine's run of decode steps must end at
+  // the step in progress, as it would have been checked at every step.
+  const promotionsTrackCompletions = policy.antiStarvation && config.scheduler.starvation.beta !== null;
   const events = new EventQueue<SimEvent>();
   const runs: ProgramRun[] = [];
   const owner = new Map<string, { run: ProgramRun; call: number }>();
@@ -196,6 +204,15 @@ export function simulate(config: SimConfig): SimResult {
     const spec = run.spec.calls[own.call] as CallSpec;
     const row = core.complete(rec, t);
     if (policy.clairvoyant) row.remainingWork -= oracleCost(profile, spec);
+    if (promotionsTrackCompletions) {
+      for (const sibling of row.active.values()) {
+        if (sibling.phase === CallPhase.running || sibling.engine === null) continue;
+        const e = engineIndex.get(sibling.engine);
+        if (e === undefined) continue;
+        (engines[e] as SimEngine).siblingCompleted();
+        if ((engines[e] as SimEngine).busy) startEngine(e, t);
+      }
+    }
     run.outputTokens += call.generated;
     run.wait += call.waitTime;
     run.execution += call.execTime;

@@ -1,7 +1,7 @@
 import { DEFAULT_SCHEDULER_CONFIG } from '@autellix/core';
 import { DEFAULT_ENGINE_OPTIONS } from '@autellix/engine-model';
 import { describe, expect, it } from 'vitest';
-import type { SimConfig } from '../src/sim-types.ts';
+import type { SimConfig, SimResult } from '../src/sim-types.ts';
 import { backlogGrows, simulate } from '../src/simulate.ts';
 import type { ProgramSpec } from '../src/workload/types.ts';
 import { generatePrograms } from '../src/workload/index.ts';
@@ -97,15 +97,45 @@ describe('backlogGrows', () => {
   });
 });
 
-describe('decode runs', () => {
-  it('give the same latencies as one event per step', () => {
+describe('runs of identical steps', () => {
+  /** Simulates with and without runs; both must agree on every step and every latency. */
+  function expectSameAsStepByStep(c: SimConfig): SimResult {
+    const fast = simulate(c);
+    const slow = simulate({ ...c, engine: { ...c.engine, macroSteps: false } });
+    expect(fast.metrics.steps).toBe(slow.metrics.steps);
+    expect(fast.metrics.preemptions).toBe(slow.metrics.preemptions);
+    expect(fast.metrics.starvationPromotions).toBe(slow.metrics.starvationPromotions);
+    expect(fast.metrics.demotions).toBe(slow.metrics.demotions);
+    expect(fast.metrics.prefixHitRate).toBeCloseTo(slow.metrics.prefixHitRate, 9);
+    expect(fast.metrics.programLatency.mean).toBeCloseTo(slow.metrics.programLatency.mean, 6);
+    expect(fast.metrics.tokenLatency.p99).toBeCloseTo(slow.metrics.tokenLatency.p99, 6);
+    return fast;
+  }
+
+  it('give the same results as one event per step at light load', () => {
     const programs = generatePrograms('mixed', { seed: 11, count: 30, rate: 0.4 });
-    for (const policy of ['fcfs', 'plas'] as const) {
-      const fast = simulate(config(programs, { policy }));
-      const slow = simulate(config(programs, { policy, engine: { ...DEFAULT_ENGINE_OPTIONS, macroSteps: false } }));
-      expect(fast.metrics.steps).toBe(slow.metrics.steps);
-      expect(fast.metrics.programLatency.mean).toBeCloseTo(slow.metrics.programLatency.mean, 6);
-      expect(fast.metrics.tokenLatency.p99).toBeCloseTo(slow.metrics.tokenLatency.p99, 6);
+    for (const policy of ['fcfs', 'plas'] as const) expectSameAsStepByStep(config(programs, { policy }));
+  });
+
+  it('stay exact with a queue, memory preemption, demotions and promotions on two engines', () => {
+    const programs = generatePrograms('bfcl', { seed: 3, count: 300, rate: 6 });
+    const plas = expectSameAsStepByStep(
+      config(programs, { policy: 'plas', engines: 2, scheduler: { ...DEFAULT_SCHEDULER_CONFIG, starvation: { beta: 2, minService: 1 } } }),
+    );
+    const mlfq = expectSameAsStepByStep(
+      config(programs, { policy: 'mlfq', engines: 2, scheduler: { ...DEFAULT_SCHEDULER_CONFIG, starvation: { beta: 1, minService: 1 } } }),
+    );
+    // The scenario must exercise what it claims to.
+    for (const r of [plas, mlfq]) {
+      expect(r.metrics.maxWaiting).toBeGreaterThan(0);
+      expect(r.metrics.preemptions).toBeGreaterThan(0);
+      expect(r.metrics.demotions).toBeGreaterThan(0);
+      expect(r.metrics.starvationPromotions).toBeGreaterThan(0);
     }
+  });
+
+  it('stay exact with the rebuild every few steps', () => {
+    const programs = generatePrograms('lats', { seed: 3, count: 40, rate: 0.5 });
+    expectSameAsStepByStep(config(programs, { policy: 'atlas', scheduler: { ...DEFAULT_SCHEDULER_CONFIG, rebuildEverySteps: 4 } }));
   });
 });

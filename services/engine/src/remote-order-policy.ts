@@ -15,6 +15,7 @@ export function remoteOrderPolicy(keys: ReadonlyMap<CallKey, number>): Policy {
     clairvoyant: false,
     demotes: false,
     antiStarvation: false,
+    usesRank: false,
     startLevel: () => 0,
     orderKey: (call) => keys.get(call.key) ?? Number.POSITIVE_INFINITY,
     foldCompleted: (program: ProgramRow) => program.scalar,
