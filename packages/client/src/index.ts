@@ -1,7 +1,7 @@
 export type { CallOutcome, CallStartOptions, CallState, SubmitBody } from './call-handle.ts';
 export { CallHandle } from './call-handle.ts';
 export type { CallOptions } from './call-options.ts';
-export { MAX_PARENTS } from './call-options.ts';
+export { isValidId, MAX_PARENTS } from './call-options.ts';
 export type { CallChunk } from './chunk-buffer.ts';
 export type { ClientOptions, ConnectOptions } from './client.ts';
 export { AutellixClient } from './client.ts';

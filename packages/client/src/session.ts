@@ -21,6 +21,14 @@ export interface OpenSessionOptions {
   readonly idleTtlMs?: number;
   /** How long to wait for `session.opened` (ms); default 10 000. */
   readonly timeoutMs?: number;
+  /**
+   * Tells this open apart from earlier opens of the same session id in JetStream's duplicate
+   * detection (msgID `open:<sessionId>:<openKey>` instead of `open:<sessionId>`). A process
+   * that re-opens sessions another process (or an earlier run of itself) opened, such as a
+   * gateway after a restart, passes a key of its own; the scheduler answers a re-open of an open
+   * session with `existing: true`. Same characters as an id.
+   */
+  readonly openKey?: string;
 }
 
 export interface CloseSessionOptions {
@@ -82,6 +90,9 @@ export class Session implements CallSubmitter {
       throw new ValidationError(ErrorCode.badField, 'sessionId must be 1-128 characters of [A-Za-z0-9_.:-]', { sessionId, field: 'sessionId' });
     }
     const refs = { sessionId };
+    if (opts.openKey !== undefined && !isValidId(opts.openKey)) {
+      throw new ValidationError(ErrorCode.badField, 'openKey must be 1-128 characters of [A-Za-z0-9_.:-]', { sessionId, field: 'openKey' });
+    }
     const timeoutMs = checkTimeout(opts.timeoutMs ?? DEFAULT_SESSION_TIMEOUT_MS, refs);
     const opened = await intake.request({
       kind: 'session',
@@ -92,7 +103,7 @@ export class Session implements CallSubmitter {
         ...(opts.programClass === undefined ? {} : { programClass: opts.programClass }),
         ...(opts.idleTtlMs === undefined ? {} : { idleTtlMs: opts.idleTtlMs }),
       }),
-      msgID: `open:${sessionId}`,
+      msgID: opts.openKey === undefined ? `open:${sessionId}` : `open:${sessionId}:${opts.openKey}`,
       expect: 'session.opened',
       timeoutMs,
       onDuplicate: () =>

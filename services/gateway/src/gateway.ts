@@ -1,0 +1,283 @@
+import { randomBytes } from 'node:crypto';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { AutellixClient, CallHandle, Session } from '@autellix/client';
+import { AutellixError, randomSessionId } from '@autellix/client';
+import { Admission } from './admission.ts';
+import type { GatewayConfig } from './config.ts';
+import { validateGatewayConfig } from './config.ts';
+import { badRequest, fromAutellixError, HttpError } from './http-error.ts';
+import type { CallIdentity } from './identity.ts';
+import { callIdentity } from './identity.ts';
+import type { CompletionRequest } from './openai-request.ts';
+import { parseCompletionRequest } from './openai-request.ts';
+import type { ResponseMeta } from './openai-response.ts';
+import { chunkBody, completionBody, finishReason, usageOf } from './openai-response.ts';
+import { SessionPool } from './session-pool.ts';
+
+/** Counters of a running gateway (since start). */
+export interface GatewayCounters {
+  requests: number;
+  completed: number;
+  failed: number;
+  /** Calls cancelled because their client disconnected. */
+  disconnected: number;
+  /** Requests refused with 429. */
+  rejected: number;
+}
+
+/** A running gateway. `close` stops accepting, cancels calls in flight, and closes the server. */
+export interface RunningGateway {
+  /** Base URL, e.g. `http://127.0.0.1:8000` (the OpenAI base URL is this plus `/v1`). */
+  readonly url: string;
+  readonly server: Server;
+  readonly counters: Readonly<GatewayCounters>;
+  close(): Promise<void>;
+}
+
+const SSE_HEADERS = { 'Content-Type': 'text/event-stream; charset=utf-8', 'Cache-Control': 'no-cache', Connection: 'keep-alive' };
+
+/**
+ * Serves the OpenAI-compatible API over an autellix client: `POST /v1/chat/completions`,
+ * `POST /v1/completions` (streamed as SSE or not), `GET /v1/models`, `POST /v1/sessions`,
+ * `DELETE /v1/sessions/{id}`, `GET /v1/autellix/status` and `GET /health`. Every error is
+ * answered in the OpenAI error shape; an unexpected one is logged and answered 500, and the
+ * server keeps serving. The client is the caller's: `close` leaves it open.
+ */
+export async function startGateway(client: AutellixClient, config: GatewayConfig, log: (line: string) => void): Promise<RunningGateway> {
+  const cfg = validateGatewayConfig(config);
+  const instance = randomBytes(3).toString('hex');
+  const pool = new SessionPool(client, `gw-${instance}`, cfg.sessionIdleTtlMs);
+  const admission = new Admission(cfg.maxInFlight, cfg.maxInFlightPerProgram, cfg.retryAfterSeconds);
+  const counters: GatewayCounters = { requests: 0, completed: 0, failed: 0, disconnected: 0, rejected: 0 };
+  const inFlight = new Set<AbortController>();
+  let callSeq = 0;
+
+  const server = createServer((req, res) => {
+    counters.requests += 1;
+    route(req, res).catch((err: unknown) => {
+      const http = toHttpError(err);
+      if (http.status >= 500) log(`${req.method} ${req.url}: ${(err as Error)?.stack ?? String(err)}`);
+      sendError(res, http);
+    });
+  });
+
+  async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const path = (req.url ?? '/').split('?')[0] as string;
+    const method = req.method ?? 'GET';
+    if (path === '/v1/chat/completions' || path === '/v1/completions') {
+      allow(method, 'POST');
+      await completion(path === '/v1/chat/completions' ? 'chat' : 'text', req, res);
+    } else if (path === '/v1/models') {
+      allow(method, 'GET');
+      sendJson(res, 200, { object: 'list', data: cfg.models.map((id) => ({ id, object: 'model', created: 0, owned_by: 'autellix' })) });
+    } else if (path.startsWith('/v1/models/')) {
+      allow(method, 'GET');
+      const id = decodeURIComponent(path.slice('/v1/models/'.length));
+      if (!cfg.models.includes(id)) throw new HttpError(404, 'invalid_request_error', `The model \`${id}\` does not exist`, { param: 'model', code: 'model_not_found' });
+      sendJson(res, 200, { id, object: 'model', created: 0, owned_by: 'autellix' });
+    } else if (path === '/v1/sessions') {
+      allow(method, 'POST');
+      await openSession(req, res);
+    } else if (path.startsWith('/v1/sessions/')) {
+      allow(method, 'DELETE');
+      await closeSession(decodeURIComponent(path.slice('/v1/sessions/'.length)), res);
+    } else if (path === '/v1/autellix/status') {
+      allow(method, 'GET');
+      sendJson(res, 200, { in_flight: admission.active, sessions: pool.size, counters: { ...counters, rejected: admission.rejected } });
+    } else if (path === '/health') {
+      sendJson(res, 200, { status: 'ok' });
+    } else {
+      throw new HttpError(404, 'invalid_request_error', `no route for ${method} ${path}`, { code: 'not_found' });
+    }
+  }
+
+  async function completion(kind: 'chat' | 'text', req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const request = parseCompletionRequest(kind, await readJson(req, cfg.maxBodyBytes), cfg.models, cfg.defaultMaxTokens);
+    const who = callIdentity(req.headers, request.sessionId);
+    const oneShot = who.programId === null;
+    const programId = who.programId ?? randomSessionId();
+    const release = admission.admit(programId);
+    const ac = new AbortController();
+    inFlight.add(ac);
+    // The response closing before it was ended means the client went away: cancel its call.
+    res.on('close', () => {
+      if (!res.writableEnded && !ac.signal.aborted) {
+        counters.disconnected += 1;
+        ac.abort(new Error('client disconnected'));
+      }
+    });
+    let session: Session | null = null;
+    try {
+      session = oneShot
+        ? await client.openSession({ sessionId: programId, ...(who.programClass === null ? {} : { programClass: who.programClass }) })
+        : await pool.get(programId, who.programClass ?? undefined);
+      const handle = startCall(session, request, who, ac.signal);
+      const meta: ResponseMeta = { id: `${kind === 'chat' ? 'chatcmpl' : 'cmpl'}-${programId}-${handle.callId}`, created: Math.floor(Date.now() / 1000), model: request.model };
+      res.setHeader('X-Autellix-Program', programId);
+      res.setHeader('X-Autellix-Call-Id', handle.callId);
+      if (request.stream) await streamCall(handle, request, meta, res);
+      else sendJson(res, 200, completionBody(request, meta, await handle.result));
+      counters.completed += 1;
+    } catch (err) {
+      if (!oneShot) pool.forgetOn(programId, err);
+      counters.failed += 1;
+      if (ac.signal.aborted && !res.writableEnded) res.destroy();
+      else throw err;
+    } finally {
+      inFlight.delete(ac);
+      release();
+      if (oneShot && session !== null) session.close().catch((e: unknown) => log(`closing one-call program ${programId}: ${(e as Error).message}`));
+    }
+  }
+
+  function startCall(session: Session, request: CompletionRequest, who: CallIdentity, signal: AbortSignal): CallHandle {
+    callSeq += 1;
+    return session.call({
+      ...(request.kind === 'chat' ? { messages: request.messages } : { prompt: request.prompt as string }),
+      maxTokens: request.maxTokens,
+      callId: who.callId ?? `g${instance}-${callSeq}`,
+      ...(who.threadId === null ? {} : { threadId: who.threadId }),
+      parents: who.parents,
+      stream: request.stream,
+      signal,
+      timeoutMs: cfg.requestTimeoutMs,
+    });
+  }
+
+  async function openSession(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const raw = await readJson(req, cfg.maxBodyBytes, true);
+    const body = (raw ?? {}) as Record<string, unknown>;
+    if (typeof body !== 'object' || Array.isArray(body)) throw badRequest('the request body must be a JSON object', null);
+    const want = body.session_id;
+    if (want !== undefined && typeof want !== 'string') throw badRequest('session_id must be a string', 'session_id');
+    const ttl = body.idle_ttl_ms;
+    if (ttl !== undefined && !(typeof ttl === 'number' && Number.isSafeInteger(ttl) && ttl >= 1)) throw badRequest('idle_ttl_ms must be an integer >= 1', 'idle_ttl_ms');
+    const cls = body.program_class;
+    if (cls !== undefined && typeof cls !== 'string') throw badRequest('program_class must be a string', 'program_class');
+    const id = want ?? randomSessionId();
+    const session = await client.openSession({
+      sessionId: id,
+      openKey: pool.nextOpenKey(),
+      ...(cls === undefined ? {} : { programClass: cls }),
+      ...(ttl !== undefined ? { idleTtlMs: ttl as number } : cfg.sessionIdleTtlMs === null ? {} : { idleTtlMs: cfg.sessionIdleTtlMs }),
+    });
+    pool.adopt(id, session);
+    sendJson(res, 201, { id, object: 'session', idle_ttl_ms: session.idleTtlMs, existing: session.existing });
+  }
+
+  async function closeSession(id: string, res: ServerResponse): Promise<void> {
+    // A session this gateway does not hold is re-opened (an idempotent re-open) so it can be closed.
+    const held = await pool.take(id);
+    const session = held ?? (await client.openSession({ sessionId: id, openKey: pool.nextOpenKey() }));
+    if (held === null && !session.existing) {
+      await session.close();
+      throw new HttpError(404, 'not_found_error', `no session ${id}`, { param: 'id', code: 'unknown_session' });
+    }
+    const summary = await session.close();
+    sendJson(res, 200, {
+      id,
+      object: 'session.deleted',
+      deleted: true,
+      calls_completed: summary.callsCompleted,
+      service_seconds: summary.service,
+      reason: summary.reason,
+    });
+  }
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(cfg.port, cfg.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const addr = server.address() as AddressInfo;
+  const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+  return {
+    url: `http://${host}:${addr.port}`,
+    server,
+    counters,
+    close: async () => {
+      for (const ac of inFlight) ac.abort(new Error('gateway closing'));
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+/** Streams a call as SSE: a role chunk (chat), text chunks, the finish chunk, usage if asked, `[DONE]`. */
+async function streamCall(handle: CallHandle, request: CompletionRequest, meta: ResponseMeta, res: ServerResponse): Promise<void> {
+  // Wait for the first chunk (or the failure) before committing to a 200, so that a call the
+  // scheduler refuses still gets its proper status.
+  const it = handle[Symbol.asyncIterator]();
+  const first = await it.next();
+  res.writeHead(200, SSE_HEADERS);
+  const send = (body: unknown): void => {
+    res.write(`data: ${JSON.stringify(body)}\n\n`);
+  };
+  try {
+    if (request.kind === 'chat') send(chunkBody(request, meta, { role: true, text: '' }));
+    for (let r = first; r.done !== true; r = await it.next()) send(chunkBody(request, meta, { text: r.value.text }));
+    const outcome = await handle.result;
+    send(chunkBody(request, meta, { finish: finishReason(outcome, request) }));
+    if (request.includeUsage) send(chunkBody(request, meta, { usage: usageOf(outcome) }));
+    res.end('data: [DONE]\n\n');
+  } catch (err) {
+    // Headers are out: the error travels as an SSE event, which the OpenAI SDKs raise.
+    if (!res.writableEnded && !res.destroyed) {
+      send(toHttpError(err).body());
+      res.end();
+    }
+    throw err;
+  }
+}
+
+function allow(method: string, wanted: string): void {
+  if (method !== wanted) throw new HttpError(405, 'invalid_request_error', `use ${wanted}`, { code: 'method_not_allowed', headers: { Allow: wanted } });
+}
+
+function toHttpError(err: unknown): HttpError {
+  if (err instanceof HttpError) return err;
+  if (err instanceof AutellixError) return fromAutellixError(err);
+  return new HttpError(500, 'server_error', 'internal error', { code: 'internal' });
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text), ...headers });
+  res.end(text);
+}
+
+function sendError(res: ServerResponse, err: HttpError): void {
+  if (res.headersSent) {
+    if (!res.writableEnded) res.end();
+    return;
+  }
+  sendJson(res, err.status, err.body(), { ...err.headers });
+}
+
+/**
+ * Reads and parses a JSON body of at most `limit` bytes. Throws 413 when larger, 400 when not JSON.
+ * With `optional`, an empty body is null.
+ */
+async function readJson(req: IncomingMessage, limit: number, optional = false): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > limit) throw new HttpError(413, 'invalid_request_error', `the request body is over ${limit} bytes`, { code: 'request_too_large' });
+    chunks.push(chunk as Buffer);
+  }
+  const text = Buffer.concat(chunks).toString('utf8');
+  if (text.trim() === '') {
+    if (optional) return null;
+    throw badRequest('the request body is empty; send a JSON object', null);
+  }
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (err) {
+    throw badRequest(`the request body is not valid JSON: ${(err as Error).message}`, null, 'invalid_json');
+  }
+}
