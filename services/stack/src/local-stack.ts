@@ -3,6 +3,9 @@ import type { EngineOptions } from '@autellix/engine-model';
 import { DEFAULT_ENGINE_SERVICE, startEngine } from '@autellix/engine';
 import type { RunningScheduler, SchedulerServiceConfig } from '@autellix/scheduler';
 import { DEFAULT_SERVICE_CONFIG, startScheduler } from '@autellix/scheduler';
+import { AutellixClient } from '@autellix/client';
+import type { GatewayConfig, RunningGateway } from '@autellix/gateway';
+import { DEFAULT_GATEWAY_CONFIG, startGateway } from '@autellix/gateway';
 import type { NatsServerHandle } from '@autellix/testkit';
 import { startNatsServer } from '@autellix/testkit';
 import { ensureNatsServer } from './ensure-nats-server.ts';
@@ -19,6 +22,8 @@ export interface LocalStackOptions {
   readonly scheduler?: Partial<SchedulerServiceConfig>;
   /** Overrides of the engine model's options (batch size, preemption mode, ...). */
   readonly engine?: Partial<EngineOptions>;
+  /** The OpenAI-compatible gateway's settings (port 0 for a free one); null runs no gateway. */
+  readonly gateway?: Partial<GatewayConfig> | null;
   readonly log: (line: string) => void;
 }
 
@@ -28,19 +33,26 @@ export interface LocalStack {
   readonly server: NatsServerHandle;
   readonly scheduler: RunningScheduler;
   readonly engines: readonly RunningEngine[];
+  /** The gateway, when one was asked for. */
+  readonly gateway: RunningGateway | null;
   stop(): Promise<void>;
 }
 
 /**
- * Starts nats-server (JetStream in a temp dir), the scheduler and `engines` sim engines
- * (`engine-0`, `engine-1`, ...) in this process. On any failure what was started is stopped.
+ * Starts nats-server (JetStream in a temp dir), the scheduler, `engines` sim engines
+ * (`engine-0`, `engine-1`, ...) and, unless `gateway` is null, the OpenAI-compatible gateway, in
+ * this process. On any failure what was started is stopped.
  */
 export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack> {
   const binary = ensureNatsServer(o.log);
   const server = await startNatsServer({ binary, port: o.port });
   const engines: RunningEngine[] = [];
   let scheduler: RunningScheduler | null = null;
+  let gatewayClient: AutellixClient | null = null;
+  let gateway: RunningGateway | null = null;
   const stop = async (): Promise<void> => {
+    await gateway?.close().catch(() => {});
+    await gatewayClient?.close().catch(() => {});
     for (const e of engines) await e.stop().catch(() => {});
     await scheduler?.stop().catch(() => {});
     await server.stop();
@@ -67,9 +79,13 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
         ),
       );
     }
+    if (o.gateway !== null && o.gateway !== undefined) {
+      gatewayClient = await AutellixClient.connect({ servers: server.url, name: 'autellix-gateway' });
+      gateway = await startGateway(gatewayClient, { ...DEFAULT_GATEWAY_CONFIG, ...o.gateway }, (l) => o.log(`[gateway] ${l}`));
+    }
   } catch (err) {
     await stop();
     throw err;
   }
-  return { url: server.url, server, scheduler, engines, stop };
+  return { url: server.url, server, scheduler, engines, gateway, stop };
 }

@@ -6,6 +6,7 @@ import { startLocalStack } from './local-stack.ts';
 const { values } = parseArgs({
   options: {
     port: { type: 'string', default: '4222' },
+    'http-port': { type: 'string', default: '8000' },
     engines: { type: 'string', default: '2' },
     speed: { type: 'string', default: '20' },
     policy: { type: 'string', default: 'plas' },
@@ -16,8 +17,9 @@ const { values } = parseArgs({
   },
 });
 if (values.help) {
-  console.log(`npm start -- [--port 4222] [--engines 2] [--speed 20] [--policy plas] [--balancer autellix] [--profile NAME] [--quiet]
-Starts nats-server (JetStream in a temp dir), the scheduler and sim engines; Ctrl-C stops everything.`);
+  console.log(`npm start -- [--port 4222] [--http-port 8000] [--engines 2] [--speed 20] [--policy plas] [--balancer autellix] [--profile NAME] [--quiet]
+Starts nats-server (JetStream in a temp dir), the scheduler, sim engines and the OpenAI-compatible
+gateway (--http-port 0 for a free port); Ctrl-C stops everything.`);
   process.exit(0);
 }
 
@@ -35,6 +37,11 @@ if (port > 0 && !(await portFree(port))) {
   console.log(`port ${port} is taken; using a random port`);
   port = -1;
 }
+let httpPort = Number(values['http-port']);
+if (httpPort > 0 && !(await portFree(httpPort))) {
+  console.log(`port ${httpPort} is taken; the gateway uses a free port`);
+  httpPort = 0;
+}
 const log = (line: string): void => {
   if (!values.quiet) console.log(line);
 };
@@ -46,6 +53,7 @@ try {
     policy: values.policy,
     balancer: values.balancer,
     profile: values.profile,
+    gateway: { port: httpPort },
     log,
   });
   console.log(`
@@ -53,6 +61,7 @@ autellix is running
   NATS          ${stack.url}   (JetStream store ${stack.server.storeDir})
   scheduler     policy ${values.policy}, balancer ${values.balancer}
   engines       ${stack.engines.length} x sim (${values.profile}, ${values.speed}x real time): ${stack.engines.map((e) => e.actor.id).join(', ')}
+  OpenAI API    ${stack.gateway?.url}/v1   (model "autellix"; curl ${stack.gateway?.url}/v1/models)
   try           npm run demo -- --nats ${stack.url}
 Ctrl-C stops everything.`);
   let stopping = false;
