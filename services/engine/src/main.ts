@@ -1,5 +1,6 @@
 #!/usr/bin/env -S npx tsx
 import { parseArgs } from 'node:util';
+import type { BackendName } from './start-engine.ts';
 import { DEFAULT_ENGINE_SERVICE, startEngine } from './start-engine.ts';
 
 const { values } = parseArgs({
@@ -10,11 +11,21 @@ const { values } = parseArgs({
     speed: { type: 'string', default: String(DEFAULT_ENGINE_SERVICE.speed) },
     profile: { type: 'string', default: DEFAULT_ENGINE_SERVICE.profile },
     prefix: { type: 'string', default: DEFAULT_ENGINE_SERVICE.actor.prefix },
+    'base-url': { type: 'string', default: DEFAULT_ENGINE_SERVICE.openai.baseUrl },
+    model: { type: 'string', default: DEFAULT_ENGINE_SERVICE.openai.model },
+    'api-key': { type: 'string', default: process.env.OPENAI_API_KEY ?? '' },
+    'max-concurrent': { type: 'string', default: String(DEFAULT_ENGINE_SERVICE.openai.maxConcurrent) },
+    'send-priority': { type: 'boolean', default: false },
+    continuation: { type: 'string', default: DEFAULT_ENGINE_SERVICE.openai.continuation },
+    'no-continuous-usage': { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
   },
 });
 if (values.help) {
-  console.log('autellix engine: --nats URL --id ID --backend sim --speed N --profile NAME --prefix P');
+  console.log(`autellix engine: --nats URL --id ID --backend sim|openai --prefix P
+  sim:    --speed N --profile NAME
+  openai: --base-url http://HOST:PORT/v1 --model NAME [--api-key KEY (or OPENAI_API_KEY)] [--max-concurrent 8]
+          [--send-priority] [--continuation vllm|plain] [--no-continuous-usage]`);
   process.exit(0);
 }
 const log = (line: string): void => console.log(`[engine ${values.id}] ${line}`);
@@ -23,14 +34,27 @@ const engine = await startEngine(
     ...DEFAULT_ENGINE_SERVICE,
     servers: values.nats,
     engineId: values.id,
-    backend: values.backend as 'sim',
+    backend: values.backend as BackendName,
+    openai: {
+      baseUrl: values['base-url'],
+      model: values.model,
+      apiKey: values['api-key'] === '' ? null : values['api-key'],
+      maxConcurrent: Number(values['max-concurrent']),
+      sendPriority: values['send-priority'],
+      continuation: values.continuation as 'vllm' | 'plain',
+      continuousUsage: !values['no-continuous-usage'],
+    },
     speed: Number(values.speed),
     profile: values.profile,
     actor: { ...DEFAULT_ENGINE_SERVICE.actor, prefix: values.prefix },
   },
   log,
 );
-log(`serving on ${values.nats} (backend ${values.backend}, speed ${values.speed}x, profile ${values.profile})`);
+log(
+  values.backend === 'openai'
+    ? `serving on ${values.nats} (backend openai: ${values['base-url']} model ${values.model}, ${values['max-concurrent']} streams)`
+    : `serving on ${values.nats} (backend ${values.backend}, speed ${values.speed}x, profile ${values.profile})`,
+);
 const shutdown = async (): Promise<void> => {
   await engine.stop();
   process.exit(0);

@@ -6,16 +6,26 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { connect } from '@nats-io/transport-node';
 import type { EngineActorOptions } from './engine-actor.ts';
 import { DEFAULT_ENGINE_ACTOR, EngineActor } from './engine-actor.ts';
+import type { EngineBackend, BackendSink } from './backend.ts';
+import type { OpenAiBackendConfig } from './openai-backend.ts';
+import { DEFAULT_OPENAI_BACKEND, OpenAiBackend, validateOpenAiBackendConfig } from './openai-backend.ts';
 import { DEFAULT_SIM_BACKEND, SimBackend } from './sim-backend.ts';
+
+/** Backends an engine can run. */
+export const BACKENDS = ['sim', 'openai'] as const;
+export type BackendName = (typeof BACKENDS)[number];
 
 /** Settings of one engine process (or in-process engine). */
 export interface EngineServiceConfig {
   readonly servers: string;
   readonly engineId: string;
-  readonly backend: 'sim';
+  readonly backend: BackendName;
+  /** `sim`: modelled seconds per wall second. */
   readonly speed: number;
   readonly profile: string;
   readonly engine: EngineOptions;
+  /** Settings of the `openai` backend (ignored by `sim`). */
+  readonly openai: OpenAiBackendConfig;
   readonly actor: Omit<EngineActorOptions, 'engineId' | 'log'>;
 }
 
@@ -24,6 +34,7 @@ export const DEFAULT_ENGINE_SERVICE: Omit<EngineServiceConfig, 'servers' | 'engi
   speed: DEFAULT_SIM_BACKEND.speed,
   profile: DEFAULT_SIM_BACKEND.profile,
   engine: DEFAULT_ENGINE_OPTIONS,
+  openai: DEFAULT_OPENAI_BACKEND,
   actor: DEFAULT_ENGINE_ACTOR,
 };
 
@@ -38,24 +49,28 @@ export interface RunningEngine {
 export async function startEngine(config: EngineServiceConfig, log: (line: string) => void = () => {}): Promise<RunningEngine> {
   if (!isSubjectToken(config.engineId)) throw new ConfigError(`engine id "${config.engineId}" must be 1-64 of [A-Za-z0-9_-]`);
   if (config.engineId === SHARED_ENGINE_ID) throw new ConfigError(`engine id "${SHARED_ENGINE_ID}" is reserved for shared work`);
-  if (config.backend !== 'sim') throw new ConfigError(`backend "${String(config.backend)}" is not available; known: sim`);
+  if (!(BACKENDS as readonly string[]).includes(config.backend)) {
+    throw new ConfigError(`backend "${String(config.backend)}" is not available; known: ${BACKENDS.join(', ')}`);
+  }
+  if (config.backend === 'openai') validateOpenAiBackendConfig(config.openai);
+  const makeBackend = (sink: BackendSink): EngineBackend =>
+    config.backend === 'openai'
+      ? new OpenAiBackend({ ...config.openai, clock: () => performance.now(), fetch: globalThis.fetch }, sink)
+      : new SimBackend(
+          {
+            engineId: config.engineId,
+            profile: config.profile,
+            engine: config.engine,
+            speed: config.speed,
+            maxLagMs: DEFAULT_SIM_BACKEND.maxLagMs,
+            clock: () => performance.now(),
+            timers: { setTimeout: (fn, ms) => setTimeout(fn, ms), clearTimeout: (h) => clearTimeout(h as ReturnType<typeof setTimeout>) },
+          },
+          sink,
+        );
   const nc = await connect({ servers: config.servers, name: `autellix-engine-${config.engineId}`, maxReconnectAttempts: -1 });
   const actor = new EngineActor(nc, { ...config.actor, engineId: config.engineId, log });
-  actor.start(
-    (sink) =>
-      new SimBackend(
-        {
-          engineId: config.engineId,
-          profile: config.profile,
-          engine: config.engine,
-          speed: config.speed,
-          maxLagMs: DEFAULT_SIM_BACKEND.maxLagMs,
-          clock: () => performance.now(),
-          timers: { setTimeout: (fn, ms) => setTimeout(fn, ms), clearTimeout: (h) => clearTimeout(h as ReturnType<typeof setTimeout>) },
-        },
-        sink,
-      ),
-  );
+  actor.start(makeBackend);
   return {
     actor,
     nc,

@@ -3,7 +3,7 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { AutellixClient, CallHandle, Session } from '@autellix/client';
-import { AutellixError, randomSessionId } from '@autellix/client';
+import { AutellixError, estimatePromptTokens, randomSessionId } from '@autellix/client';
 import { Admission } from './admission.ts';
 import type { GatewayConfig } from './config.ts';
 import { validateGatewayConfig } from './config.ts';
@@ -12,7 +12,7 @@ import type { CallIdentity } from './identity.ts';
 import { callIdentity } from './identity.ts';
 import type { CompletionRequest } from './openai-request.ts';
 import { parseCompletionRequest } from './openai-request.ts';
-import type { ResponseMeta } from './openai-response.ts';
+import type { OpenAiUsage, ResponseMeta } from './openai-response.ts';
 import { chunkBody, completionBody, finishReason, usageOf } from './openai-response.ts';
 import { SessionPool } from './session-pool.ts';
 
@@ -219,9 +219,18 @@ async function streamCall(handle: CallHandle, request: CompletionRequest, meta: 
   };
   try {
     if (request.kind === 'chat') send(chunkBody(request, meta, { role: true, text: '' }));
-    for (let r = first; r.done !== true; r = await it.next()) send(chunkBody(request, meta, { text: r.value.text }));
+    // With continuous usage, each chunk carries the tokens so far; the prompt count is the
+    // client's estimate until the result brings the engine's.
+    const prompt = estimatePromptTokens({ ...(request.prompt === null ? {} : { prompt: request.prompt }), messages: request.messages }) ?? 0;
+    let completion = 0;
+    for (let r = first; r.done !== true; r = await it.next()) {
+      completion += r.value.tokens;
+      const usage = request.continuousUsage ? runningUsage(prompt, completion) : undefined;
+      send(chunkBody(request, meta, { text: r.value.text, ...(usage === undefined ? {} : { usage }) }));
+    }
     const outcome = await handle.result;
-    send(chunkBody(request, meta, { finish: finishReason(outcome, request) }));
+    const finalUsage = request.continuousUsage ? usageOf(outcome) : undefined;
+    send(chunkBody(request, meta, { finish: finishReason(outcome, request), ...(finalUsage === undefined ? {} : { usage: finalUsage }) }));
     if (request.includeUsage) send(chunkBody(request, meta, { usage: usageOf(outcome) }));
     res.end('data: [DONE]\n\n');
   } catch (err) {
@@ -232,6 +241,10 @@ async function streamCall(handle: CallHandle, request: CompletionRequest, meta: 
     }
     throw err;
   }
+}
+
+function runningUsage(prompt: number, completion: number): OpenAiUsage {
+  return { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion, prompt_tokens_details: { cached_tokens: 0 } };
 }
 
 function allow(method: string, wanted: string): void {

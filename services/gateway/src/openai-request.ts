@@ -13,6 +13,8 @@ export interface CompletionRequest {
   readonly stream: boolean;
   /** `stream_options.include_usage`: a last chunk carries `usage`. */
   readonly includeUsage: boolean;
+  /** `stream_options.continuous_usage_stats` (as vLLM): every chunk carries `usage` so far. */
+  readonly continuousUsage: boolean;
   /** `session_id` from the body, when given. */
   readonly sessionId: string | null;
 }
@@ -113,6 +115,7 @@ export function parseCompletionRequest(kind: 'chat' | 'text', raw: unknown, mode
     maxTokens,
     stream: body.stream === true,
     includeUsage: options?.include_usage === true,
+    continuousUsage: options?.continuous_usage_stats === true,
     sessionId: typeof sessionId === 'string' ? sessionId : null,
   };
 }

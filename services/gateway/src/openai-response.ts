@@ -71,7 +71,8 @@ export function completionBody(req: CompletionRequest, meta: ResponseMeta, o: Ca
 
 /**
  * One streamed chunk: `text` as a delta (chat) or text (completions); `finish` on the last one;
- * `role` on the first chat chunk. `choices` is empty in the usage-only chunk (`usage` set).
+ * `role` on the first chat chunk. `usage` alone makes the usage-only chunk (`choices` empty);
+ * with text or finish it rides along (continuous usage stats).
  */
 export function chunkBody(
   req: CompletionRequest,
@@ -80,13 +81,14 @@ export function chunkBody(
 ): Record<string, unknown> {
   const object = req.kind === 'chat' ? 'chat.completion.chunk' : 'text_completion';
   const base = { id: meta.id, object, created: meta.created, model: meta.model, system_fingerprint: null };
-  if (part.usage !== undefined) return { ...base, choices: [], usage: part.usage };
+  if (part.usage !== undefined && part.text === undefined && part.finish === undefined) return { ...base, choices: [], usage: part.usage };
   const finish = part.finish ?? null;
+  const usage = part.usage === undefined ? {} : { usage: part.usage };
   if (req.kind === 'chat') {
     const delta: Record<string, string> = {};
     if (part.role === true) delta.role = 'assistant';
     if (part.text !== undefined) delta.content = part.text;
-    return { ...base, choices: [{ index: 0, delta, finish_reason: finish, logprobs: null }] };
+    return { ...base, choices: [{ index: 0, delta, finish_reason: finish, logprobs: null }], ...usage };
   }
-  return { ...base, choices: [{ index: 0, text: part.text ?? '', finish_reason: finish, logprobs: null }] };
+  return { ...base, choices: [{ index: 0, text: part.text ?? '', finish_reason: finish, logprobs: null }], ...usage };
 }
