@@ -1,5 +1,7 @@
 export * from './backend.ts';
 export * from './engine-actor.ts';
+export * from './llama/llama-backend.ts';
+export * from './llama/tiny-gguf.ts';
 export * from './openai-backend.ts';
 export * from './remote-order-policy.ts';
 export * from './segment-registry.ts';

@@ -18,6 +18,12 @@ const { values } = parseArgs({
     'send-priority': { type: 'boolean', default: false },
     continuation: { type: 'string', default: DEFAULT_ENGINE_SERVICE.openai.continuation },
     'no-continuous-usage': { type: 'boolean', default: false },
+    'model-path': { type: 'string', default: '' },
+    sequences: { type: 'string', default: String(DEFAULT_ENGINE_SERVICE.llama.sequences) },
+    'context-size': { type: 'string', default: String(DEFAULT_ENGINE_SERVICE.llama.contextSize) },
+    threads: { type: 'string', default: String(DEFAULT_ENGINE_SERVICE.llama.threads) },
+    preemption: { type: 'string', default: DEFAULT_ENGINE_SERVICE.llama.preemption },
+    'ignore-eos': { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
   },
 });
@@ -25,7 +31,9 @@ if (values.help) {
   console.log(`autellix engine: --nats URL --id ID --backend sim|openai --prefix P
   sim:    --speed N --profile NAME
   openai: --base-url http://HOST:PORT/v1 --model NAME [--api-key KEY (or OPENAI_API_KEY)] [--max-concurrent 8]
-          [--send-priority] [--continuation vllm|plain] [--no-continuous-usage]`);
+          [--send-priority] [--continuation vllm|plain] [--no-continuous-usage]
+  llama:  --model-path FILE.gguf [--sequences 4] [--context-size 2048] [--threads 1] [--preemption swap|recompute] [--ignore-eos]
+          (a tiny random-weight model for trying it: npm run tiny-model -w @autellix/engine -- OUT.gguf)`);
   process.exit(0);
 }
 const log = (line: string): void => console.log(`[engine ${values.id}] ${line}`);
@@ -44,6 +52,14 @@ const engine = await startEngine(
       continuation: values.continuation as 'vllm' | 'plain',
       continuousUsage: !values['no-continuous-usage'],
     },
+    llama: {
+      modelPath: values['model-path'],
+      sequences: Number(values.sequences),
+      contextSize: Number(values['context-size']),
+      threads: Number(values.threads),
+      preemption: values.preemption as 'swap' | 'recompute',
+      ignoreEos: values['ignore-eos'],
+    },
     speed: Number(values.speed),
     profile: values.profile,
     actor: { ...DEFAULT_ENGINE_SERVICE.actor, prefix: values.prefix },
@@ -53,6 +69,8 @@ const engine = await startEngine(
 log(
   values.backend === 'openai'
     ? `serving on ${values.nats} (backend openai: ${values['base-url']} model ${values.model}, ${values['max-concurrent']} streams)`
+    : values.backend === 'llama'
+    ? `serving on ${values.nats} (backend llama: ${values['model-path']}, ${values.sequences} sequences of ${values['context-size']} tokens)`
     : `serving on ${values.nats} (backend ${values.backend}, speed ${values.speed}x, profile ${values.profile})`,
 );
 const shutdown = async (): Promise<void> => {

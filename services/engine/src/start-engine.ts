@@ -9,10 +9,12 @@ import { DEFAULT_ENGINE_ACTOR, EngineActor } from './engine-actor.ts';
 import type { EngineBackend, BackendSink } from './backend.ts';
 import type { OpenAiBackendConfig } from './openai-backend.ts';
 import { DEFAULT_OPENAI_BACKEND, OpenAiBackend, validateOpenAiBackendConfig } from './openai-backend.ts';
+import type { LlamaBackendConfig, LoadedLlama } from './llama/llama-backend.ts';
+import { DEFAULT_LLAMA_BACKEND, LlamaBackend, loadLlama, validateLlamaBackendConfig } from './llama/llama-backend.ts';
 import { DEFAULT_SIM_BACKEND, SimBackend } from './sim-backend.ts';
 
 /** Backends an engine can run. */
-export const BACKENDS = ['sim', 'openai'] as const;
+export const BACKENDS = ['sim', 'openai', 'llama'] as const;
 export type BackendName = (typeof BACKENDS)[number];
 
 /** Settings of one engine process (or in-process engine). */
@@ -24,8 +26,10 @@ export interface EngineServiceConfig {
   readonly speed: number;
   readonly profile: string;
   readonly engine: EngineOptions;
-  /** Settings of the `openai` backend (ignored by `sim`). */
+  /** Settings of the `openai` backend (read only by it). */
   readonly openai: OpenAiBackendConfig;
+  /** Settings of the `llama` backend (read only by it). */
+  readonly llama: LlamaBackendConfig;
   readonly actor: Omit<EngineActorOptions, 'engineId' | 'log'>;
 }
 
@@ -35,6 +39,7 @@ export const DEFAULT_ENGINE_SERVICE: Omit<EngineServiceConfig, 'servers' | 'engi
   profile: DEFAULT_SIM_BACKEND.profile,
   engine: DEFAULT_ENGINE_OPTIONS,
   openai: DEFAULT_OPENAI_BACKEND,
+  llama: DEFAULT_LLAMA_BACKEND,
   actor: DEFAULT_ENGINE_ACTOR,
 };
 
@@ -53,8 +58,13 @@ export async function startEngine(config: EngineServiceConfig, log: (line: strin
     throw new ConfigError(`backend "${String(config.backend)}" is not available; known: ${BACKENDS.join(', ')}`);
   }
   if (config.backend === 'openai') validateOpenAiBackendConfig(config.openai);
+  if (config.backend === 'llama') validateLlamaBackendConfig(config.llama);
+  // The model loads before the engine connects: an engine is live only once it can run calls.
+  const model: LoadedLlama | null = config.backend === 'llama' ? await loadLlama(config.llama) : null;
   const makeBackend = (sink: BackendSink): EngineBackend =>
-    config.backend === 'openai'
+    model !== null
+      ? new LlamaBackend(model, config.llama, () => performance.now(), sink)
+      : config.backend === 'openai'
       ? new OpenAiBackend({ ...config.openai, clock: () => performance.now(), fetch: globalThis.fetch }, sink)
       : new SimBackend(
           {
@@ -68,7 +78,13 @@ export async function startEngine(config: EngineServiceConfig, log: (line: strin
           },
           sink,
         );
-  const nc = await connect({ servers: config.servers, name: `autellix-engine-${config.engineId}`, maxReconnectAttempts: -1 });
+  let nc: NatsConnection;
+  try {
+    nc = await connect({ servers: config.servers, name: `autellix-engine-${config.engineId}`, maxReconnectAttempts: -1 });
+  } catch (err) {
+    await model?.dispose();
+    throw err;
+  }
   const actor = new EngineActor(nc, { ...config.actor, engineId: config.engineId, log });
   actor.start(makeBackend);
   return {
@@ -77,6 +93,7 @@ export async function startEngine(config: EngineServiceConfig, log: (line: strin
     async stop() {
       await actor.stop();
       await nc.drain();
+      await model?.dispose();
     },
   };
 }

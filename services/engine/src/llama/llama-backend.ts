@@ -1,0 +1,361 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { unlink } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ConfigError } from '@autellix/core';
+import type { CallAssign, Priority, ProgressItem } from '@autellix/protocol';
+import { ErrorCode, ProtocolError } from '@autellix/protocol';
+import type { Llama, LlamaContext, LlamaContextSequence, LlamaModel, Token } from 'node-llama-cpp';
+import { getLlama, LlamaLogLevel } from 'node-llama-cpp';
+import type { BackendLoad, BackendSink, EngineBackend } from '../backend.ts';
+
+/** Settings of the `llama` backend. */
+export interface LlamaBackendConfig {
+  /** A GGUF model file. */
+  readonly modelPath: string;
+  /** Calls decoding at once: sequences of one llama.cpp context, batched together each step. */
+  readonly sequences: number;
+  /** Tokens each sequence holds (prompt plus output); a longer call is refused with `no_engine`. */
+  readonly contextSize: number;
+  /**
+   * CPU threads of llama.cpp. 1 by default: on this 2-core machine the default (all cores)
+   * made a 64-wide model take 260 ms a token against 0.4-0.8 ms with one thread (spinning workers).
+   */
+  readonly threads: number;
+  /** How a preempted call gives up its sequence: its KV state saved to a file and restored (`swap`), or dropped and re-evaluated (`recompute`). */
+  readonly preemption: 'swap' | 'recompute';
+  /** Generate exactly `maxTokens` even past an end-of-generation token (benchmarks replaying traces). */
+  readonly ignoreEos: boolean;
+}
+
+export const DEFAULT_LLAMA_BACKEND: LlamaBackendConfig = {
+  modelPath: '',
+  sequences: 4,
+  contextSize: 2048,
+  threads: 1,
+  preemption: 'swap',
+  ignoreEos: false,
+};
+
+/** Returns the config unchanged when valid; throws `ConfigError` naming the first bad field. */
+export function validateLlamaBackendConfig(c: LlamaBackendConfig): LlamaBackendConfig {
+  if (c.modelPath === '') throw new ConfigError('llama.modelPath is required: a GGUF file');
+  for (const [name, v] of [
+    ['sequences', c.sequences],
+    ['contextSize', c.contextSize],
+    ['threads', c.threads],
+  ] as const) {
+    if (!Number.isSafeInteger(v) || v < 1) throw new ConfigError(`llama.${name} = ${v} must be an integer >= 1`);
+  }
+  if (c.preemption !== 'swap' && c.preemption !== 'recompute') throw new ConfigError(`llama.preemption = ${String(c.preemption)} must be swap or recompute`);
+  return c;
+}
+
+/** A model loaded into one context with its sequences; `dispose` frees it all. */
+export interface LoadedLlama {
+  readonly llama: Llama;
+  readonly model: LlamaModel;
+  readonly context: LlamaContext;
+  readonly sequences: readonly LlamaContextSequence[];
+  /** Where swapped sequence states are written (removed by `dispose`). */
+  readonly swapDir: string;
+  dispose(): Promise<void>;
+}
+
+/** Loads the model on the CPU (the prebuilt binary; never compiles) into a context of `sequences` sequences. */
+export async function loadLlama(config: LlamaBackendConfig): Promise<LoadedLlama> {
+  validateLlamaBackendConfig(config);
+  const llama = await getLlama({ gpu: false, build: 'never', logLevel: LlamaLogLevel.error });
+  const model = await llama.loadModel({ modelPath: config.modelPath });
+  const context = await model.createContext({ sequences: config.sequences, contextSize: config.contextSize, threads: config.threads });
+  const sequences = Array.from({ length: config.sequences }, () => context.getSequence());
+  const swapDir = mkdtempSync(join(tmpdir(), 'autellix-llama-swap-'));
+  return {
+    llama,
+    model,
+    context,
+    sequences,
+    swapDir,
+    dispose: async () => {
+      await context.dispose();
+      await model.dispose();
+      await llama.dispose();
+      rmSync(swapDir, { recursive: true, force: true });
+    },
+  };
+}
+
+interface Held {
+  readonly assign: CallAssign;
+  readonly key: string;
+  priority: Priority;
+  readonly prompt: Token[];
+  readonly generated: Token[];
+  text: string;
+  /** The sequence while it runs. */
+  sequence: LlamaContextSequence | null;
+  /** Asked to give up its sequence at the next token (a better call waits). */
+  yielding: boolean;
+  /** The saved KV state of a swapped-out call, or null. */
+  swapFile: string | null;
+  preemptions: number;
+  readonly receivedAt: number;
+  startedAt: number;
+  firstTokenAt: number;
+  mark: number;
+  serviceMs: number;
+  waitMs: number;
+}
+
+function byPriority(a: Held, b: Held): number {
+  const p = a.priority;
+  const q = b.priority;
+  return p.level - q.level || p.key - q.key || p.seq - q.seq;
+}
+
+/**
+ * The `llama` backend: a GGUF model run in-process by llama.cpp (node-llama-cpp) on the CPU.
+ * Each running call owns one sequence of a shared context, whose KV cache holds its tokens;
+ * sequences that decode at the same time are evaluated in one batch. Calls run in priority
+ * order (level, key, seq); when every sequence is taken, a waiting call that outranks a running
+ * one makes it yield at its next token: its state is saved to a file (`swap`) or dropped
+ * (`recompute`), its sequence goes to the better call, and it resumes later from the file, or
+ * by re-evaluating its prompt and the tokens it had generated. Prompts are the call's `prompt`,
+ * or its messages as `role: content` lines (no chat template). Greedy decoding.
+ */
+export class LlamaBackend implements EngineBackend {
+  readonly name = 'llama';
+  readonly maxBatch: number;
+  private readonly held = new Map<string, Held>();
+  private readonly free: LlamaContextSequence[];
+  private closed = false;
+  private swaps = 0;
+
+  constructor(
+    private readonly loaded: LoadedLlama,
+    private readonly config: LlamaBackendConfig,
+    private readonly clock: () => number,
+    private readonly sink: BackendSink,
+  ) {
+    this.free = [...loaded.sequences];
+    this.maxBatch = loaded.sequences.length;
+  }
+
+  admit(call: CallAssign): void {
+    const key = `${call.sessionId}/${call.callId}`;
+    if (this.held.has(key)) return;
+    const text = call.prompt ?? (call.messages ?? []).map((m) => `${m.role}: ${m.content}`).join('\n');
+    const prompt = this.loaded.model.tokenize(text.length > 0 ? text : ' ');
+    if (prompt.length + call.maxTokens > this.config.contextSize) {
+      throw new ProtocolError(
+        ErrorCode.noEngine,
+        `call needs ${prompt.length} prompt + ${call.maxTokens} output tokens, over this engine's context of ${this.config.contextSize}`,
+      );
+    }
+    const now = this.clock();
+    this.held.set(key, {
+      assign: call,
+      key,
+      priority: { level: call.level, key: call.key, seq: call.seq },
+      prompt,
+      generated: [],
+      text: '',
+      sequence: null,
+      yielding: false,
+      swapFile: null,
+      preemptions: 0,
+      receivedAt: now,
+      startedAt: Number.NaN,
+      firstTokenAt: Number.NaN,
+      mark: now,
+      serviceMs: 0,
+      waitMs: 0,
+    });
+    this.pump();
+  }
+
+  setPriority(key: string, priority: Priority): boolean {
+    const h = this.held.get(key);
+    if (h === undefined) return false;
+    h.priority = { level: priority.level, key: priority.key, seq: priority.seq };
+    this.pump();
+    return true;
+  }
+
+  cancel(key: string): boolean {
+    const h = this.held.get(key);
+    if (h === undefined) return false;
+    this.held.delete(key);
+    // A running call notices at its next token and returns its sequence; a swapped one's file goes now.
+    if (h.swapFile !== null) void unlink(h.swapFile).catch(() => {});
+    this.pump();
+    return true;
+  }
+
+  has(key: string): boolean {
+    return this.held.has(key);
+  }
+
+  keys(): string[] {
+    return [...this.held.keys()];
+  }
+
+  progress(): ProgressItem[] {
+    const now = this.clock();
+    return [...this.held.values()].map((h) => {
+      const running = h.sequence !== null;
+      return {
+        sessionId: h.assign.sessionId,
+        callId: h.assign.callId,
+        service: (h.serviceMs + (running ? now - h.mark : 0)) / 1000,
+        wait: (h.waitMs + (running ? 0 : now - h.mark)) / 1000,
+        running,
+      };
+    });
+  }
+
+  /** `kvUsed`: tokens held in sequences over their total capacity. */
+  load(): BackendLoad {
+    let running = 0;
+    let tokens = 0;
+    for (const h of this.held.values()) {
+      if (h.sequence === null) continue;
+      running += 1;
+      tokens += h.sequence.nextTokenIndex;
+    }
+    return { running, queued: this.held.size - running, kvUsed: tokens / (this.maxBatch * this.config.contextSize) };
+  }
+
+  /** Swap files written since start. */
+  get swapOuts(): number {
+    return this.swaps;
+  }
+
+  close(): void {
+    this.closed = true;
+    this.held.clear();
+  }
+
+  /** Gives free sequences to the best waiting calls; asks worse running calls to yield to better waiting ones. */
+  private pump(): void {
+    if (this.closed) return;
+    const all = [...this.held.values()];
+    const waiting = all.filter((h) => h.sequence === null).sort(byPriority);
+    const staying = all.filter((h) => h.sequence !== null && !h.yielding).sort(byPriority);
+    let yielding = all.filter((h) => h.yielding).length;
+    for (const w of waiting) {
+      const seq = this.free.pop();
+      if (seq !== undefined) {
+        this.start(w, seq);
+        continue;
+      }
+      // Sequences already being given back go to the best waiting calls first.
+      if (yielding > 0) {
+        yielding -= 1;
+        continue;
+      }
+      const worst = staying[staying.length - 1];
+      if (worst === undefined || byPriority(w, worst) >= 0) break;
+      staying.pop();
+      worst.yielding = true;
+      worst.preemptions += 1;
+    }
+  }
+
+  private start(h: Held, seq: LlamaContextSequence): void {
+    const now = this.clock();
+    h.waitMs += now - h.mark;
+    h.mark = now;
+    h.sequence = seq;
+    if (Number.isNaN(h.startedAt)) h.startedAt = now;
+    void this.run(h, seq);
+  }
+
+  /** Returns the sequence to the pool, emptied, and books the service. */
+  private async release(h: Held, seq: LlamaContextSequence): Promise<void> {
+    const now = this.clock();
+    h.serviceMs += now - h.mark;
+    h.mark = now;
+    h.sequence = null;
+    h.yielding = false;
+    await seq.clearHistory();
+    this.free.push(seq);
+    this.pump();
+  }
+
+  private async run(h: Held, seq: LlamaContextSequence): Promise<void> {
+    const model = this.loaded.model;
+    const live = (): boolean => !this.closed && this.held.get(h.key) === h;
+    try {
+      let input: Token[];
+      if (h.swapFile !== null) {
+        await seq.loadStateFromFile(h.swapFile, { acceptRisk: true });
+        await unlink(h.swapFile).catch(() => {});
+        h.swapFile = null;
+        // Generation needs at least one token to evaluate: the last one is taken back out of the
+        // restored state (whether or not it was evaluated before the save) and fed again.
+        const full = h.prompt.length + h.generated.length;
+        const have = seq.nextTokenIndex;
+        if (have === full) await seq.eraseContextTokenRanges([{ start: full - 1, end: full }]);
+        if (have === full || have === full - 1) {
+          input = h.generated.slice(-1);
+        } else {
+          await seq.clearHistory();
+          input = [...h.prompt, ...h.generated];
+        }
+      } else {
+        input = [...h.prompt, ...h.generated];
+      }
+      let done = h.generated.length >= h.assign.maxTokens;
+      if (!done) {
+        for await (const token of seq.evaluate(input, { temperature: 0 })) {
+          if (!live() || h.yielding) break;
+          h.generated.push(token);
+          const piece = model.detokenize([token], false, h.generated.slice(-8, -1));
+          h.text += piece;
+          if (Number.isNaN(h.firstTokenAt)) h.firstTokenAt = this.clock();
+          this.sink.tokens(h.key, piece, 1);
+          if (h.generated.length >= h.assign.maxTokens || (!this.config.ignoreEos && model.isEogToken(token))) {
+            done = true;
+            break;
+          }
+        }
+      }
+      if (!live()) {
+        await this.release(h, seq);
+        return;
+      }
+      if (!done) {
+        // Yielding to a better call (or the generator ended early): keep the state for later.
+        if (this.config.preemption === 'swap' && h.generated.length > 0) {
+          const file = join(this.loaded.swapDir, `${this.swaps++}.state`);
+          await seq.saveStateToFile(file);
+          h.swapFile = file;
+        }
+        await this.release(h, seq);
+        return;
+      }
+      this.held.delete(h.key);
+      await this.release(h, seq);
+      const now = this.clock();
+      this.sink.finished({
+        key: h.key,
+        text: h.text,
+        promptTokens: h.prompt.length,
+        completionTokens: h.generated.length,
+        cachedTokens: 0,
+        service: h.serviceMs / 1000,
+        wait: h.waitMs / 1000,
+        preemptions: h.preemptions,
+        queuedMs: h.startedAt - h.receivedAt,
+        firstTokenMs: (Number.isNaN(h.firstTokenAt) ? now : h.firstTokenAt) - h.receivedAt,
+        totalMs: now - h.receivedAt,
+      });
+    } catch (err) {
+      const wasLive = live();
+      this.held.delete(h.key);
+      await this.release(h, seq).catch(() => {});
+      if (wasLive) this.sink.failed(h.key, `llama backend: ${(err as Error).message}`);
+    }
+  }
+}

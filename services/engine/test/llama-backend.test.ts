@@ -1,0 +1,120 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { CallAssign } from '@autellix/protocol';
+import { ProtocolError } from '@autellix/protocol';
+import { readGgufFileInfo } from 'node-llama-cpp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { BackendSink, FinishedCall } from '../src/backend.ts';
+import type { LlamaBackendConfig, LoadedLlama } from '../src/llama/llama-backend.ts';
+import { DEFAULT_LLAMA_BACKEND, LlamaBackend, loadLlama } from '../src/llama/llama-backend.ts';
+import { writeTinyLlamaGguf } from '../src/llama/tiny-gguf.ts';
+
+async function eventually(check: () => boolean, ms = 20_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+function recorder() {
+  const tokens = new Map<string, number>();
+  const finished: FinishedCall[] = [];
+  const failed: string[] = [];
+  const sink: BackendSink = {
+    tokens: (key, _t, n) => tokens.set(key, (tokens.get(key) ?? 0) + n),
+    finished: (c) => finished.push(c),
+    failed: (key, m) => failed.push(`${key}: ${m}`),
+  };
+  return { sink, tokens, finished, failed };
+}
+
+function assign(callId: string, level: number, maxTokens: number, prompt = `the prompt of ${callId}`): CallAssign {
+  return {
+    type: 'call.assign',
+    v: 1,
+    engineId: 'llama-0',
+    attempt: 0,
+    sessionId: 's',
+    callId,
+    threadId: 'main',
+    parents: [],
+    promptTokens: prompt.length,
+    maxTokens,
+    prompt,
+    replyTo: '_INBOX.x',
+    stream: true,
+    level,
+    key: 0,
+    seq: level,
+  };
+}
+
+describe('the llama backend on a generated tiny GGUF model', () => {
+  let dir: string;
+  let modelPath: string;
+  const loaded: LoadedLlama[] = [];
+  const load = async (over: Partial<LlamaBackendConfig>): Promise<{ config: LlamaBackendConfig; model: LoadedLlama }> => {
+    const config = { ...DEFAULT_LLAMA_BACKEND, modelPath, contextSize: 512, ignoreEos: true, ...over };
+    const model = await loadLlama(config);
+    loaded.push(model);
+    return { config, model };
+  };
+
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'autellix-tiny-'));
+    modelPath = join(dir, 'tiny.gguf');
+    writeTinyLlamaGguf(modelPath);
+  });
+  afterAll(async () => {
+    for (const m of loaded) await m.dispose();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('writes a GGUF file llama.cpp reads as a llama model', async () => {
+    const info = await readGgufFileInfo(modelPath);
+    expect(info.metadata.general.architecture).toBe('llama');
+    expect((info.metadata as { llama?: { block_count?: number } }).llama?.block_count).toBe(2);
+    expect(info.fullTensorInfo?.length).toBe(3 + 2 * 9);
+  });
+
+  for (const preemption of ['swap', 'recompute'] as const) {
+    it(`preempts for a better call by ${preemption} and resumes to the same greedy output`, async () => {
+      const { config, model } = await load({ sequences: 1, preemption });
+      // The reference: the long call alone.
+      const alone = recorder();
+      const ref = new LlamaBackend(model, config, () => performance.now(), alone.sink);
+      ref.admit(assign('long', 2, 120));
+      await eventually(() => alone.finished.length === 1);
+      const rec = recorder();
+      const b = new LlamaBackend(model, config, () => performance.now(), rec.sink);
+      b.admit(assign('long', 2, 120));
+      await eventually(() => (rec.tokens.get('s/long') ?? 0) >= 10);
+      b.admit(assign('short', 0, 8));
+      await eventually(() => rec.finished.length === 2);
+      expect(rec.failed).toEqual([]);
+      const [first, second] = rec.finished as [FinishedCall, FinishedCall];
+      expect(first.key).toBe('s/short');
+      expect(first.completionTokens).toBe(8);
+      expect(second.key).toBe('s/long');
+      expect(second.preemptions).toBe(1);
+      expect(second.completionTokens).toBe(120);
+      expect(rec.tokens.get('s/long')).toBe(120);
+      expect(second.text).toBe(alone.finished[0]?.text);
+      expect(second.wait).toBeGreaterThan(0);
+      if (preemption === 'swap') expect(b.swapOuts).toBe(1);
+    });
+  }
+
+  it('batches several sequences, and refuses a call longer than its context', async () => {
+    const { config, model } = await load({ sequences: 3 });
+    const rec = recorder();
+    const b = new LlamaBackend(model, config, () => performance.now(), rec.sink);
+    for (const id of ['a', 'b', 'c', 'd']) b.admit(assign(id, 1, 30));
+    expect(b.load()).toMatchObject({ running: 3, queued: 1 });
+    await eventually(() => rec.finished.length === 4);
+    expect(rec.finished.map((f) => f.completionTokens)).toEqual([30, 30, 30, 30]);
+    expect(() => b.admit(assign('huge', 0, 600))).toThrow(ProtocolError);
+  });
+});
