@@ -117,4 +117,14 @@ describe('the llama backend on a generated tiny GGUF model', () => {
     expect(rec.finished.map((f) => f.completionTokens)).toEqual([30, 30, 30, 30]);
     expect(() => b.admit(assign('huge', 0, 600))).toThrow(ProtocolError);
   });
+
+  it('fills a call that gives only a prompt length with that many tokens (trace replay)', async () => {
+    const { config, model } = await load({ sequences: 1 });
+    const rec = recorder();
+    const b = new LlamaBackend(model, config, () => performance.now(), rec.sink);
+    const { prompt: _p, ...lengthOnly } = assign('lengths', 0, 5);
+    b.admit({ ...lengthOnly, promptTokens: 300 });
+    await eventually(() => rec.finished.length === 1);
+    expect(rec.finished[0]).toMatchObject({ promptTokens: 300, completionTokens: 5 });
+  });
 });

@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { main as simMain } from '@autellix/sim/cli';
 import { runIntakeBench } from './bench-intake.ts';
 import { liveBenchTable, runLiveBench } from './bench-live.ts';
+import { llamaBenchTable, runLlamaBench } from './bench-llama.ts';
 
 /**
  * `npm run bench -- live ...` runs the live-versus-simulator benchmark; every other command goes
@@ -27,6 +28,45 @@ if (argv[0] === 'intake') {
   console.log(
     `\n${r.calls} calls in ${r.sessions} sessions: ${r.seconds.toFixed(2)} s wall, ${r.cpuSeconds.toFixed(2)} s CPU, ${Math.round(r.eventsPerSecond)} events/s\nwrote ${values.out}/intake.json`,
   );
+} else if (argv[0] === 'llama') {
+  const { values } = parseArgs({
+    args: argv.slice(1),
+    options: {
+      workload: { type: 'string', default: 'mixed' },
+      programs: { type: 'string', default: '40' },
+      rate: { type: 'string', default: '2' },
+      'token-scale': { type: 'string', default: '4' },
+      engines: { type: 'string', default: '1' },
+      sequences: { type: 'string', default: '8' },
+      policies: { type: 'string', default: 'fcfs,plas' },
+      seed: { type: 'string', default: '1' },
+      out: { type: 'string', default: 'bench-out/llama' },
+      help: { type: 'boolean', default: false },
+    },
+  });
+  if (values.help) {
+    console.log(
+      'npm run bench -- llama [--workload mixed] [--programs 40] [--rate 2 (programs/s)] [--token-scale 4] [--engines 1] [--sequences 8] [--policies fcfs,plas] [--seed 1] [--out DIR]',
+    );
+  } else {
+    const { rows, contextSize } = await runLlamaBench({
+      workload: values.workload,
+      programs: Number(values.programs),
+      rate: Number(values.rate),
+      tokenScale: Number(values['token-scale']),
+      engines: Number(values.engines),
+      sequences: Number(values.sequences),
+      policies: values.policies.split(','),
+      seed: Number(values.seed),
+      out: values.out,
+      log: (l) => console.log(l),
+    });
+    console.log(`
+context ${contextSize} tokens per sequence
+${llamaBenchTable(rows)}
+
+wrote ${values.out}/report.json`);
+  }
 } else if (argv[0] !== 'live') {
   process.exitCode = simMain(argv);
 } else {

@@ -144,8 +144,7 @@ export class LlamaBackend implements EngineBackend {
   admit(call: CallAssign): void {
     const key = `${call.sessionId}/${call.callId}`;
     if (this.held.has(key)) return;
-    const text = call.prompt ?? (call.messages ?? []).map((m) => `${m.role}: ${m.content}`).join('\n');
-    const prompt = this.loaded.model.tokenize(text.length > 0 ? text : ' ');
+    const prompt = this.promptOf(call);
     if (prompt.length + call.maxTokens > this.config.contextSize) {
       throw new ProtocolError(
         ErrorCode.noEngine,
@@ -172,6 +171,20 @@ export class LlamaBackend implements EngineBackend {
       waitMs: 0,
     });
     this.pump();
+  }
+
+  /**
+   * The call's prompt tokens: its `prompt`, or its messages as `role: content` lines; a call with
+   * neither (a replayed trace gives only lengths) gets `promptTokens` filler tokens, so its
+   * prefill costs what the trace says.
+   */
+  private promptOf(call: CallAssign): Token[] {
+    const text = call.prompt ?? (call.messages ?? []).map((m) => `${m.role}: ${m.content}`).join('\n');
+    if (text.length > 0) return this.loaded.model.tokenize(text);
+    const filler = this.loaded.model.tokenize('x');
+    const token = filler[filler.length - 1];
+    if (token === undefined) throw new ProtocolError(ErrorCode.engineFailed, 'the model cannot tokenize a filler prompt');
+    return Array.from({ length: Math.max(1, call.promptTokens) }, () => token);
   }
 
   setPriority(key: string, priority: Priority): boolean {
@@ -308,8 +321,14 @@ export class LlamaBackend implements EngineBackend {
       }
       let done = h.generated.length >= h.assign.maxTokens;
       if (!done) {
-        for await (const token of seq.evaluate(input, { temperature: 0 })) {
-          if (!live() || h.yielding) break;
+        // End-of-generation tokens are yielded (not swallowed), so the call decides: stop there,
+        // or with `ignoreEos` keep generating past them.
+        let stoppedHere = false;
+        for await (const token of seq.evaluate(input, { temperature: 0, yieldEogToken: true })) {
+          if (!live() || h.yielding) {
+            stoppedHere = true;
+            break;
+          }
           h.generated.push(token);
           const piece = model.detokenize([token], false, h.generated.slice(-8, -1));
           h.text += piece;
@@ -320,6 +339,8 @@ export class LlamaBackend implements EngineBackend {
             break;
           }
         }
+        // The generator ending by itself means the library stopped generating: the call is over.
+        if (!stoppedHere) done = true;
       }
       if (!live()) {
         await this.release(h, seq);
