@@ -347,7 +347,7 @@ export class LlamaBackend implements EngineBackend {
         return;
       }
       if (!done) {
-        // Yielding to a better call (or the generator ended early): keep the state for later.
+        // Yielding to a better call: keep the state for later (swap), or nothing (recompute).
         if (this.config.preemption === 'swap' && h.generated.length > 0) {
           const file = join(this.loaded.swapDir, `${this.swaps++}.state`);
           await seq.saveStateToFile(file);
