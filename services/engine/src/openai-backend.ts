@@ -2,6 +2,8 @@ import { ConfigError } from '@autellix/core';
 import type { CallAssign, ChatMessage, Priority, ProgressItem } from '@autellix/protocol';
 import type { BackendLoad, BackendSink, EngineBackend } from './backend.ts';
 import { sseData } from './sse-reader.ts';
+import type { WallCall } from './wall-call.ts';
+import { byPriority, finishedAccounts, switchAt, wallCallFields, wallProgress } from './wall-call.ts';
 
 /** Settings of the `openai` backend. */
 export interface OpenAiBackendConfig {
@@ -66,9 +68,7 @@ export interface OpenAiBackendOptions extends OpenAiBackendConfig {
   readonly fetch: typeof fetch;
 }
 
-interface Held {
-  readonly assign: CallAssign;
-  priority: Priority;
+interface Held extends WallCall {
   running: boolean;
   /** Text and completion tokens generated so far, over every segment. */
   text: string;
@@ -79,20 +79,6 @@ interface Held {
   controller: AbortController | null;
   /** Incremented at each start; events of an older segment (aborted) are ignored. */
   run: number;
-  preemptions: number;
-  /** Wall ms: receipt, first start, first token (NaN until then), last running/waiting change. */
-  readonly receivedAt: number;
-  startedAt: number;
-  firstTokenAt: number;
-  mark: number;
-  serviceMs: number;
-  waitMs: number;
-}
-
-function byPriority(a: Held, b: Held): number {
-  const p = a.priority;
-  const q = b.priority;
-  return p.level - q.level || p.key - q.key || p.seq - q.seq;
 }
 
 /**
@@ -123,10 +109,8 @@ export class OpenAiBackend implements EngineBackend {
   admit(call: CallAssign): void {
     const key = `${call.sessionId}/${call.callId}`;
     if (this.held.has(key)) return;
-    const now = this.options.clock();
     this.held.set(key, {
-      assign: call,
-      priority: { level: call.level, key: call.key, seq: call.seq },
+      ...wallCallFields(call, this.options.clock()),
       running: false,
       text: '',
       tokens: 0,
@@ -134,13 +118,6 @@ export class OpenAiBackend implements EngineBackend {
       cachedTokens: null,
       controller: null,
       run: 0,
-      preemptions: 0,
-      receivedAt: now,
-      startedAt: Number.NaN,
-      firstTokenAt: Number.NaN,
-      mark: now,
-      serviceMs: 0,
-      waitMs: 0,
     });
     this.pump();
   }
@@ -172,13 +149,7 @@ export class OpenAiBackend implements EngineBackend {
 
   progress(): ProgressItem[] {
     const now = this.options.clock();
-    return [...this.held.values()].map((h) => ({
-      sessionId: h.assign.sessionId,
-      callId: h.assign.callId,
-      service: (h.serviceMs + (h.running ? now - h.mark : 0)) / 1000,
-      wait: (h.waitMs + (h.running ? 0 : now - h.mark)) / 1000,
-      running: h.running,
-    }));
+    return [...this.held.values()].map((h) => wallProgress(h, h.running, now));
   }
 
   /** `kvUsed` is the fraction of stream slots in use: the server's memory is not visible here. */
@@ -217,16 +188,9 @@ export class OpenAiBackend implements EngineBackend {
     }
   }
 
-  private key(h: Held): string {
-    return `${h.assign.sessionId}/${h.assign.callId}`;
-  }
-
   private start(h: Held): void {
-    const now = this.options.clock();
-    h.waitMs += now - h.mark;
-    h.mark = now;
+    switchAt(h, this.options.clock(), true);
     h.running = true;
-    if (Number.isNaN(h.startedAt)) h.startedAt = now;
     h.run += 1;
     h.controller = new AbortController();
     void this.stream(h, h.run, h.controller.signal);
@@ -240,9 +204,7 @@ export class OpenAiBackend implements EngineBackend {
   /** Aborts the call's stream (if any) and books its service; it stays held unless the caller drops it. */
   private stopStream(h: Held): void {
     if (!h.running) return;
-    const now = this.options.clock();
-    h.serviceMs += now - h.mark;
-    h.mark = now;
+    switchAt(h, this.options.clock(), false);
     h.running = false;
     h.run += 1;
     h.controller?.abort();
@@ -278,7 +240,7 @@ export class OpenAiBackend implements EngineBackend {
   }
 
   private async stream(h: Held, run: number, signal: AbortSignal): Promise<void> {
-    const key = this.key(h);
+    const key = h.key;
     const live = (): boolean => h.run === run && this.held.get(key) === h;
     const base = h.tokens;
     let finalTokens: number | null = null;
@@ -333,7 +295,7 @@ export class OpenAiBackend implements EngineBackend {
 
   private finish(h: Held, finalTokens: number | null): void {
     this.stopStream(h);
-    const key = this.key(h);
+    const key = h.key;
     this.held.delete(key);
     const now = this.options.clock();
     this.sink.finished({
@@ -342,12 +304,7 @@ export class OpenAiBackend implements EngineBackend {
       promptTokens: h.promptTokens ?? h.assign.promptTokens,
       completionTokens: finalTokens ?? h.tokens,
       cachedTokens: h.cachedTokens ?? 0,
-      service: h.serviceMs / 1000,
-      wait: h.waitMs / 1000,
-      preemptions: h.preemptions,
-      queuedMs: h.startedAt - h.receivedAt,
-      firstTokenMs: (Number.isNaN(h.firstTokenAt) ? now : h.firstTokenAt) - h.receivedAt,
-      totalMs: now - h.receivedAt,
+      ...finishedAccounts(h, now),
     });
     this.pump();
   }

@@ -8,6 +8,8 @@ import { ErrorCode, ProtocolError } from '@autellix/protocol';
 import type { Llama, LlamaContext, LlamaContextSequence, LlamaModel, Token } from 'node-llama-cpp';
 import { getLlama, LlamaLogLevel } from 'node-llama-cpp';
 import type { BackendLoad, BackendSink, EngineBackend } from '../backend.ts';
+import type { WallCall } from '../wall-call.ts';
+import { byPriority, finishedAccounts, switchAt, wallCallFields, wallProgress } from '../wall-call.ts';
 
 /** Settings of the `llama` backend. */
 export interface LlamaBackendConfig {
@@ -85,10 +87,7 @@ export async function loadLlama(config: LlamaBackendConfig): Promise<LoadedLlama
   };
 }
 
-interface Held {
-  readonly assign: CallAssign;
-  readonly key: string;
-  priority: Priority;
+interface Held extends WallCall {
   readonly prompt: Token[];
   readonly generated: Token[];
   text: string;
@@ -98,19 +97,6 @@ interface Held {
   yielding: boolean;
   /** The saved KV state of a swapped-out call, or null. */
   swapFile: string | null;
-  preemptions: number;
-  readonly receivedAt: number;
-  startedAt: number;
-  firstTokenAt: number;
-  mark: number;
-  serviceMs: number;
-  waitMs: number;
-}
-
-function byPriority(a: Held, b: Held): number {
-  const p = a.priority;
-  const q = b.priority;
-  return p.level - q.level || p.key - q.key || p.seq - q.seq;
 }
 
 /**
@@ -151,24 +137,14 @@ export class LlamaBackend implements EngineBackend {
         `call needs ${prompt.length} prompt + ${call.maxTokens} output tokens, over this engine's context of ${this.config.contextSize}`,
       );
     }
-    const now = this.clock();
     this.held.set(key, {
-      assign: call,
-      key,
-      priority: { level: call.level, key: call.key, seq: call.seq },
+      ...wallCallFields(call, this.clock()),
       prompt,
       generated: [],
       text: '',
       sequence: null,
       yielding: false,
       swapFile: null,
-      preemptions: 0,
-      receivedAt: now,
-      startedAt: Number.NaN,
-      firstTokenAt: Number.NaN,
-      mark: now,
-      serviceMs: 0,
-      waitMs: 0,
     });
     this.pump();
   }
@@ -215,16 +191,7 @@ export class LlamaBackend implements EngineBackend {
 
   progress(): ProgressItem[] {
     const now = this.clock();
-    return [...this.held.values()].map((h) => {
-      const running = h.sequence !== null;
-      return {
-        sessionId: h.assign.sessionId,
-        callId: h.assign.callId,
-        service: (h.serviceMs + (running ? now - h.mark : 0)) / 1000,
-        wait: (h.waitMs + (running ? 0 : now - h.mark)) / 1000,
-        running,
-      };
-    });
+    return [...this.held.values()].map((h) => wallProgress(h, h.sequence !== null, now));
   }
 
   /** `kvUsed`: tokens held in sequences over their total capacity. */
@@ -276,19 +243,14 @@ export class LlamaBackend implements EngineBackend {
   }
 
   private start(h: Held, seq: LlamaContextSequence): void {
-    const now = this.clock();
-    h.waitMs += now - h.mark;
-    h.mark = now;
+    switchAt(h, this.clock(), true);
     h.sequence = seq;
-    if (Number.isNaN(h.startedAt)) h.startedAt = now;
     void this.run(h, seq);
   }
 
   /** Returns the sequence to the pool, emptied, and books the service. */
   private async release(h: Held, seq: LlamaContextSequence): Promise<void> {
-    const now = this.clock();
-    h.serviceMs += now - h.mark;
-    h.mark = now;
+    switchAt(h, this.clock(), false);
     h.sequence = null;
     h.yielding = false;
     await seq.clearHistory();
@@ -365,12 +327,7 @@ export class LlamaBackend implements EngineBackend {
         promptTokens: h.prompt.length,
         completionTokens: h.generated.length,
         cachedTokens: 0,
-        service: h.serviceMs / 1000,
-        wait: h.waitMs / 1000,
-        preemptions: h.preemptions,
-        queuedMs: h.startedAt - h.receivedAt,
-        firstTokenMs: (Number.isNaN(h.firstTokenAt) ? now : h.firstTokenAt) - h.receivedAt,
-        totalMs: now - h.receivedAt,
+        ...finishedAccounts(h, now),
       });
     } catch (err) {
       const wasLive = live();
