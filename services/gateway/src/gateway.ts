@@ -23,8 +23,6 @@ export interface GatewayCounters {
   failed: number;
   /** Calls cancelled because their client disconnected. */
   disconnected: number;
-  /** Requests refused with 429. */
-  rejected: number;
 }
 
 /** A running gateway. `close` stops accepting, cancels calls in flight, and closes the server. */
@@ -50,7 +48,7 @@ export async function startGateway(client: AutellixClient, config: GatewayConfig
   const instance = randomBytes(3).toString('hex');
   const pool = new SessionPool(client, `gw-${instance}`, cfg.sessionIdleTtlMs);
   const admission = new Admission(cfg.maxInFlight, cfg.maxInFlightPerProgram, cfg.retryAfterSeconds);
-  const counters: GatewayCounters = { requests: 0, completed: 0, failed: 0, disconnected: 0, rejected: 0 };
+  const counters: GatewayCounters = { requests: 0, completed: 0, failed: 0, disconnected: 0 };
   const inFlight = new Set<AbortController>();
   let callSeq = 0;
 
@@ -85,6 +83,7 @@ export async function startGateway(client: AutellixClient, config: GatewayConfig
       await closeSession(decodeURIComponent(path.slice('/v1/sessions/'.length)), res);
     } else if (path === '/v1/autellix/status') {
       allow(method, 'GET');
+      // Requests refused with 429 are counted where they are refused (`Admission`).
       sendJson(res, 200, { in_flight: admission.active, sessions: pool.size, counters: { ...counters, rejected: admission.rejected } });
     } else if (path === '/health') {
       sendJson(res, 200, { status: 'ok' });

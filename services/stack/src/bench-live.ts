@@ -9,7 +9,7 @@ import { generatePrograms, simulate, summarize } from '@autellix/sim';
 import { SimBackend } from '@autellix/engine';
 import { startLocalStack } from './local-stack.ts';
 import { startProcessStack } from './process-stack.ts';
-import { replay } from './replay.ts';
+import { progressLine, replay } from './replay.ts';
 
 export interface LiveBenchOptions {
   readonly workload: string;
@@ -77,19 +77,13 @@ export async function runLiveBench(o: LiveBenchOptions): Promise<LiveBenchRow[]>
     await new Promise((r) => setTimeout(r, 600));
     const client = await AutellixClient.connect({ servers: stack.url });
     const t0 = performance.now();
-    let last = 0;
     const out = await replay({
       client,
       programs,
       speed: o.speed,
       clock: () => performance.now(),
       runTag: `bench-${policy}`,
-      onProgress: (done, total, inFlight) => {
-        const now = performance.now();
-        if (now - last < 500 && done < total) return;
-        last = now;
-        process.stdout.write(`\r  ${policy}: ${done}/${total} programs done, ${inFlight} in flight, ${((now - t0) / 1000).toFixed(0)} s `);
-      },
+      onProgress: progressLine(policy, () => performance.now()),
     });
     process.stdout.write('\n');
     const wallSeconds = (performance.now() - t0) / 1000;

@@ -7,7 +7,7 @@ import { DEFAULT_ENGINE_SERVICE, DEFAULT_LLAMA_BACKEND, startEngine, writeTinyLl
 import type { ProgramSpec, Summary } from '@autellix/sim';
 import { generatePrograms, summarize } from '@autellix/sim';
 import { startLocalStack } from './local-stack.ts';
-import { replay } from './replay.ts';
+import { progressLine, replay } from './replay.ts';
 
 export interface LlamaBenchOptions {
   readonly workload: string;
@@ -92,19 +92,13 @@ export async function runLlamaBench(o: LlamaBenchOptions): Promise<{ rows: Llama
         await new Promise((r) => setTimeout(r, 600));
         const client = await AutellixClient.connect({ servers: stack.url });
         const t0 = performance.now();
-        let last = 0;
         const out = await replay({
           client,
           programs,
           speed: 1,
           clock: () => performance.now(),
           runTag: `llama-${policy}`,
-          onProgress: (done, total, inFlight) => {
-            const now = performance.now();
-            if (now - last < 500 && done < total) return;
-            last = now;
-            process.stdout.write(`\r  ${policy}: ${done}/${total} programs done, ${inFlight} in flight, ${((now - t0) / 1000).toFixed(0)} s `);
-          },
+          onProgress: progressLine(policy, () => performance.now()),
         });
         process.stdout.write('\n');
         await client.close();

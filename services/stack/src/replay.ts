@@ -127,3 +127,18 @@ export async function replay(o: ReplayOptions): Promise<ReplayedProgram[]> {
 
   return Promise.all(o.programs.map(runProgram));
 }
+
+/**
+ * A `ReplayOptions.onProgress` that rewrites one status line (`label: done/total programs done,
+ * n in flight, t s`) at most every 500 ms, and always for the last program. `clock` in ms.
+ */
+export function progressLine(label: string, clock: () => number): (done: number, total: number, inFlight: number) => void {
+  const t0 = clock();
+  let last = Number.NEGATIVE_INFINITY;
+  return (done, total, inFlight) => {
+    const now = clock();
+    if (now - last < 500 && done < total) return;
+    last = now;
+    process.stdout.write(`\r  ${label}: ${done}/${total} programs done, ${inFlight} in flight, ${((now - t0) / 1000).toFixed(0)} s `);
+  };
+}
