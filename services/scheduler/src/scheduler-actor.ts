@@ -37,9 +37,18 @@ export interface SchedulerCounters {
   sessionsOpened: number;
   sessionsEnded: number;
   callsAccepted: number;
+  /** Calls whose engine reported them done, late outcomes (below) included. */
   callsCompleted: number;
   callsFailed: number;
   callsCancelled: number;
+  /** Calls still open when their session ended; each was revoked from its engine. */
+  callsEndedWithSession: number;
+  /**
+   * Outcomes of such calls that came after the close: an engine delivers a call's result to the
+   * caller before its outcome to the scheduler, so a caller that closes its session on the result
+   * can close it first. They count as completed (or failed) too.
+   */
+  lateOutcomes: number;
   /** Placements after the first (engine died, assignment lost or unacknowledged). */
   reassignments: number;
   prioritySignals: number;
@@ -52,6 +61,9 @@ export interface SchedulerCounters {
   /** Shared offers no engine took (none had room), sent to the balancer's choice instead. */
   sharedFallbacks: number;
 }
+
+/** Most calls ended with their session whose late outcome is still recognised. */
+const ENDED_CALLS_KEPT = 8192;
 
 const INTAKE_TYPES = ['session.open', 'session.close', 'call.submit', 'call.cancel', 'call.done', 'call.failed'] as const;
 const CONSUMER = 'scheduler';
@@ -86,6 +98,8 @@ export class SchedulerActor {
     callsCompleted: 0,
     callsFailed: 0,
     callsCancelled: 0,
+    callsEndedWithSession: 0,
+    lateOutcomes: 0,
     reassignments: 0,
     prioritySignals: 0,
     rejected: {},
@@ -95,6 +109,12 @@ export class SchedulerActor {
   };
   private readonly sessions = new Map<string, Session>();
   private readonly ended = new Map<string, EndReason>();
+  /**
+   * Calls placed on an engine when their session ended (`session/call` key → engine id), so an
+   * outcome arriving after the close is still counted. Bounded: the oldest entries go past
+   * `ENDED_CALLS_KEPT` (an engine that cancelled the call on its revoke never reports it).
+   */
+  private readonly endedCalls = new Map<string, string>();
   /** Calls waiting for a live engine (keys), in arrival order. */
   private readonly unplaced = new Set<string>();
   /** Calls offered as shared work and not yet taken, with the balancer's engine to fall back on. */
@@ -325,6 +345,8 @@ export class SchedulerActor {
     if (s === null) return null;
     const row = this.core.programs.get(id);
     for (const [callId, live] of s.calls) {
+      this.counters.callsEndedWithSession += 1;
+      if (live.engine !== null) this.rememberEndedCall(`${id}/${callId}`, live.engine);
       this.revoke(id, callId, live, 'session_ended');
       const err = new ProtocolError(ErrorCode.sessionEnded, `session ${id} ended (${reason}) before call ${callId} finished`);
       this.publish(live.submit.replyTo, errorMessage(err, { sessionId: id, callId }));
@@ -639,7 +661,16 @@ export class SchedulerActor {
   private finishCall(sessionId: string, callId: string, engine: string, service: number | null, wait: number | null, failed: boolean): Session | null {
     const s = this.sessions.get(sessionId);
     const live = s?.calls.get(callId);
-    // Late or duplicate outcomes (a reassigned call finishing twice) are ignored. A call not
+    // The outcome of a call revoked when its session ended, from the engine it was on: counted.
+    const endedOn = s === undefined ? this.endedCalls.get(`${sessionId}/${callId}`) : undefined;
+    if (endedOn !== undefined && (endedOn === engine || endedOn === SHARED_ENGINE_ID)) {
+      this.endedCalls.delete(`${sessionId}/${callId}`);
+      this.counters.lateOutcomes += 1;
+      if (failed) this.counters.callsFailed += 1;
+      else this.counters.callsCompleted += 1;
+      return null;
+    }
+    // Other late or duplicate outcomes (a reassigned call finishing twice) are ignored. A call not
     // placed yet (parked while recovering) takes the outcome of its previous life's placement.
     if (s === undefined || live === undefined || (live.engine !== engine && live.engine !== null && live.engine !== SHARED_ENGINE_ID)) return null;
     const rec = this.core.programs.get(sessionId)?.active.get(callId);
@@ -648,6 +679,13 @@ export class SchedulerActor {
     if (failed) this.counters.callsFailed += 1;
     else this.counters.callsCompleted += 1;
     return s;
+  }
+
+  private rememberEndedCall(key: string, engine: string): void {
+    this.endedCalls.set(key, engine);
+    if (this.endedCalls.size <= ENDED_CALLS_KEPT) return;
+    const oldest = this.endedCalls.keys().next().value;
+    if (oldest !== undefined) this.endedCalls.delete(oldest);
   }
 
   /** Folds an engine's totals into the record; sends any priority change to the engine. */

@@ -119,4 +119,32 @@ describe('raw protocol against the live scheduler and a sim engine', () => {
     );
     expect(out[0]).toMatchObject({ type: 'error', code: 'unknown_session', sessionId: 'nobody', callId: 'c1' });
   });
+
+  it('counts an outcome that arrives after its session closed (the caller closed on the result)', async () => {
+    await exchange<'session.open'>('session', (replyTo) => ({ type: 'session.open', sessionId: 'raw-late', replyTo }), () => true);
+    // A long call: still on the engine when the session closes.
+    const call = exchange<'call.submit'>(
+      'call',
+      (replyTo) => ({ type: 'call.submit', sessionId: 'raw-late', callId: 'c1', threadId: 't', parents: [], promptTokens: 10, maxTokens: 4000, replyTo, stream: false }),
+      (m) => m.type === 'call.result' || m.type === 'error',
+    );
+    await expect.poll(() => scheduler.actor.core.programs.get('raw-late')?.active.get('c1')?.engine ?? null).toBe('e0');
+    const before = { ...scheduler.actor.counters };
+    const closed = await exchange<'session.close'>('session', (replyTo) => ({ type: 'session.close', sessionId: 'raw-late', replyTo }), (m) => m.type === 'session.closed');
+    expect(closed.at(-1)).toMatchObject({ type: 'session.closed', sessionId: 'raw-late', reason: 'closed' });
+    expect((await call).at(-1)).toMatchObject({ type: 'error', code: 'session_ended', callId: 'c1' });
+    expect(scheduler.actor.counters.callsEndedWithSession).toBe(before.callsEndedWithSession + 1);
+    // The engine had finished the call just before the revoke reached it: its outcome comes after the close.
+    const done = { type: 'call.done', engineId: 'e0', sessionId: 'raw-late', callId: 'c1', service: 1, wait: 0, completionTokens: 4000, cachedTokens: 0, preemptions: 0 } as const;
+    await jetstream(nc).publish(subjects.intake('outcome'), encodeMessage<'call.done'>(done));
+    await expect.poll(() => scheduler.actor.counters.lateOutcomes).toBe(before.lateOutcomes + 1);
+    expect(scheduler.actor.counters.callsCompleted).toBe(before.callsCompleted + 1);
+    // Only once: a second copy, or one from another engine, is ignored.
+    await jetstream(nc).publish(subjects.intake('outcome'), encodeMessage<'call.done'>(done));
+    await jetstream(nc).publish(subjects.intake('outcome'), encodeMessage<'call.done'>({ ...done, callId: 'c2' }));
+    // The intake stream is applied in order: once a later message is answered, those two were applied.
+    await exchange<'session.open'>('session', (replyTo) => ({ type: 'session.open', sessionId: 'raw-after', replyTo }), () => true);
+    expect(scheduler.actor.counters.lateOutcomes).toBe(before.lateOutcomes + 1);
+    expect(scheduler.actor.counters.callsCompleted).toBe(before.callsCompleted + 1);
+  });
 });
