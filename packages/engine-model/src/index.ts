@@ -9,3 +9,4 @@ export * from './engine-call.ts';
 export * from './engine-options.ts';
 export * from './prefix-cache.ts';
 export * from './segment.ts';
+export * from './fit-profile.ts';

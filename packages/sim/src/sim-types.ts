@@ -1,5 +1,5 @@
 import type { BalancerName, PolicyName, SchedulerConfig } from '@autellix/core';
-import type { EngineOptions } from '@autellix/engine-model';
+import type { EngineOptions, EngineProfile } from '@autellix/engine-model';
 import type { ProgramSpec } from './workload/types.ts';
 
 /** One simulation run. */
@@ -8,8 +8,11 @@ export interface SimConfig {
   readonly programs: readonly ProgramSpec[];
   /** Number of engine replicas (>= 1). */
   readonly engines: number;
-  /** Engine-model profile name (see `profileNames` in @autellix/engine-model). */
-  readonly profile: string;
+  /**
+   * The engines' hardware: a registered engine-model profile name (see `profileNames` in
+   * @autellix/engine-model), or a profile itself (one fitted to measured steps, say).
+   */
+  readonly profile: string | EngineProfile;
   readonly policy: PolicyName;
   readonly balancer: BalancerName;
   readonly scheduler: SchedulerConfig;

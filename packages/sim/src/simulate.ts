@@ -59,7 +59,7 @@ export function simulate(config: SimConfig): SimResult {
   if (!Number.isInteger(config.engines) || config.engines < 1) {
     throw new ConfigError(`engines = ${config.engines} must be an integer >= 1`);
   }
-  const profile = getProfile(config.profile);
+  const profile = typeof config.profile === 'string' ? getProfile(config.profile) : config.profile;
   const policy = getPolicy(config.policy);
   const core = new SchedulerCore(policy, config.scheduler, getBalancer(config.balancer));
   const engineOptions = { ...config.engine, rebuildEverySteps: config.scheduler.rebuildEverySteps };

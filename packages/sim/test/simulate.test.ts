@@ -1,5 +1,5 @@
 import { DEFAULT_SCHEDULER_CONFIG } from '@autellix/core';
-import { DEFAULT_ENGINE_OPTIONS } from '@autellix/engine-model';
+import { DEFAULT_ENGINE_OPTIONS, getProfile } from '@autellix/engine-model';
 import { describe, expect, it } from 'vitest';
 import type { SimConfig, SimResult } from '../src/sim-types.ts';
 import { backlogGrows, simulate } from '../src/simulate.ts';
@@ -137,5 +137,14 @@ describe('runs of identical steps', () => {
   it('stay exact with the rebuild every few steps', () => {
     const programs = generatePrograms('lats', { seed: 3, count: 40, rate: 0.5 });
     expectSameAsStepByStep(config(programs, { policy: 'atlas', scheduler: { ...DEFAULT_SCHEDULER_CONFIG, rebuildEverySteps: 4 } }));
+  });
+});
+
+describe('a profile given as an object', () => {
+  it('runs exactly as the same profile given by name', () => {
+    const programs = generatePrograms('mixed', { seed: 3, count: 20, rate: 0.5 });
+    const byName = simulate(config(programs, { policy: 'plas' }));
+    const byObject = simulate(config(programs, { policy: 'plas', profile: getProfile('llama3.1-8b-a100') }));
+    expect(byObject.metrics).toEqual(byName.metrics);
   });
 });

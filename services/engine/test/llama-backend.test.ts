@@ -116,6 +116,11 @@ describe('the llama backend on a generated tiny GGUF model', () => {
     await eventually(() => rec.finished.length === 4);
     expect(rec.finished.map((f) => f.completionTokens)).toEqual([30, 30, 30, 30]);
     expect(() => b.admit(assign('huge', 0, 600))).toThrow(ProtocolError);
+    // Pure decode steps were seen at batch 3 (all running past their prompts), never above the sequences.
+    const gaps = b.decodeGaps();
+    expect(gaps.get(3)?.samples ?? 0).toBeGreaterThan(0);
+    expect(Math.max(...gaps.keys())).toBeLessThanOrEqual(3);
+    for (const g of gaps.values()) expect(g.totalMs).toBeGreaterThan(0);
   });
 
   it('fills a call that gives only a prompt length with that many tokens (trace replay)', async () => {

@@ -3,7 +3,13 @@ import { parseArgs } from 'node:util';
 import { main as simMain } from '@autellix/sim/cli';
 import { runIntakeBench } from './bench-intake.ts';
 import { liveBenchTable, runLiveBench } from './bench-live.ts';
-import { llamaBenchTable, runLlamaBench } from './bench-llama.ts';
+import { calibrationTable, inSituTable, llamaBenchTable, runLlamaBench } from './bench-llama.ts';
+
+/** `--layout`: `one` or `processes`; anything else is refused. */
+function parseLayout(v: string): 'one' | 'processes' {
+  if (v === 'one' || v === 'processes') return v;
+  throw new Error(`--layout ${v}: expected one or processes`);
+}
 
 /**
  * `npm run bench -- live ...` runs the live-versus-simulator benchmark; every other command goes
@@ -40,16 +46,17 @@ if (argv[0] === 'intake') {
       sequences: { type: 'string', default: '8' },
       policies: { type: 'string', default: 'fcfs,plas' },
       seed: { type: 'string', default: '1' },
+      layout: { type: 'string', default: 'processes' },
       out: { type: 'string', default: 'bench-out/llama' },
       help: { type: 'boolean', default: false },
     },
   });
   if (values.help) {
     console.log(
-      'npm run bench -- llama [--workload mixed] [--programs 40] [--rate 2 (programs/s)] [--token-scale 4] [--engines 1] [--sequences 8] [--policies fcfs,plas] [--seed 1] [--out DIR]',
+      'npm run bench -- llama [--workload mixed] [--programs 40] [--rate 2 (programs/s)] [--token-scale 4] [--engines 1] [--sequences 8] [--policies fcfs,plas] [--seed 1] [--layout processes|one] [--out DIR]',
     );
   } else {
-    const { rows, contextSize } = await runLlamaBench({
+    const r = await runLlamaBench({
       workload: values.workload,
       programs: Number(values.programs),
       rate: Number(values.rate),
@@ -58,12 +65,18 @@ if (argv[0] === 'intake') {
       sequences: Number(values.sequences),
       policies: values.policies.split(','),
       seed: Number(values.seed),
+      layout: parseLayout(values.layout),
       out: values.out,
       log: (l) => console.log(l),
     });
     console.log(`
-context ${contextSize} tokens per sequence
-${llamaBenchTable(rows)}
+calibration (step times of the model on this machine, and the fitted profile's):
+${calibrationTable(r.calibration)}
+
+context ${r.contextSize} tokens per sequence
+${llamaBenchTable(r.rows)}
+${r.rows.some((row) => row.inSitu !== null) ? `\ndecode steps during the replay (the engine's token gaps) against the calibrated profile:\n${inSituTable(r.rows)}\n` : ''}
+ranking by mean program latency, best first: measured ${r.measuredRanking.join(' < ')}; simulated ${r.simRanking.join(' < ')}
 
 wrote ${values.out}/report.json`);
   }
@@ -101,7 +114,7 @@ wrote ${values.out}/report.json`);
       seed: Number(values.seed),
       profile: values.profile,
       out: values.out,
-      layout: values.layout === 'one' ? 'one' : 'processes',
+      layout: parseLayout(values.layout),
       log: (l) => console.log(l),
     });
     console.log(`\n${liveBenchTable(rows)}\n\nwrote ${values.out}/report.json`);

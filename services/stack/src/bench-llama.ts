@@ -2,11 +2,26 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AutellixClient } from '@autellix/client';
-import type { RunningEngine } from '@autellix/engine';
-import { DEFAULT_ENGINE_SERVICE, DEFAULT_LLAMA_BACKEND, startEngine, writeTinyLlamaGguf } from '@autellix/engine';
+import type { PolicyName } from '@autellix/core';
+import { DEFAULT_SCHEDULER_CONFIG } from '@autellix/core';
+import type { EngineProfile } from '@autellix/engine-model';
+import { stepSeconds } from '@autellix/engine-model';
+import type { LlamaBackendConfig, LlamaCalibration, RunningEngine } from '@autellix/engine';
+import {
+  calibrateLlamaProfile,
+  DEFAULT_ENGINE_SERVICE,
+  DEFAULT_LLAMA_BACKEND,
+  LlamaBackend,
+  llamaEngineOptions,
+  startEngine,
+  writeTinyLlamaGguf,
+} from '@autellix/engine';
 import type { ProgramSpec, Summary } from '@autellix/sim';
-import { generatePrograms, summarize } from '@autellix/sim';
+import { generatePrograms, simulate, summarize } from '@autellix/sim';
 import { startLocalStack } from './local-stack.ts';
+import { processCpuSeconds } from './proc-cpu.ts';
+import type { ProcessStack } from './process-stack.ts';
+import { startProcessStack } from './process-stack.ts';
 import { progressLine, replay } from './replay.ts';
 
 export interface LlamaBenchOptions {
@@ -20,11 +35,13 @@ export interface LlamaBenchOptions {
   readonly sequences: number;
   readonly policies: readonly string[];
   readonly seed: number;
+  /** `processes`: scheduler and each engine in its own process (as deployed); `one`: all in this process. */
+  readonly layout: 'processes' | 'one';
   readonly out: string;
   readonly log: (line: string) => void;
 }
 
-/** One policy on the real engines. */
+/** One policy on the real engines, and the simulator's prediction of it. */
 export interface LlamaBenchRow {
   readonly policy: string;
   /** Programs that completed. */
@@ -34,6 +51,104 @@ export interface LlamaBenchRow {
   readonly preemptions: number;
   readonly failed: number;
   readonly wallSeconds: number;
+  /** The simulator on the same trace with the profile calibrated on this machine (seconds). */
+  readonly sim: { readonly programLatency: Summary; readonly preemptions: number };
+  /** 100 × (sim − measured) / measured, of mean program latency. */
+  readonly simMeanErrorPct: number;
+  /** Where the machine's CPU went during the replay (`processes` layout on Linux; null otherwise). */
+  readonly cpu: CpuShares | null;
+  /** Decode steps as the engine ran them during the replay, against the profile (`one` layout; null otherwise). */
+  readonly inSitu: readonly InSituSteps[] | null;
+}
+
+/** Pure decode steps of one batch size taken during the replay, and the calibrated profile's time for them. */
+export interface InSituSteps {
+  readonly batch: number;
+  readonly samples: number;
+  /** Mean context a sequence, tokens. */
+  readonly meanContext: number;
+  readonly measuredMs: number;
+  readonly predictedMs: number;
+}
+
+/** The engines' decode gaps by batch size, beside the profile's step time at the same batch and mean context. */
+function inSituSteps(engines: readonly RunningEngine[], profile: EngineProfile): InSituSteps[] {
+  const total = new Map<number, { samples: number; totalMs: number; totalContext: number }>();
+  for (const e of engines) {
+    const b = e.actor.backendOrNull;
+    if (!(b instanceof LlamaBackend)) continue;
+    for (const [batch, g] of b.decodeGaps()) {
+      const t = total.get(batch) ?? { samples: 0, totalMs: 0, totalContext: 0 };
+      t.samples += g.samples;
+      t.totalMs += g.totalMs;
+      t.totalContext += g.totalContext;
+      total.set(batch, t);
+    }
+  }
+  return [...total]
+    .sort(([a], [b]) => a - b)
+    .map(([batch, t]) => {
+      const contextTokens = t.totalContext / t.samples;
+      const shape = { decodeSeqs: batch, decodeContextTokens: contextTokens, prefillTokens: 0, prefillSeqs: 0, prefillAttentionPairs: 0 };
+      return { batch, samples: t.samples, meanContext: contextTokens / batch, measuredMs: t.totalMs / t.samples, predictedMs: stepSeconds(profile, shape) * 1000 };
+    });
+}
+
+/** CPU used during a replay, in cores (CPU seconds per wall second), by process. */
+export interface CpuShares {
+  /** The engine processes: llama.cpp's compute (on libuv worker threads) and the Node thread (token loop, actor). */
+  readonly engines: number;
+  readonly scheduler: number;
+  readonly nats: number;
+  /** This process: the replaying client. */
+  readonly client: number;
+}
+
+interface CpuSnapshot {
+  readonly engines: (number | null)[];
+  readonly scheduler: number | null;
+  readonly nats: number | null;
+  readonly client: NodeJS.CpuUsage;
+  readonly at: number;
+}
+
+function cpuSnapshot(stack: ProcessStack): CpuSnapshot {
+  return {
+    engines: stack.engines.map((e) => processCpuSeconds(e.pid)),
+    scheduler: processCpuSeconds(stack.scheduler.pid),
+    nats: processCpuSeconds(stack.server.pid),
+    client: process.cpuUsage(),
+    at: performance.now(),
+  };
+}
+
+/** Cores used between two snapshots of the same stack; null when /proc was not readable. */
+function cpuShares(a: CpuSnapshot, b: CpuSnapshot): CpuShares | null {
+  if (a.scheduler === null || b.scheduler === null || a.nats === null || b.nats === null) return null;
+  const wall = (b.at - a.at) / 1000;
+  let engines = 0;
+  for (const [i, after] of b.engines.entries()) {
+    const before = a.engines[i];
+    if (after === null || before === null || before === undefined) return null;
+    engines += after - before;
+  }
+  const client = process.cpuUsage(a.client);
+  return {
+    engines: engines / wall,
+    scheduler: (b.scheduler - a.scheduler) / wall,
+    nats: (b.nats - a.nats) / wall,
+    client: (client.user + client.system) / 1e6 / wall,
+  };
+}
+
+/** What `runLlamaBench` measured. */
+export interface LlamaBenchResult {
+  readonly rows: readonly LlamaBenchRow[];
+  readonly contextSize: number;
+  readonly calibration: LlamaCalibration;
+  /** Policies by mean program latency, best first: measured, and as the simulator predicts. */
+  readonly measuredRanking: readonly string[];
+  readonly simRanking: readonly string[];
 }
 
 /** The trace with every length divided by `scale` (at least one token each). */
@@ -64,34 +179,72 @@ function longestContext(programs: readonly ProgramSpec[]): number {
 /**
  * Replays one generated trace (lengths divided by `tokenScale`, times in wall seconds) through
  * the live system on real `llama` engines running a generated tiny GGUF model on the CPU, once
- * per policy on a fresh deployment, and reports program latency.
+ * per policy on a fresh deployment, and reports program latency. Before that, it measures the
+ * model's step times on this machine and fits an engine-model profile to them
+ * (`calibrateLlamaProfile`); the simulator then runs the same trace and policies with that
+ * profile and the llama engine's batch limits, and the report sets its prediction beside the
+ * measurement.
  */
-export async function runLlamaBench(o: LlamaBenchOptions): Promise<{ rows: LlamaBenchRow[]; contextSize: number }> {
+export async function runLlamaBench(o: LlamaBenchOptions): Promise<LlamaBenchResult> {
   const programs = scaleTrace(generatePrograms(o.workload, { seed: o.seed, count: o.programs, rate: o.rate }), o.tokenScale);
   const contextSize = Math.ceil((longestContext(programs) + 16) / 256) * 256;
   const dir = mkdtempSync(join(tmpdir(), 'autellix-bench-llama-'));
   const modelPath = join(dir, 'tiny.gguf');
   writeTinyLlamaGguf(modelPath);
+  const llama: LlamaBackendConfig = { ...DEFAULT_LLAMA_BACKEND, modelPath, sequences: o.sequences, contextSize, ignoreEos: true };
   const rows: LlamaBenchRow[] = [];
+  let calibration: LlamaCalibration;
   try {
+    o.log('calibrating: measuring step times of the model on this machine');
+    calibration = await calibrateLlamaProfile(llama);
+    o.log(`  fitted profile reproduces its ${calibration.fit.rows.length} points within ${calibration.fit.meanAbsErrorPct.toFixed(1)} % on average (worst ${calibration.fit.maxAbsErrorPct.toFixed(1)} %)`);
     for (const policy of o.policies) {
-      const stack = await startLocalStack({ port: -1, engines: 0, speed: 1, policy, balancer: 'autellix', profile: 'llama3.1-8b-a100', log: () => {} });
+      const sim = simulate({
+        programs,
+        engines: o.engines,
+        profile: calibration.fit.profile,
+        policy: policy as PolicyName,
+        balancer: 'autellix',
+        scheduler: DEFAULT_SCHEDULER_CONFIG,
+        engine: llamaEngineOptions(llama),
+        warmup: 0,
+        horizon: null,
+      });
+      const settings = { engines: 0, speed: 1, policy, balancer: 'autellix', profile: 'llama3.1-8b-a100', log: () => {} };
+      const engineArgs = (): string[] => [
+        '--backend',
+        'llama',
+        '--model-path',
+        modelPath,
+        '--sequences',
+        String(llama.sequences),
+        '--context-size',
+        String(llama.contextSize),
+        '--threads',
+        String(llama.threads),
+        '--preemption',
+        llama.preemption,
+        '--ignore-eos',
+      ];
+      const processes = o.layout === 'processes' ? await startProcessStack({ ...settings, engines: o.engines, engineArgs }) : null;
+      const stack = processes ?? (await startLocalStack({ ...settings, port: -1 }));
       const engines: RunningEngine[] = [];
       try {
-        for (let i = 0; i < o.engines; i++) {
+        for (let i = 0; o.layout === 'one' && i < o.engines; i++) {
           engines.push(
             await startEngine({
               ...DEFAULT_ENGINE_SERVICE,
               servers: stack.url,
               engineId: `llama-${i}`,
               backend: 'llama',
-              llama: { ...DEFAULT_LLAMA_BACKEND, modelPath, sequences: o.sequences, contextSize, ignoreEos: true },
+              llama,
             }),
           );
         }
         await new Promise((r) => setTimeout(r, 600));
         const client = await AutellixClient.connect({ servers: stack.url });
         const t0 = performance.now();
+        const cpuBefore = processes === null ? null : cpuSnapshot(processes);
         const out = await replay({
           client,
           programs,
@@ -101,9 +254,12 @@ export async function runLlamaBench(o: LlamaBenchOptions): Promise<{ rows: Llama
           onProgress: progressLine(policy, () => performance.now()),
         });
         process.stdout.write('\n');
+        const cpu = processes === null || cpuBefore === null ? null : cpuShares(cpuBefore, cpuSnapshot(processes));
+        const inSitu = processes === null ? inSituSteps(engines, calibration.fit.profile) : null;
         await client.close();
         const ok = out.filter((p) => p.error === null);
         const latency = summarize(ok.map((p) => p.completion - p.arrival));
+        const simLatency = sim.metrics.programLatency;
         rows.push({
           policy,
           programs: ok.length,
@@ -111,8 +267,14 @@ export async function runLlamaBench(o: LlamaBenchOptions): Promise<{ rows: Llama
           preemptions: ok.reduce((s, p) => s + p.preemptions, 0),
           failed: out.length - ok.length,
           wallSeconds: (performance.now() - t0) / 1000,
+          sim: { programLatency: simLatency, preemptions: sim.metrics.preemptions },
+          simMeanErrorPct: (100 * (simLatency.mean - latency.mean)) / latency.mean,
+          cpu,
+          inSitu,
         });
-        o.log(`  ${policy}: mean ${latency.mean.toFixed(2)} s, p95 ${latency.p95.toFixed(2)} s, ${out.length - ok.length} failed`);
+        o.log(
+          `  ${policy}: mean ${latency.mean.toFixed(2)} s (sim ${simLatency.mean.toFixed(2)} s), p95 ${latency.p95.toFixed(2)} s (sim ${simLatency.p95.toFixed(2)} s), ${out.length - ok.length} failed`,
+        );
       } finally {
         for (const e of engines) await e.stop();
         await stack.stop();
@@ -126,26 +288,68 @@ export async function runLlamaBench(o: LlamaBenchOptions): Promise<{ rows: Llama
   const ratios = Object.fromEntries(
     rows.filter((r) => r !== fcfs && fcfs !== undefined).map((r) => [`${r.policy}/fcfs`, r.programLatency.mean / (fcfs as LlamaBenchRow).programLatency.mean]),
   );
+  const rank = (mean: (r: LlamaBenchRow) => number): string[] => [...rows].sort((a, b) => mean(a) - mean(b)).map((r) => r.policy);
+  const measuredRanking = rank((r) => r.programLatency.mean);
+  const simRanking = rank((r) => r.sim.programLatency.mean);
   const { log: _log, ...options } = o;
-  const report = { bench: 'llama', model: 'tiny random-weight llama GGUF (64 wide, 2 layers), CPU, 1 thread', ...options, contextSize, rows, meanLatencyRatio: ratios };
+  const report = {
+    bench: 'llama',
+    model: 'tiny random-weight llama GGUF (64 wide, 2 layers), CPU, 1 thread',
+    ...options,
+    contextSize,
+    calibration,
+    rows,
+    meanLatencyRatio: ratios,
+    measuredRanking,
+    simRanking,
+  };
   writeFileSync(join(o.out, 'report.json'), `${JSON.stringify(report, null, 2)}\n`);
-  return { rows, contextSize };
+  return { rows, contextSize, calibration, measuredRanking, simRanking };
 }
 
-/** The rows as an aligned text table. */
-export function llamaBenchTable(rows: readonly LlamaBenchRow[]): string {
-  const head = ['policy', 'programs', 'mean s', 'p95 s', 'p99 s', 'preemptions', 'failed', 'wall s'];
-  const body = rows.map((r) => [
-    r.policy,
-    String(r.programs),
-    r.programLatency.mean.toFixed(2),
-    r.programLatency.p95.toFixed(2),
-    r.programLatency.p99.toFixed(2),
-    String(r.preemptions),
-    String(r.failed),
-    r.wallSeconds.toFixed(0),
-  ]);
+/** Cells as an aligned text table under `head`. */
+function alignedTable(head: readonly string[], body: readonly (readonly string[])[]): string {
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => (b[i] as string).length)));
   const line = (cells: readonly string[]): string => cells.map((c, i) => c.padEnd(widths[i] as number)).join('  ');
   return [line(head), line(widths.map((w) => '-'.repeat(w))), ...body.map(line)].join('\n');
+}
+
+/** The rows as an aligned text table: measured beside simulated. */
+export function llamaBenchTable(rows: readonly LlamaBenchRow[]): string {
+  const head = ['policy', 'programs', 'mean s', 'sim mean s', 'sim err %', 'p95 s', 'sim p95 s', 'preemptions', 'sim preempt', 'failed', 'wall s', 'cores: engine/sched/nats/client'];
+  const cores = (c: CpuShares | null): string =>
+    c === null ? '-' : [c.engines, c.scheduler, c.nats, c.client].map((v) => v.toFixed(2)).join('/');
+  return alignedTable(
+    head,
+    rows.map((r) => [
+      r.policy,
+      String(r.programs),
+      r.programLatency.mean.toFixed(2),
+      r.sim.programLatency.mean.toFixed(2),
+      r.simMeanErrorPct.toFixed(1),
+      r.programLatency.p95.toFixed(2),
+      r.sim.programLatency.p95.toFixed(2),
+      String(r.preemptions),
+      String(r.sim.preemptions),
+      String(r.failed),
+      r.wallSeconds.toFixed(0),
+      cores(r.cpu),
+    ]),
+  );
+}
+
+/** Decode steps during each policy's replay against the calibrated profile (rows with in-situ data only). */
+export function inSituTable(rows: readonly LlamaBenchRow[]): string {
+  const body = rows.flatMap((r) =>
+    (r.inSitu ?? []).map((s) => [r.policy, String(s.batch), String(s.samples), s.meanContext.toFixed(0), s.measuredMs.toFixed(3), s.predictedMs.toFixed(3), ((100 * (s.predictedMs - s.measuredMs)) / s.measuredMs).toFixed(1)]),
+  );
+  return alignedTable(['policy', 'batch', 'samples', 'mean ctx', 'measured ms', 'profile ms', 'error %'], body);
+}
+
+/** The calibration's measured step times beside the fitted profile's, as an aligned table. */
+export function calibrationTable(c: LlamaCalibration): string {
+  return alignedTable(
+    ['point', 'measured ms', 'fitted ms', 'error %'],
+    [...c.fit.rows, ...c.fit.swapRows].map((r) => [r.label, r.measuredMs.toFixed(3), r.predictedMs.toFixed(3), r.errorPct.toFixed(1)]),
+  );
 }

@@ -7,8 +7,14 @@ import type { LocalStackOptions } from './local-stack.ts';
 const SCHEDULER_MAIN = fileURLToPath(new URL('../../scheduler/src/main.ts', import.meta.url));
 const ENGINE_MAIN = fileURLToPath(new URL('../../engine/src/main.ts', import.meta.url));
 
-/** The local stack's settings that apply to separate processes (no in-process overrides). */
-export type ProcessStackOptions = Pick<LocalStackOptions, 'engines' | 'speed' | 'policy' | 'balancer' | 'profile' | 'log'>;
+/**
+ * The local stack's settings that apply to separate processes (no in-process overrides), and
+ * optionally the command-line arguments of engine `i` after `--nats URL --id engine-i` (default:
+ * a sim engine at `speed` with `profile`).
+ */
+export type ProcessStackOptions = Pick<LocalStackOptions, 'engines' | 'speed' | 'policy' | 'balancer' | 'profile' | 'log'> & {
+  readonly engineArgs?: (index: number) => readonly string[];
+};
 
 /** The local system with every service in its own process (as deployed), on a private nats-server. */
 export interface ProcessStack {
@@ -42,7 +48,7 @@ export async function startProcessStack(o: ProcessStackOptions): Promise<Process
     for (let i = 0; i < o.engines; i++) {
       const e = spawnService({
         script: ENGINE_MAIN,
-        args: ['--nats', server.url, '--id', `engine-${i}`, '--speed', String(o.speed), '--profile', o.profile],
+        args: ['--nats', server.url, '--id', `engine-${i}`, ...(o.engineArgs?.(i) ?? ['--speed', String(o.speed), '--profile', o.profile])],
         readyPattern: /serving on/,
       });
       children.push(e);

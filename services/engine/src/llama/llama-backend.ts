@@ -30,6 +30,12 @@ export interface LlamaBackendConfig {
   readonly ignoreEos: boolean;
 }
 
+/**
+ * Most tokens llama.cpp evaluates in one step (the context's batch size, node-llama-cpp's default):
+ * decodes and prompt chunks of all sequences share it, split across sequences when prompts are long.
+ */
+export const LLAMA_BATCH_TOKENS = 512;
+
 export const DEFAULT_LLAMA_BACKEND: LlamaBackendConfig = {
   modelPath: '',
   sequences: 4,
@@ -69,7 +75,12 @@ export async function loadLlama(config: LlamaBackendConfig): Promise<LoadedLlama
   validateLlamaBackendConfig(config);
   const llama = await getLlama({ gpu: false, build: 'never', logLevel: LlamaLogLevel.error });
   const model = await llama.loadModel({ modelPath: config.modelPath });
-  const context = await model.createContext({ sequences: config.sequences, contextSize: config.contextSize, threads: config.threads });
+  const context = await model.createContext({
+    sequences: config.sequences,
+    contextSize: config.contextSize,
+    threads: config.threads,
+    batchSize: LLAMA_BATCH_TOKENS,
+  });
   const sequences = Array.from({ length: config.sequences }, () => context.getSequence());
   const swapDir = mkdtempSync(join(tmpdir(), 'autellix-llama-swap-'));
   return {
@@ -97,6 +108,18 @@ interface Held extends WallCall {
   yielding: boolean;
   /** The saved KV state of a swapped-out call, or null. */
   swapFile: string | null;
+  /** Wall ms of its last token while it holds its sequence (NaN before the first, and after giving the sequence up). */
+  lastTokenAt: number;
+}
+
+/** Decode steps seen under live load at one batch size (see `LlamaBackend.decodeGaps`). */
+export interface DecodeGapStats {
+  /** Token gaps measured (each sequence of a step gives one). */
+  samples: number;
+  /** Sum of the gaps, ms. */
+  totalMs: number;
+  /** Sum over samples of the batch's total context, tokens. */
+  totalContext: number;
 }
 
 /**
@@ -116,6 +139,9 @@ export class LlamaBackend implements EngineBackend {
   private readonly free: LlamaContextSequence[];
   private closed = false;
   private swaps = 0;
+  private readonly gaps = new Map<number, DecodeGapStats>();
+  /** Wall ms of the last prompt evaluation seen: a call starting on a sequence, or getting its first token. */
+  private prefillMark = Number.NEGATIVE_INFINITY;
 
   constructor(
     private readonly loaded: LoadedLlama,
@@ -145,6 +171,7 @@ export class LlamaBackend implements EngineBackend {
       sequence: null,
       yielding: false,
       swapFile: null,
+      lastTokenAt: Number.NaN,
     });
     this.pump();
   }
@@ -206,6 +233,34 @@ export class LlamaBackend implements EngineBackend {
     return { running, queued: this.held.size - running, kvUsed: tokens / (this.maxBatch * this.config.contextSize) };
   }
 
+  /**
+   * Step times as this engine actually ran them, by batch size: the gap between a sequence's
+   * consecutive tokens, kept when every running call was past its prompt and no call started or
+   * finished its prompt during the gap (pure decode steps).
+   * For checking a calibrated profile against steps taken under the deployment's own load.
+   */
+  decodeGaps(): ReadonlyMap<number, Readonly<DecodeGapStats>> {
+    return this.gaps;
+  }
+
+  private recordGap(from: number, to: number): void {
+    if (this.prefillMark >= from) return;
+    const gapMs = to - from;
+    let batch = 0;
+    let context = 0;
+    for (const o of this.held.values()) {
+      if (o.sequence === null) continue;
+      if (Number.isNaN(o.firstTokenAt) || o.yielding || Number.isNaN(o.lastTokenAt)) return;
+      batch += 1;
+      context += o.sequence.nextTokenIndex;
+    }
+    const g = this.gaps.get(batch) ?? { samples: 0, totalMs: 0, totalContext: 0 };
+    g.samples += 1;
+    g.totalMs += gapMs;
+    g.totalContext += context;
+    this.gaps.set(batch, g);
+  }
+
   /** Swap files written since start. */
   get swapOuts(): number {
     return this.swaps;
@@ -243,6 +298,7 @@ export class LlamaBackend implements EngineBackend {
   }
 
   private start(h: Held, seq: LlamaContextSequence): void {
+    this.prefillMark = this.clock();
     switchAt(h, this.clock(), true);
     h.sequence = seq;
     void this.run(h, seq);
@@ -253,6 +309,7 @@ export class LlamaBackend implements EngineBackend {
     switchAt(h, this.clock(), false);
     h.sequence = null;
     h.yielding = false;
+    h.lastTokenAt = Number.NaN;
     await seq.clearHistory();
     this.free.push(seq);
     this.pump();
@@ -294,7 +351,11 @@ export class LlamaBackend implements EngineBackend {
           h.generated.push(token);
           const piece = model.detokenize([token], false, h.generated.slice(-8, -1));
           h.text += piece;
-          if (Number.isNaN(h.firstTokenAt)) h.firstTokenAt = this.clock();
+          const now = this.clock();
+          if (Number.isNaN(h.firstTokenAt)) h.firstTokenAt = now;
+          if (!Number.isNaN(h.lastTokenAt)) this.recordGap(h.lastTokenAt, now);
+          else this.prefillMark = now;
+          h.lastTokenAt = now;
           this.sink.tokens(h.key, piece, 1);
           if (h.generated.length >= h.assign.maxTokens || (!this.config.ignoreEos && model.isEogToken(token))) {
             done = true;

@@ -1,4 +1,5 @@
 import { writeFileSync } from 'node:fs';
+import type { ModelSpec } from '@autellix/engine-model';
 
 /** Shape of a tiny llama-architecture model. */
 export interface TinyLlamaSpec {
@@ -179,4 +180,28 @@ export function tinyLlamaGguf(spec: TinyLlamaSpec = TINY_LLAMA): Buffer {
 /** Writes `tinyLlamaGguf(spec)` to `path`. */
 export function writeTinyLlamaGguf(path: string, spec: TinyLlamaSpec = TINY_LLAMA): void {
   writeFileSync(path, tinyLlamaGguf(spec));
+}
+
+/**
+ * The tiny model as the engine model sees it (`ModelSpec`): its shapes, its 260-token vocabulary,
+ * untied embedding and LM head, and `dtypeBytes` 2 because llama.cpp keeps the KV cache in f16
+ * (the weights are f32, but the step-time fit prices them through its fitted terms).
+ */
+export function tinyLlamaModelSpec(spec: TinyLlamaSpec = TINY_LLAMA): ModelSpec {
+  const { embedding: d, layers, heads, kvHeads, feedForward: ff } = spec;
+  const vocab = vocabulary().tokens.length;
+  const headDim = d / heads;
+  const perLayer = d * (d + 2 * kvHeads * headDim) + d * d + 3 * d * ff + 2 * d;
+  return {
+    name: `tiny-llama-${d}x${layers}`,
+    params: 2 * vocab * d + layers * perLayer + d,
+    layers,
+    hidden: d,
+    heads,
+    kvHeads,
+    headDim,
+    intermediate: ff,
+    vocab,
+    dtypeBytes: 2,
+  };
 }
