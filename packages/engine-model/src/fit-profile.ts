@@ -230,3 +230,33 @@ function fitSwap(swaps: readonly MeasuredSwap[], bytesPerToken: number): { perTr
   ) as [number, number];
   return { perTransfer, bandwidth: 1 / Math.max(perByte, NEGLIGIBLE) };
 }
+
+/**
+ * The profile with every step-time term multiplied by `factor` (> 0), so that
+ * `stepSeconds(scaled, s) = factor × stepSeconds(profile, s)` for every shape: CPU overhead and
+ * fixed kernel costs times `factor`, efficiency fractions and bandwidths divided by it. Swap and
+ * capacity are unchanged. For a machine whose steps run uniformly slower under load than when
+ * calibrated idle. Throws `ConfigError` for a factor that is not a positive finite number.
+ */
+export function scaleStepTime(profile: EngineProfile, factor: number): EngineProfile {
+  if (!(factor > 0 && Number.isFinite(factor))) throw new ConfigError(`step-time factor ${factor} must be a positive number`);
+  const k = profile.kernel;
+  return {
+    ...profile,
+    name: `${profile.name} ×${factor.toFixed(3)}`,
+    kernel: {
+      weightBandwidthFraction: k.weightBandwidthFraction / factor,
+      linearMfu: k.linearMfu / factor,
+      kvBandwidthFraction: k.kvBandwidthFraction / factor,
+      decodeAttentionLayerSeconds: k.decodeAttentionLayerSeconds * factor,
+      attentionFlopsFraction: k.attentionFlopsFraction / factor,
+      prefillAttentionLayerSeconds: k.prefillAttentionLayerSeconds * factor,
+      prefillAttentionTokenSeconds: k.prefillAttentionTokenSeconds * factor,
+    },
+    allReduce: {
+      latencySeconds: profile.allReduce.latencySeconds * factor,
+      bandwidthBytesPerSecond: profile.allReduce.bandwidthBytesPerSecond / factor,
+    },
+    cpuOverhead: { baseSeconds: profile.cpuOverhead.baseSeconds * factor, perSeqSeconds: profile.cpuOverhead.perSeqSeconds * factor },
+  };
+}

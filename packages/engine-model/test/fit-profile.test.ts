@@ -1,7 +1,9 @@
 import { ConfigError } from '@autellix/core';
 import { describe, expect, it } from 'vitest';
 import type { MeasuredStep, MeasuredSwap, StepFitInput } from '../src/fit-profile.ts';
-import { fitProfileToSteps, nonNegativeRelativeFit } from '../src/fit-profile.ts';
+import { fitProfileToSteps, nonNegativeRelativeFit, scaleStepTime } from '../src/fit-profile.ts';
+import { getProfile } from '../src/profiles.ts';
+import { stepSeconds } from '../src/step-time.ts';
 import { swapSeconds } from '../src/profile.ts';
 import type { ModelSpec, StepShape } from '../src/types.ts';
 
@@ -68,5 +70,16 @@ describe('fitting a profile to measured steps', () => {
   it('refuses too few points, or no swap point', () => {
     expect(() => fitProfileToSteps(input(points().slice(0, 5)))).toThrow(ConfigError);
     expect(() => fitProfileToSteps({ ...input(points()), swaps: [] })).toThrow(ConfigError);
+  });
+
+  it('scales every step by one factor, swap untouched', () => {
+    for (const profile of [fitProfileToSteps(input(points())).profile, getProfile('llama3.1-70b-4xa100')]) {
+      const slow = scaleStepTime(profile, 1.25);
+      for (const shape of [decode(1, 50), decode(64, 2000), prefill(512), prefill(300, 1000), { ...decode(8, 100), prefillTokens: 200, prefillSeqs: 1, prefillAttentionPairs: 200 * 100 }]) {
+        expect(stepSeconds(slow, shape)).toBeCloseTo(1.25 * stepSeconds(profile, shape), 12);
+      }
+      expect(swapSeconds(slow, 1000)).toBe(swapSeconds(profile, 1000));
+    }
+    expect(() => scaleStepTime(getProfile('llama3.1-8b-a100'), 0)).toThrow(ConfigError);
   });
 });

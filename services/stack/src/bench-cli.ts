@@ -47,13 +47,14 @@ if (argv[0] === 'intake') {
       policies: { type: 'string', default: 'fcfs,plas' },
       seed: { type: 'string', default: '1' },
       layout: { type: 'string', default: 'processes' },
+      'load-calibration': { type: 'boolean', default: false },
       out: { type: 'string', default: 'bench-out/llama' },
       help: { type: 'boolean', default: false },
     },
   });
   if (values.help) {
     console.log(
-      'npm run bench -- llama [--workload mixed] [--programs 40] [--rate 2 (programs/s)] [--token-scale 4] [--engines 1] [--sequences 8] [--policies fcfs,plas] [--seed 1] [--layout processes|one] [--out DIR]',
+      'npm run bench -- llama [--workload mixed] [--programs 40] [--rate 2 (programs/s)] [--token-scale 4] [--engines 1] [--sequences 8] [--policies fcfs,plas] [--seed 1] [--layout processes|one] [--load-calibration (layout one)] [--out DIR]',
     );
   } else {
     const r = await runLlamaBench({
@@ -66,17 +67,19 @@ if (argv[0] === 'intake') {
       policies: values.policies.split(','),
       seed: Number(values.seed),
       layout: parseLayout(values.layout),
+      loadCalibration: values['load-calibration'],
       out: values.out,
       log: (l) => console.log(l),
     });
+    const load = r.underLoad;
     console.log(`
 calibration (step times of the model on this machine, and the fitted profile's):
 ${calibrationTable(r.calibration)}
 
-context ${r.contextSize} tokens per sequence
+${load === null ? '' : `under load (fcfs on the trace of seed ${load.seed}): decode steps ${load.factor.toFixed(3)}x the idle profile over ${load.samples} samples; 'load sim' uses the profile slowed by that factor\n\n`}context ${r.contextSize} tokens per sequence
 ${llamaBenchTable(r.rows)}
 ${r.rows.some((row) => row.inSitu !== null) ? `\ndecode steps during the replay (the engine's token gaps) against the calibrated profile:\n${inSituTable(r.rows)}\n` : ''}
-ranking by mean program latency, best first: measured ${r.measuredRanking.join(' < ')}; simulated ${r.simRanking.join(' < ')}
+ranking by mean program latency, best first: measured ${r.measuredRanking.join(' < ')}; simulated ${r.simRanking.join(' < ')}${r.loadedSimRanking === null ? '' : `; simulated under load ${r.loadedSimRanking.join(' < ')}`}
 
 wrote ${values.out}/report.json`);
   }

@@ -5,7 +5,7 @@ import { AutellixClient } from '@autellix/client';
 import type { PolicyName } from '@autellix/core';
 import { DEFAULT_SCHEDULER_CONFIG } from '@autellix/core';
 import type { EngineProfile } from '@autellix/engine-model';
-import { stepSeconds } from '@autellix/engine-model';
+import { scaleStepTime, stepSeconds } from '@autellix/engine-model';
 import type { LlamaBackendConfig, LlamaCalibration, RunningEngine } from '@autellix/engine';
 import {
   calibrateLlamaProfile,
@@ -22,6 +22,7 @@ import { startLocalStack } from './local-stack.ts';
 import { processCpuSeconds } from './proc-cpu.ts';
 import type { ProcessStack } from './process-stack.ts';
 import { startProcessStack } from './process-stack.ts';
+import type { ReplayedProgram } from './replay.ts';
 import { progressLine, replay } from './replay.ts';
 
 export interface LlamaBenchOptions {
@@ -37,6 +38,12 @@ export interface LlamaBenchOptions {
   readonly seed: number;
   /** `processes`: scheduler and each engine in its own process (as deployed); `one`: all in this process. */
   readonly layout: 'processes' | 'one';
+  /**
+   * Before the policies, replay another trace (seed + 1000) under fcfs, measure how much slower
+   * decode steps run under that load than the idle calibration says, and also predict with the
+   * profile slowed by that factor. `one` layout only (the steps are read from the engine in this process).
+   */
+  readonly loadCalibration: boolean;
   readonly out: string;
   readonly log: (line: string) => void;
 }
@@ -55,6 +62,9 @@ export interface LlamaBenchRow {
   readonly sim: { readonly programLatency: Summary; readonly preemptions: number };
   /** 100 × (sim − measured) / measured, of mean program latency. */
   readonly simMeanErrorPct: number;
+  /** The simulator with the profile slowed to the steps measured under load (`--load-calibration`; null otherwise). */
+  readonly loadedSim: { readonly programLatency: Summary; readonly preemptions: number } | null;
+  readonly loadedSimMeanErrorPct: number | null;
   /** Where the machine's CPU went during the replay (`processes` layout on Linux; null otherwise). */
   readonly cpu: CpuShares | null;
   /** Decode steps as the engine ran them during the replay, against the profile (`one` layout; null otherwise). */
@@ -146,9 +156,12 @@ export interface LlamaBenchResult {
   readonly rows: readonly LlamaBenchRow[];
   readonly contextSize: number;
   readonly calibration: LlamaCalibration;
+  readonly underLoad: LoadCalibration | null;
   /** Policies by mean program latency, best first: measured, and as the simulator predicts. */
   readonly measuredRanking: readonly string[];
   readonly simRanking: readonly string[];
+  /** The same with the profile slowed to the steps under load; null without `loadCalibration`. */
+  readonly loadedSimRanking: readonly string[] | null;
 }
 
 /** The trace with every length divided by `scale` (at least one token each). */
@@ -176,6 +189,88 @@ function longestContext(programs: readonly ProgramSpec[]): number {
   return most;
 }
 
+/** One replay of a trace on a fresh deployment with llama engines. */
+interface LiveRun {
+  readonly out: ReplayedProgram[];
+  readonly wallSeconds: number;
+  readonly cpu: CpuShares | null;
+  readonly inSitu: readonly InSituSteps[] | null;
+}
+
+interface LiveRunOptions {
+  readonly policy: string;
+  readonly programs: readonly ProgramSpec[];
+  readonly llama: LlamaBackendConfig;
+  readonly modelPath: string;
+  readonly engines: number;
+  readonly layout: 'processes' | 'one';
+  /** The profile the in-situ decode steps are set against. */
+  readonly profile: EngineProfile;
+}
+
+/** Starts a deployment (scheduler with `policy`, llama engines), replays the trace in wall time, and stops it. */
+async function runLive(r: LiveRunOptions): Promise<LiveRun> {
+  const { llama } = r;
+  const settings = { engines: 0, speed: 1, policy: r.policy, balancer: 'autellix', profile: 'llama3.1-8b-a100', log: () => {} };
+  const engineArgs = (): string[] => [
+    '--backend',
+    'llama',
+    '--model-path',
+    r.modelPath,
+    '--sequences',
+    String(llama.sequences),
+    '--context-size',
+    String(llama.contextSize),
+    '--threads',
+    String(llama.threads),
+    '--preemption',
+    llama.preemption,
+    '--ignore-eos',
+  ];
+  const processes = r.layout === 'processes' ? await startProcessStack({ ...settings, engines: r.engines, engineArgs }) : null;
+  const stack = processes ?? (await startLocalStack({ ...settings, port: -1 }));
+  const engines: RunningEngine[] = [];
+  try {
+    for (let i = 0; processes === null && i < r.engines; i++) {
+      engines.push(await startEngine({ ...DEFAULT_ENGINE_SERVICE, servers: stack.url, engineId: `llama-${i}`, backend: 'llama', llama }));
+    }
+    // Engines announce themselves by heartbeat (every 250 ms).
+    await new Promise((resolve) => setTimeout(resolve, 600));
+    const client = await AutellixClient.connect({ servers: stack.url });
+    const t0 = performance.now();
+    const cpuBefore = processes === null ? null : cpuSnapshot(processes);
+    const out = await replay({
+      client,
+      programs: r.programs,
+      speed: 1,
+      clock: () => performance.now(),
+      runTag: `llama-${r.policy}`,
+      onProgress: progressLine(r.policy, () => performance.now()),
+    });
+    process.stdout.write('\n');
+    const wallSeconds = (performance.now() - t0) / 1000;
+    const cpu = processes === null || cpuBefore === null ? null : cpuShares(cpuBefore, cpuSnapshot(processes));
+    const inSitu = processes === null ? inSituSteps(engines, r.profile) : null;
+    await client.close();
+    return { out, wallSeconds, cpu, inSitu };
+  } finally {
+    for (const e of engines) await e.stop();
+    await stack.stop();
+  }
+}
+
+/** Decode steps measured under the deployment's load, and the idle profile slowed down to match. */
+export interface LoadCalibration {
+  /** Seed of the trace replayed to measure them (not the one predicted). */
+  readonly seed: number;
+  /** Sample-weighted mean of measured over profile step time. */
+  readonly factor: number;
+  readonly samples: number;
+  readonly steps: readonly InSituSteps[];
+  /** The idle profile with every step-time term times `factor` (`scaleStepTime`). */
+  readonly profile: EngineProfile;
+}
+
 /**
  * Replays one generated trace (lengths divided by `tokenScale`, times in wall seconds) through
  * the live system on real `llama` engines running a generated tiny GGUF model on the CPU, once
@@ -194,91 +289,59 @@ export async function runLlamaBench(o: LlamaBenchOptions): Promise<LlamaBenchRes
   const llama: LlamaBackendConfig = { ...DEFAULT_LLAMA_BACKEND, modelPath, sequences: o.sequences, contextSize, ignoreEos: true };
   const rows: LlamaBenchRow[] = [];
   let calibration: LlamaCalibration;
+  let underLoad: LoadCalibration | null = null;
+  const live = (policy: string, trace: readonly ProgramSpec[], profile: EngineProfile): Promise<LiveRun> =>
+    runLive({ policy, programs: trace, llama, modelPath, engines: o.engines, layout: o.layout, profile });
   try {
     o.log('calibrating: measuring step times of the model on this machine');
     calibration = await calibrateLlamaProfile(llama);
     o.log(`  fitted profile reproduces its ${calibration.fit.rows.length} points within ${calibration.fit.meanAbsErrorPct.toFixed(1)} % on average (worst ${calibration.fit.maxAbsErrorPct.toFixed(1)} %)`);
+    if (o.loadCalibration && o.layout === 'one') {
+      // A different trace (seed + 1000) under fcfs: how much slower decode steps run under the deployment's own load.
+      const trace = scaleTrace(generatePrograms(o.workload, { seed: o.seed + 1000, count: o.programs, rate: o.rate }), o.tokenScale);
+      const run = await live('fcfs', trace, calibration.fit.profile);
+      const steps = run.inSitu ?? [];
+      const samples = steps.reduce((t, x) => t + x.samples, 0);
+      const factor = steps.reduce((t, x) => t + x.samples * x.measuredMs, 0) / steps.reduce((t, x) => t + x.samples * x.predictedMs, 0);
+      underLoad = { seed: o.seed + 1000, factor, samples, steps, profile: scaleStepTime(calibration.fit.profile, factor) };
+      o.log(`  under load (fcfs, seed ${o.seed + 1000}): decode steps ${factor.toFixed(3)}× the idle profile over ${samples} samples`);
+    }
     for (const policy of o.policies) {
-      const sim = simulate({
-        programs,
-        engines: o.engines,
-        profile: calibration.fit.profile,
-        policy: policy as PolicyName,
-        balancer: 'autellix',
-        scheduler: DEFAULT_SCHEDULER_CONFIG,
-        engine: llamaEngineOptions(llama),
-        warmup: 0,
-        horizon: null,
-      });
-      const settings = { engines: 0, speed: 1, policy, balancer: 'autellix', profile: 'llama3.1-8b-a100', log: () => {} };
-      const engineArgs = (): string[] => [
-        '--backend',
-        'llama',
-        '--model-path',
-        modelPath,
-        '--sequences',
-        String(llama.sequences),
-        '--context-size',
-        String(llama.contextSize),
-        '--threads',
-        String(llama.threads),
-        '--preemption',
-        llama.preemption,
-        '--ignore-eos',
-      ];
-      const processes = o.layout === 'processes' ? await startProcessStack({ ...settings, engines: o.engines, engineArgs }) : null;
-      const stack = processes ?? (await startLocalStack({ ...settings, port: -1 }));
-      const engines: RunningEngine[] = [];
-      try {
-        for (let i = 0; o.layout === 'one' && i < o.engines; i++) {
-          engines.push(
-            await startEngine({
-              ...DEFAULT_ENGINE_SERVICE,
-              servers: stack.url,
-              engineId: `llama-${i}`,
-              backend: 'llama',
-              llama,
-            }),
-          );
-        }
-        await new Promise((r) => setTimeout(r, 600));
-        const client = await AutellixClient.connect({ servers: stack.url });
-        const t0 = performance.now();
-        const cpuBefore = processes === null ? null : cpuSnapshot(processes);
-        const out = await replay({
-          client,
+      const predict = (profile: EngineProfile) =>
+        simulate({
           programs,
-          speed: 1,
-          clock: () => performance.now(),
-          runTag: `llama-${policy}`,
-          onProgress: progressLine(policy, () => performance.now()),
-        });
-        process.stdout.write('\n');
-        const cpu = processes === null || cpuBefore === null ? null : cpuShares(cpuBefore, cpuSnapshot(processes));
-        const inSitu = processes === null ? inSituSteps(engines, calibration.fit.profile) : null;
-        await client.close();
-        const ok = out.filter((p) => p.error === null);
-        const latency = summarize(ok.map((p) => p.completion - p.arrival));
-        const simLatency = sim.metrics.programLatency;
-        rows.push({
-          policy,
-          programs: ok.length,
-          programLatency: latency,
-          preemptions: ok.reduce((s, p) => s + p.preemptions, 0),
-          failed: out.length - ok.length,
-          wallSeconds: (performance.now() - t0) / 1000,
-          sim: { programLatency: simLatency, preemptions: sim.metrics.preemptions },
-          simMeanErrorPct: (100 * (simLatency.mean - latency.mean)) / latency.mean,
-          cpu,
-          inSitu,
-        });
-        o.log(
-          `  ${policy}: mean ${latency.mean.toFixed(2)} s (sim ${simLatency.mean.toFixed(2)} s), p95 ${latency.p95.toFixed(2)} s (sim ${simLatency.p95.toFixed(2)} s), ${out.length - ok.length} failed`,
-        );
-      } finally {
-        for (const e of engines) await e.stop();
-        await stack.stop();
-      }
+          engines: o.engines,
+          profile,
+          policy: policy as PolicyName,
+          balancer: 'autellix',
+          scheduler: DEFAULT_SCHEDULER_CONFIG,
+          engine: llamaEngineOptions(llama),
+          warmup: 0,
+          horizon: null,
+        }).metrics;
+      const sim = predict(calibration.fit.profile);
+      const loaded = underLoad === null ? null : predict(underLoad.profile);
+      const run = await live(policy, programs, calibration.fit.profile);
+      const ok = run.out.filter((p) => p.error === null);
+      const latency = summarize(ok.map((p) => p.completion - p.arrival));
+      const errorPct = (m: { programLatency: Summary }): number => (100 * (m.programLatency.mean - latency.mean)) / latency.mean;
+      rows.push({
+        policy,
+        programs: ok.length,
+        programLatency: latency,
+        preemptions: ok.reduce((t, p) => t + p.preemptions, 0),
+        failed: run.out.length - ok.length,
+        wallSeconds: run.wallSeconds,
+        sim: { programLatency: sim.programLatency, preemptions: sim.preemptions },
+        simMeanErrorPct: errorPct(sim),
+        loadedSim: loaded === null ? null : { programLatency: loaded.programLatency, preemptions: loaded.preemptions },
+        loadedSimMeanErrorPct: loaded === null ? null : errorPct(loaded),
+        cpu: run.cpu,
+        inSitu: run.inSitu,
+      });
+      o.log(
+        `  ${policy}: mean ${latency.mean.toFixed(2)} s (sim ${sim.programLatency.mean.toFixed(2)} s${loaded === null ? '' : `, under-load sim ${loaded.programLatency.mean.toFixed(2)} s`}), ${run.out.length - ok.length} failed`,
+      );
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -291,6 +354,7 @@ export async function runLlamaBench(o: LlamaBenchOptions): Promise<LlamaBenchRes
   const rank = (mean: (r: LlamaBenchRow) => number): string[] => [...rows].sort((a, b) => mean(a) - mean(b)).map((r) => r.policy);
   const measuredRanking = rank((r) => r.programLatency.mean);
   const simRanking = rank((r) => r.sim.programLatency.mean);
+  const loadedSimRanking = underLoad === null ? null : rank((r) => r.loadedSim?.programLatency.mean ?? Number.NaN);
   const { log: _log, ...options } = o;
   const report = {
     bench: 'llama',
@@ -298,13 +362,15 @@ export async function runLlamaBench(o: LlamaBenchOptions): Promise<LlamaBenchRes
     ...options,
     contextSize,
     calibration,
+    underLoad,
     rows,
     meanLatencyRatio: ratios,
     measuredRanking,
     simRanking,
+    loadedSimRanking,
   };
   writeFileSync(join(o.out, 'report.json'), `${JSON.stringify(report, null, 2)}\n`);
-  return { rows, contextSize, calibration, measuredRanking, simRanking };
+  return { rows, contextSize, calibration, underLoad, measuredRanking, simRanking, loadedSimRanking };
 }
 
 /** Cells as an aligned text table under `head`. */
@@ -316,7 +382,7 @@ function alignedTable(head: readonly string[], body: readonly (readonly string[]
 
 /** The rows as an aligned text table: measured beside simulated. */
 export function llamaBenchTable(rows: readonly LlamaBenchRow[]): string {
-  const head = ['policy', 'programs', 'mean s', 'sim mean s', 'sim err %', 'p95 s', 'sim p95 s', 'preemptions', 'sim preempt', 'failed', 'wall s', 'cores: engine/sched/nats/client'];
+  const head = ['policy', 'programs', 'mean s', 'sim mean s', 'sim err %', 'load sim s', 'load sim err %', 'p95 s', 'sim p95 s', 'preemptions', 'sim preempt', 'failed', 'wall s', 'cores: engine/sched/nats/client'];
   const cores = (c: CpuShares | null): string =>
     c === null ? '-' : [c.engines, c.scheduler, c.nats, c.client].map((v) => v.toFixed(2)).join('/');
   return alignedTable(
@@ -327,6 +393,8 @@ export function llamaBenchTable(rows: readonly LlamaBenchRow[]): string {
       r.programLatency.mean.toFixed(2),
       r.sim.programLatency.mean.toFixed(2),
       r.simMeanErrorPct.toFixed(1),
+      r.loadedSim === null ? '-' : r.loadedSim.programLatency.mean.toFixed(2),
+      r.loadedSimMeanErrorPct === null ? '-' : r.loadedSimMeanErrorPct.toFixed(1),
       r.programLatency.p95.toFixed(2),
       r.sim.programLatency.p95.toFixed(2),
       String(r.preemptions),
