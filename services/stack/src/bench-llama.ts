@@ -65,6 +65,11 @@ export interface LlamaBenchRow {
   /** The simulator with the profile slowed to the steps measured under load (`--load-calibration`; null otherwise). */
   readonly loadedSim: { readonly programLatency: Summary; readonly preemptions: number } | null;
   readonly loadedSimMeanErrorPct: number | null;
+  /**
+   * A diagnostic, not a prediction (`one` layout; null otherwise): the simulator with the profile
+   * slowed to this run's own decode steps, separating step-time error from scheduling dynamics.
+   */
+  readonly ownSteps: { readonly factor: number; readonly programLatency: Summary; readonly meanErrorPct: number } | null;
   /** Where the machine's CPU went during the replay (`processes` layout on Linux; null otherwise). */
   readonly cpu: CpuShares | null;
   /** Decode steps as the engine ran them during the replay, against the profile (`one` layout; null otherwise). */
@@ -259,6 +264,11 @@ async function runLive(r: LiveRunOptions): Promise<LiveRun> {
   }
 }
 
+/** Sample-weighted mean of measured over profile step time of in-situ decode steps (NaN without samples). */
+function stepFactor(steps: readonly InSituSteps[]): number {
+  return steps.reduce((t, x) => t + x.samples * x.measuredMs, 0) / steps.reduce((t, x) => t + x.samples * x.predictedMs, 0);
+}
+
 /** Decode steps measured under the deployment's load, and the idle profile slowed down to match. */
 export interface LoadCalibration {
   /** Seed of the trace replayed to measure them (not the one predicted). */
@@ -302,7 +312,7 @@ export async function runLlamaBench(o: LlamaBenchOptions): Promise<LlamaBenchRes
       const run = await live('fcfs', trace, calibration.fit.profile);
       const steps = run.inSitu ?? [];
       const samples = steps.reduce((t, x) => t + x.samples, 0);
-      const factor = steps.reduce((t, x) => t + x.samples * x.measuredMs, 0) / steps.reduce((t, x) => t + x.samples * x.predictedMs, 0);
+      const factor = stepFactor(steps);
       underLoad = { seed: o.seed + 1000, factor, samples, steps, profile: scaleStepTime(calibration.fit.profile, factor) };
       o.log(`  under load (fcfs, seed ${o.seed + 1000}): decode steps ${factor.toFixed(3)}× the idle profile over ${samples} samples`);
     }
@@ -325,6 +335,9 @@ export async function runLlamaBench(o: LlamaBenchOptions): Promise<LlamaBenchRes
       const ok = run.out.filter((p) => p.error === null);
       const latency = summarize(ok.map((p) => p.completion - p.arrival));
       const errorPct = (m: { programLatency: Summary }): number => (100 * (m.programLatency.mean - latency.mean)) / latency.mean;
+      // Diagnostic, not a prediction: the profile slowed to this very run's decode steps.
+      const ownFactor = run.inSitu === null ? Number.NaN : stepFactor(run.inSitu);
+      const own = Number.isFinite(ownFactor) ? predict(scaleStepTime(calibration.fit.profile, ownFactor)) : null;
       rows.push({
         policy,
         programs: ok.length,
@@ -336,6 +349,7 @@ export async function runLlamaBench(o: LlamaBenchOptions): Promise<LlamaBenchRes
         simMeanErrorPct: errorPct(sim),
         loadedSim: loaded === null ? null : { programLatency: loaded.programLatency, preemptions: loaded.preemptions },
         loadedSimMeanErrorPct: loaded === null ? null : errorPct(loaded),
+        ownSteps: own === null ? null : { factor: ownFactor, programLatency: own.programLatency, meanErrorPct: errorPct(own) },
         cpu: run.cpu,
         inSitu: run.inSitu,
       });
@@ -382,7 +396,7 @@ function alignedTable(head: readonly string[], body: readonly (readonly string[]
 
 /** The rows as an aligned text table: measured beside simulated. */
 export function llamaBenchTable(rows: readonly LlamaBenchRow[]): string {
-  const head = ['policy', 'programs', 'mean s', 'sim mean s', 'sim err %', 'load sim s', 'load sim err %', 'p95 s', 'sim p95 s', 'preemptions', 'sim preempt', 'failed', 'wall s', 'cores: engine/sched/nats/client'];
+  const head = ['policy', 'programs', 'mean s', 'sim mean s', 'sim err %', 'load sim s', 'load sim err %', 'own-steps ×', 'own-steps sim err %', 'p95 s', 'sim p95 s', 'preemptions', 'sim preempt', 'failed', 'wall s', 'cores: engine/sched/nats/client'];
   const cores = (c: CpuShares | null): string =>
     c === null ? '-' : [c.engines, c.scheduler, c.nats, c.client].map((v) => v.toFixed(2)).join('/');
   return alignedTable(
@@ -395,6 +409,8 @@ export function llamaBenchTable(rows: readonly LlamaBenchRow[]): string {
       r.simMeanErrorPct.toFixed(1),
       r.loadedSim === null ? '-' : r.loadedSim.programLatency.mean.toFixed(2),
       r.loadedSimMeanErrorPct === null ? '-' : r.loadedSimMeanErrorPct.toFixed(1),
+      r.ownSteps === null ? '-' : r.ownSteps.factor.toFixed(3),
+      r.ownSteps === null ? '-' : r.ownSteps.meanErrorPct.toFixed(1),
       r.programLatency.p95.toFixed(2),
       r.sim.programLatency.p95.toFixed(2),
       String(r.preemptions),
