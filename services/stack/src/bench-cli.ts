@@ -3,7 +3,8 @@ import { parseArgs } from 'node:util';
 import { main as simMain } from '@autellix/sim/cli';
 import { runIntakeBench } from './bench-intake.ts';
 import { liveBenchTable, runLiveBench } from './bench-live.ts';
-import { calibrationTable, inSituTable, llamaBenchTable, runLlamaBench } from './bench-llama.ts';
+import { runLlamaBench } from './bench-llama.ts';
+import { calibrationTable, inSituTable, llamaBenchTable } from './bench-llama-tables.ts';
 
 /** `--layout`: `one` or `processes`; anything else is refused. */
 function parseLayout(v: string): 'one' | 'processes' {

@@ -19,8 +19,8 @@ import {
 import type { ProgramSpec, Summary } from '@autellix/sim';
 import { generatePrograms, simulate, summarize } from '@autellix/sim';
 import { startLocalStack } from './local-stack.ts';
-import { processCpuSeconds } from './proc-cpu.ts';
-import type { ProcessStack } from './process-stack.ts';
+import type { CpuShares } from './proc-cpu.ts';
+import { cpuShares, cpuSnapshot } from './proc-cpu.ts';
 import { startProcessStack } from './process-stack.ts';
 import type { ReplayedProgram } from './replay.ts';
 import { progressLine, replay } from './replay.ts';
@@ -107,53 +107,6 @@ function inSituSteps(engines: readonly RunningEngine[], profile: EngineProfile):
       const shape = { decodeSeqs: batch, decodeContextTokens: contextTokens, prefillTokens: 0, prefillSeqs: 0, prefillAttentionPairs: 0 };
       return { batch, samples: t.samples, meanContext: contextTokens / batch, measuredMs: t.totalMs / t.samples, predictedMs: stepSeconds(profile, shape) * 1000 };
     });
-}
-
-/** CPU used during a replay, in cores (CPU seconds per wall second), by process. */
-export interface CpuShares {
-  /** The engine processes: llama.cpp's compute (on libuv worker threads) and the Node thread (token loop, actor). */
-  readonly engines: number;
-  readonly scheduler: number;
-  readonly nats: number;
-  /** This process: the replaying client. */
-  readonly client: number;
-}
-
-interface CpuSnapshot {
-  readonly engines: (number | null)[];
-  readonly scheduler: number | null;
-  readonly nats: number | null;
-  readonly client: NodeJS.CpuUsage;
-  readonly at: number;
-}
-
-function cpuSnapshot(stack: ProcessStack): CpuSnapshot {
-  return {
-    engines: stack.engines.map((e) => processCpuSeconds(e.pid)),
-    scheduler: processCpuSeconds(stack.scheduler.pid),
-    nats: processCpuSeconds(stack.server.pid),
-    client: process.cpuUsage(),
-    at: performance.now(),
-  };
-}
-
-/** Cores used between two snapshots of the same stack; null when /proc was not readable. */
-function cpuShares(a: CpuSnapshot, b: CpuSnapshot): CpuShares | null {
-  if (a.scheduler === null || b.scheduler === null || a.nats === null || b.nats === null) return null;
-  const wall = (b.at - a.at) / 1000;
-  let engines = 0;
-  for (const [i, after] of b.engines.entries()) {
-    const before = a.engines[i];
-    if (after === null || before === null || before === undefined) return null;
-    engines += after - before;
-  }
-  const client = process.cpuUsage(a.client);
-  return {
-    engines: engines / wall,
-    scheduler: (b.scheduler - a.scheduler) / wall,
-    nats: (b.nats - a.nats) / wall,
-    client: (client.user + client.system) / 1e6 / wall,
-  };
 }
 
 /** What `runLlamaBench` measured. */
@@ -385,55 +338,4 @@ export async function runLlamaBench(o: LlamaBenchOptions): Promise<LlamaBenchRes
   };
   writeFileSync(join(o.out, 'report.json'), `${JSON.stringify(report, null, 2)}\n`);
   return { rows, contextSize, calibration, underLoad, measuredRanking, simRanking, loadedSimRanking };
-}
-
-/** Cells as an aligned text table under `head`. */
-function alignedTable(head: readonly string[], body: readonly (readonly string[])[]): string {
-  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => (b[i] as string).length)));
-  const line = (cells: readonly string[]): string => cells.map((c, i) => c.padEnd(widths[i] as number)).join('  ');
-  return [line(head), line(widths.map((w) => '-'.repeat(w))), ...body.map(line)].join('\n');
-}
-
-/** The rows as an aligned text table: measured beside simulated. */
-export function llamaBenchTable(rows: readonly LlamaBenchRow[]): string {
-  const head = ['policy', 'programs', 'mean s', 'sim mean s', 'sim err %', 'load sim s', 'load sim err %', 'own-steps ×', 'own-steps sim err %', 'p95 s', 'sim p95 s', 'preemptions', 'sim preempt', 'failed', 'wall s', 'cores: engine/sched/nats/client'];
-  const cores = (c: CpuShares | null): string =>
-    c === null ? '-' : [c.engines, c.scheduler, c.nats, c.client].map((v) => v.toFixed(2)).join('/');
-  return alignedTable(
-    head,
-    rows.map((r) => [
-      r.policy,
-      String(r.programs),
-      r.programLatency.mean.toFixed(2),
-      r.sim.programLatency.mean.toFixed(2),
-      r.simMeanErrorPct.toFixed(1),
-      r.loadedSim === null ? '-' : r.loadedSim.programLatency.mean.toFixed(2),
-      r.loadedSimMeanErrorPct === null ? '-' : r.loadedSimMeanErrorPct.toFixed(1),
-      r.ownSteps === null ? '-' : r.ownSteps.factor.toFixed(3),
-      r.ownSteps === null ? '-' : r.ownSteps.meanErrorPct.toFixed(1),
-      r.programLatency.p95.toFixed(2),
-      r.sim.programLatency.p95.toFixed(2),
-      String(r.preemptions),
-      String(r.sim.preemptions),
-      String(r.failed),
-      r.wallSeconds.toFixed(0),
-      cores(r.cpu),
-    ]),
-  );
-}
-
-/** Decode steps during each policy's replay against the calibrated profile (rows with in-situ data only). */
-export function inSituTable(rows: readonly LlamaBenchRow[]): string {
-  const body = rows.flatMap((r) =>
-    (r.inSitu ?? []).map((s) => [r.policy, String(s.batch), String(s.samples), s.meanContext.toFixed(0), s.measuredMs.toFixed(3), s.predictedMs.toFixed(3), ((100 * (s.predictedMs - s.measuredMs)) / s.measuredMs).toFixed(1)]),
-  );
-  return alignedTable(['policy', 'batch', 'samples', 'mean ctx', 'measured ms', 'profile ms', 'error %'], body);
-}
-
-/** The calibration's measured step times beside the fitted profile's, as an aligned table. */
-export function calibrationTable(c: LlamaCalibration): string {
-  return alignedTable(
-    ['point', 'measured ms', 'fitted ms', 'error %'],
-    [...c.fit.rows, ...c.fit.swapRows].map((r) => [r.label, r.measuredMs.toFixed(3), r.predictedMs.toFixed(3), r.errorPct.toFixed(1)]),
-  );
 }

@@ -1,0 +1,54 @@
+import type { LlamaCalibration } from '@autellix/engine';
+import type { LlamaBenchRow } from './bench-llama.ts';
+import type { CpuShares } from './proc-cpu.ts';
+
+/** Cells as an aligned text table under `head`. */
+function alignedTable(head: readonly string[], body: readonly (readonly string[])[]): string {
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => (b[i] as string).length)));
+  const line = (cells: readonly string[]): string => cells.map((c, i) => c.padEnd(widths[i] as number)).join('  ');
+  return [line(head), line(widths.map((w) => '-'.repeat(w))), ...body.map(line)].join('\n');
+}
+
+/** The rows as an aligned text table: measured beside simulated. */
+export function llamaBenchTable(rows: readonly LlamaBenchRow[]): string {
+  const head = ['policy', 'programs', 'mean s', 'sim mean s', 'sim err %', 'load sim s', 'load sim err %', 'own-steps ×', 'own-steps sim err %', 'p95 s', 'sim p95 s', 'preemptions', 'sim preempt', 'failed', 'wall s', 'cores: engine/sched/nats/client'];
+  const cores = (c: CpuShares | null): string =>
+    c === null ? '-' : [c.engines, c.scheduler, c.nats, c.client].map((v) => v.toFixed(2)).join('/');
+  return alignedTable(
+    head,
+    rows.map((r) => [
+      r.policy,
+      String(r.programs),
+      r.programLatency.mean.toFixed(2),
+      r.sim.programLatency.mean.toFixed(2),
+      r.simMeanErrorPct.toFixed(1),
+      r.loadedSim === null ? '-' : r.loadedSim.programLatency.mean.toFixed(2),
+      r.loadedSimMeanErrorPct === null ? '-' : r.loadedSimMeanErrorPct.toFixed(1),
+      r.ownSteps === null ? '-' : r.ownSteps.factor.toFixed(3),
+      r.ownSteps === null ? '-' : r.ownSteps.meanErrorPct.toFixed(1),
+      r.programLatency.p95.toFixed(2),
+      r.sim.programLatency.p95.toFixed(2),
+      String(r.preemptions),
+      String(r.sim.preemptions),
+      String(r.failed),
+      r.wallSeconds.toFixed(0),
+      cores(r.cpu),
+    ]),
+  );
+}
+
+/** Decode steps during each policy's replay against the calibrated profile (rows with in-situ data only). */
+export function inSituTable(rows: readonly LlamaBenchRow[]): string {
+  const body = rows.flatMap((r) =>
+    (r.inSitu ?? []).map((s) => [r.policy, String(s.batch), String(s.samples), s.meanContext.toFixed(0), s.measuredMs.toFixed(3), s.predictedMs.toFixed(3), ((100 * (s.predictedMs - s.measuredMs)) / s.measuredMs).toFixed(1)]),
+  );
+  return alignedTable(['policy', 'batch', 'samples', 'mean ctx', 'measured ms', 'profile ms', 'error %'], body);
+}
+
+/** The calibration's measured step times beside the fitted profile's, as an aligned table. */
+export function calibrationTable(c: LlamaCalibration): string {
+  return alignedTable(
+    ['point', 'measured ms', 'fitted ms', 'error %'],
+    [...c.fit.rows, ...c.fit.swapRows].map((r) => [r.label, r.measuredMs.toFixed(3), r.predictedMs.toFixed(3), r.errorPct.toFixed(1)]),
+  );
+}
