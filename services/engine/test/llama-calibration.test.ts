@@ -51,6 +51,9 @@ describe('calibrating an engine-model profile on the llama backend', () => {
     const config = { ...DEFAULT_LLAMA_BACKEND, modelPath, sequences: 2, contextSize: 256 };
     await expect(measureLlamaSteps(config, { ...SMALL_GRID, decodeBatches: [4] })).rejects.toThrow(/over the 2 sequences/);
     await expect(measureLlamaSteps(config, SMALL_GRID)).rejects.toThrow(/over the context of 256/);
+    // One decode step per call leaves no gap between two tokens to time.
+    const tiny = { ...SMALL_GRID, decodeBatches: [1], decodeContexts: [16], decodeSteps: 0, prefillTokens: [16], swapContexts: [16] };
+    await expect(measureLlamaSteps(config, tiny)).rejects.toThrow(/no timing for decode b=1 ctx=16/);
   });
 
   it('measures every grid point and fits a profile the simulator can use', async () => {

@@ -65,6 +65,12 @@ function median(values: readonly number[]): number {
   return s.length % 2 === 1 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
 }
 
+/** The median of a point's samples; throws when it has none (a grid too small to time, e.g. `decodeSteps` < 2). */
+function measured(samples: readonly number[], point: string): number {
+  if (samples.length === 0) throw new RangeError(`no timing for ${point}: the grid leaves it no step to time`);
+  return median(samples);
+}
+
 /** A call with only a prompt length: the backend feeds it that many filler tokens. */
 function lengthOnlyCall(callId: string, promptTokens: number, maxTokens: number): CallAssign {
   return {
@@ -156,7 +162,7 @@ export async function measureLlamaSteps(config: LlamaBackendConfig, grid: StepTi
             }
           }
         }
-        decode.push({ batch, meanContext: context + 1 + grid.decodeSteps / 2, ms: median(gaps) });
+        decode.push({ batch, meanContext: context + 1 + grid.decodeSteps / 2, ms: measured(gaps, `decode b=${batch} ctx=${context}`) });
       }
     }
 
@@ -167,7 +173,7 @@ export async function measureLlamaSteps(config: LlamaBackendConfig, grid: StepTi
         const [out] = await runTogether([{ prompt: tokens, output: 1 }]);
         if (out !== undefined && out.tokens[0] !== undefined) times.push(out.tokens[0] - out.admitted);
       }
-      prefill.push({ tokens, ms: median(times) });
+      prefill.push({ tokens, ms: measured(times, `prefill ${tokens}`) });
     }
     backend.close();
 
