@@ -1,15 +1,27 @@
 #!/usr/bin/env -S npx tsx
 import { parseArgs } from 'node:util';
+import { ConfigError } from '@autellix/core';
 import { main as simMain } from '@autellix/sim/cli';
 import { runIntakeBench } from './bench-intake.ts';
 import { liveBenchTable, runLiveBench } from './bench-live.ts';
 import { runLlamaBench } from './bench-llama.ts';
 import { calibrationTable, inSituTable, llamaBenchTable } from './bench-llama-tables.ts';
 
-/** `--layout`: `one` or `processes`; anything else is refused. */
+/** `--layout`: `one` or `processes`; anything else is refused with `ConfigError`. */
 function parseLayout(v: string): 'one' | 'processes' {
   if (v === 'one' || v === 'processes') return v;
-  throw new Error(`--layout ${v}: expected one or processes`);
+  throw new ConfigError(`--layout ${v}: expected one or processes`);
+}
+
+/** Runs a benchmark; a `ConfigError` (bad options) is printed as one line and exits 2, anything else propagates. */
+async function orUsageError<T>(name: string, run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    console.error(`bench ${name}: ${err.message}`);
+    process.exit(2);
+  }
 }
 
 /**
@@ -58,7 +70,8 @@ if (argv[0] === 'intake') {
       'npm run bench -- llama [--workload mixed] [--programs 40] [--rate 2 (programs/s)] [--token-scale 4] [--engines 1] [--sequences 8] [--policies fcfs,plas] [--seed 1] [--layout processes|one] [--load-calibration (layout one)] [--out DIR]',
     );
   } else {
-    const r = await runLlamaBench({
+    const r = await orUsageError('llama', () =>
+      runLlamaBench({
       workload: values.workload,
       programs: Number(values.programs),
       rate: Number(values.rate),
@@ -71,7 +84,8 @@ if (argv[0] === 'intake') {
       loadCalibration: values['load-calibration'],
       out: values.out,
       log: (l) => console.log(l),
-    });
+    }),
+    );
     const load = r.underLoad;
     console.log(`
 calibration (step times of the model on this machine, and the fitted profile's):

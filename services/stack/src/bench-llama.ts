@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AutellixClient } from '@autellix/client';
 import type { PolicyName } from '@autellix/core';
-import { DEFAULT_SCHEDULER_CONFIG } from '@autellix/core';
+import { ConfigError, DEFAULT_SCHEDULER_CONFIG } from '@autellix/core';
 import type { EngineProfile } from '@autellix/engine-model';
 import { scaleStepTime, stepSeconds } from '@autellix/engine-model';
 import type { LlamaBackendConfig, LlamaCalibration, RunningEngine } from '@autellix/engine';
@@ -41,7 +41,8 @@ export interface LlamaBenchOptions {
   /**
    * Before the policies, replay another trace (seed + 1000) under fcfs, measure how much slower
    * decode steps run under that load than the idle calibration says, and also predict with the
-   * profile slowed by that factor. `one` layout only (the steps are read from the engine in this process).
+   * profile slowed by that factor. `one` layout only (the steps are read from the engine in this
+   * process); `runLlamaBench` refuses it with `processes`.
    */
   readonly loadCalibration: boolean;
   readonly out: string;
@@ -244,6 +245,9 @@ export interface LoadCalibration {
  * measurement.
  */
 export async function runLlamaBench(o: LlamaBenchOptions): Promise<LlamaBenchResult> {
+  if (o.loadCalibration && o.layout !== 'one') {
+    throw new ConfigError('load calibration reads the engine in this process: it needs --layout one');
+  }
   const programs = scaleTrace(generatePrograms(o.workload, { seed: o.seed, count: o.programs, rate: o.rate }), o.tokenScale);
   const contextSize = Math.ceil((longestContext(programs) + 16) / 256) * 256;
   const dir = mkdtempSync(join(tmpdir(), 'autellix-bench-llama-'));
