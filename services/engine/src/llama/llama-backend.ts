@@ -140,6 +140,8 @@ export class LlamaBackend implements EngineBackend {
   private closed = false;
   private swaps = 0;
   private readonly gaps = new Map<number, DecodeGapStats>();
+  /** Calls holding a sequence (cancelled ones included until they give it back): what each step batches. */
+  private readonly running = new Set<Held>();
   /** Wall ms of the last prompt evaluation seen: a call starting on a sequence, or getting its first token. */
   private prefillMark = Number.NEGATIVE_INFINITY;
 
@@ -248,7 +250,7 @@ export class LlamaBackend implements EngineBackend {
     const gapMs = to - from;
     let batch = 0;
     let context = 0;
-    for (const o of this.held.values()) {
+    for (const o of this.running) {
       if (o.sequence === null) continue;
       if (Number.isNaN(o.firstTokenAt) || o.yielding || Number.isNaN(o.lastTokenAt)) return;
       batch += 1;
@@ -301,6 +303,7 @@ export class LlamaBackend implements EngineBackend {
     this.prefillMark = this.clock();
     switchAt(h, this.clock(), true);
     h.sequence = seq;
+    this.running.add(h);
     void this.run(h, seq);
   }
 
@@ -310,6 +313,7 @@ export class LlamaBackend implements EngineBackend {
     h.sequence = null;
     h.yielding = false;
     h.lastTokenAt = Number.NaN;
+    this.running.delete(h);
     await seq.clearHistory();
     this.free.push(seq);
     this.pump();
