@@ -310,6 +310,32 @@ export class SimEngine {
   }
 
   /**
+   * False only when the call just taken by `assign` provably cannot change what the run of steps
+   * in flight does before it ends, so the run need not be cut short (`interrupt`); true otherwise
+   * (and whenever no run is in flight). At each step boundary inside a run a step-by-step engine
+   * would rebuild or refill; the arrival changes neither when all of these hold: no call was
+   * preempted this step and both queues are in order; the policy is not clairvoyant (its keys
+   * move with service); the arrival does not outrank the batch's last call (so no rebuild would
+   * preempt for it); the batch is full, or refilling failed this step and the arrival is not the
+   * queue's head (refill stops at the same head, whose need only grows as decoding eats memory);
+   * and its anti-starvation promotion cannot fall due before the run's last internal boundary.
+   */
+  arrivalChangesRun(c: EngineCall): boolean {
+    if (!this.stepping || this.macroSteps <= 1) return true;
+    if (this.preemptedThisStep || this.orderDirty || this.waitingDirty) return true;
+    const core = this.core;
+    if (core.policy.clairvoyant) return true;
+    const worst = this.running[this.running.length - 1];
+    if (worst === undefined || core.compare(c.spec.rec, worst.spec.rec) < 0) return true;
+    const full = this.running.length >= this.options.maxBatchSeqs;
+    if (!full && !(this.refillBlocked && this.waiting[0] !== c)) return true;
+    if (this.tracksStarvation && this.promotionAt(c) <= this.stepStart + this.runSeconds(this.macroSteps - 1)) {
+      return true;
+    }
+    return false;
+  }
+
+  /**
    * Tells the engine that calls' levels or FIFO positions were changed from outside (a live
    * scheduler's priority signal): the batch and the queue are re-sorted before the next step.
    */

@@ -12,11 +12,13 @@ function rig(policy: PolicyName, kvTokens: number, over: Partial<EngineOptions> 
   const engine = new SimEngine('e0', { ...base, kvCapacityTokens: kvTokens }, { ...DEFAULT_ENGINE_OPTIONS, ...over }, core);
   let now = 0;
   const finished: { key: string; at: number; call: EngineCall }[] = [];
+  /** Every call handed to the engine, in order. */
+  const assigned: EngineCall[] = [];
   const submit = (program: string, input: number, output: number, parent: CallRecord | null = null): CallRecord => {
     core.openProgram(program, now);
     const rec = core.submit({ programId: program, callId: `c${core.counters.callsSubmitted}`, threadId: 't', parents: [], promptTokens: input, maxOutputTokens: output }, now);
     const segment = makeSegment(`call:${rec.key}`, input + output, parent === null ? null : makeSegment(`call:${parent.key}`, 0, null));
-    engine.assign({ rec, segment, promptTokens: input, outputTokens: output }, now);
+    assigned.push(engine.assign({ rec, segment, promptTokens: input, outputTokens: output }, now));
     return rec;
   };
   const step = (): boolean => {
@@ -32,7 +34,7 @@ function rig(policy: PolicyName, kvTokens: number, over: Partial<EngineOptions> 
   const runAll = (maxSteps = 100_000): void => {
     for (let i = 0; i < maxSteps && step(); i++);
   };
-  return { core, engine, submit, step, runAll, finished, time: () => now };
+  return { core, engine, submit, step, runAll, finished, assigned, time: () => now };
 }
 
 describe('SimEngine', () => {
@@ -109,6 +111,28 @@ describe('SimEngine', () => {
     expect(r.finished[1]?.call.generated).toBe(100);
     // Prompt 400 + 700, plus the long call's 400 prompt and 4 generated tokens again, less any cache hit.
     expect(r.engine.stats.prefillTokens + r.engine.cache.hitTokens).toBeGreaterThanOrEqual(1100 + 404);
+  });
+
+  it('lets a run of steps go on past an arrival only when the arrival cannot change it', () => {
+    // Full batch (2 of 2): a later FCFS arrival can neither join nor preempt before the run ends.
+    const full = rig('fcfs', 100_000, { maxBatchSeqs: 2 });
+    full.submit('a', 100, 50);
+    full.submit('b', 100, 50);
+    full.step(); // both prompts in one step
+    const run = full.engine.beginStep(full.time());
+    expect(run).not.toBeNull();
+    full.submit('c', 100, 5);
+    expect(full.engine.load().queued).toBe(1);
+    expect(full.engine.arrivalChangesRun(full.assigned[2] as EngineCall)).toBe(false);
+
+    // Room in the batch: the next step would admit the arrival, so the run must be cut.
+    const room = rig('fcfs', 100_000, { maxBatchSeqs: 3 });
+    room.submit('a', 100, 50);
+    room.submit('b', 100, 50);
+    room.step();
+    expect(room.engine.beginStep(room.time())).not.toBeNull();
+    room.submit('c', 100, 5);
+    expect(room.engine.arrivalChangesRun(room.assigned[2] as EngineCall)).toBe(true);
   });
 
   it('rejects a call that can never fit, naming it', () => {

@@ -186,8 +186,10 @@ export function simulate(config: SimConfig): SimResult {
         engines.map((e) => e.load()),
       );
       const e = engines.findIndex((x) => x.id === placement?.engine);
-      (engines[e] as SimEngine).assign({ rec, segment, promptTokens: segment.offset + c.input, outputTokens: c.output }, now);
-      startEngine(e, now);
+      const engine = engines[e] as SimEngine;
+      const call = engine.assign({ rec, segment, promptTokens: segment.offset + c.input, outputTokens: c.output }, now);
+      // A busy engine's run of steps is cut short only when the arrival could change it.
+      if (!engine.busy || engine.arrivalChangesRun(call)) startEngine(e, now);
     } else {
       const engine = engines[ev.engine] as SimEngine;
       const done = engine.endStep(now);

@@ -134,6 +134,16 @@ describe('runs of identical steps', () => {
     }
   });
 
+  it('stay exact when calls arrive during a run over capacity', () => {
+    // Mixed at about 1.5x one engine's capacity: the queue holds calls, runs are planned while it
+    // does, and many calls arrive during one; PLAS and MLFQ let new calls outrank the batch.
+    const programs = generatePrograms('mixed', { seed: 5, count: 40, rate: 0.3 });
+    for (const policy of ['fcfs', 'plas', 'mlfq'] as const) {
+      const r = expectSameAsStepByStep(config(programs, { policy }));
+      expect(r.metrics.maxWaiting).toBeGreaterThan(0);
+    }
+  });
+
   it('stay exact with the rebuild every few steps', () => {
     const programs = generatePrograms('lats', { seed: 3, count: 40, rate: 0.5 });
     expectSameAsStepByStep(config(programs, { policy: 'atlas', scheduler: { ...DEFAULT_SCHEDULER_CONFIG, rebuildEverySteps: 4 } }));
