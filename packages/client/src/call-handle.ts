@@ -1,3 +1,6 @@
+import { Attr, contextFromHeaders, SpanEvent, SpanName } from '@autellix/telemetry';
+import type { Context, Link, Span } from '@opentelemetry/api';
+import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import type { CallBody, Timings, Usage } from '@autellix/protocol';
 import { callKeyOf, ErrorCode } from '@autellix/protocol';
 import type { CallChunk } from './chunk-buffer.ts';
@@ -40,6 +43,8 @@ export type SubmitBody = Omit<CallBody, 'replyTo'>;
 
 export interface CallStartOptions {
   readonly signal?: AbortSignal;
+  /** Parent of the call's `call` span (the session's `program` span); none: a root span. */
+  readonly traceParent?: Context;
   /** Cancels the call and rejects with `TimeoutError` after this long (ms); none when absent. */
   readonly timeoutMs?: number;
 }
@@ -71,6 +76,8 @@ export class CallHandle implements AsyncIterable<CallChunk> {
   private submittedAt = 0;
   private firstChunkAt: number | null = null;
   private intake: Intake | null = null;
+  /** The call's `call` span: started at submission, ended when `result` settles. */
+  private span: Span | null = null;
 
   private constructor(
     readonly sessionId: string,
@@ -148,7 +155,25 @@ export class CallHandle implements AsyncIterable<CallChunk> {
       this.timer = setTimeout(() => this.abandon(new TimeoutError(ClientErrorCode.timeout, `call ${this.key} got no result within ${ms} ms`, this.refs())), ms);
     }
     this.submittedAt = performance.now();
-    this.stored = intake.publish<'call.submit'>('call', { ...body, type: 'call.submit', replyTo: this.route.subject }, this.key).then(
+    const span = intake.tracer.startSpan(
+      SpanName.clientCall,
+      {
+        kind: SpanKind.PRODUCER,
+        attributes: {
+          [Attr.programId]: body.sessionId,
+          [Attr.threadId]: body.threadId,
+          [Attr.callId]: body.callId,
+          [Attr.promptTokens]: body.promptTokens,
+          [Attr.maxTokens]: body.maxTokens,
+        },
+        // A caller's own traceparent is linked: the call stays in its program's trace.
+        links: body.traceparent === undefined ? [] : linkTo(body.traceparent),
+      },
+      opts.traceParent ?? ROOT_CONTEXT,
+    );
+    this.span = span;
+    const ctx = trace.setSpan(ROOT_CONTEXT, span);
+    this.stored = intake.publish<'call.submit'>('call', { ...body, type: 'call.submit', replyTo: this.route.subject }, this.key, ctx).then(
       (duplicate) => {
         if (!duplicate) return true;
         this.settle(new DuplicateCallError(ErrorCode.duplicateCall, `call ${this.key} was already submitted`, this.refs()));
@@ -167,6 +192,7 @@ export class CallHandle implements AsyncIterable<CallChunk> {
         if (m.sessionId !== this.sessionId || m.callId !== this.callId) return;
         if (this.chunks.push({ text: m.text, tokens: m.tokens, index: m.index }) && this.firstChunkAt === null) {
           this.firstChunkAt = performance.now();
+          this.span?.addEvent(SpanEvent.firstToken);
         }
         return;
       case 'call.result': {
@@ -215,15 +241,31 @@ export class CallHandle implements AsyncIterable<CallChunk> {
     if (this.timer !== null) clearTimeout(this.timer);
     this.unlisten?.();
     if (err === null && outcome !== undefined) {
+      this.span?.setAttributes({
+        [Attr.engineId]: outcome.engineId,
+        [Attr.completionTokens]: outcome.usage.completionTokens,
+        [Attr.cachedTokens]: outcome.usage.cachedTokens,
+        [Attr.preemptions]: outcome.preemptions,
+        [Attr.outcome]: 'done',
+      });
       this.status = 'fulfilled';
       this.chunks.finish();
       this.resolveResult(outcome);
     } else {
       const e = err ?? new ClientClosedError(ClientErrorCode.clientClosed, 'call settled without an outcome', this.refs());
+      this.span?.setAttribute(Attr.outcome, e.code);
+      this.span?.setStatus({ code: SpanStatusCode.ERROR, message: e.message });
       this.status = 'rejected';
       this.chunks.finish(e);
       this.rejectResult(e);
     }
+    this.span?.end();
     return true;
   }
+}
+
+/** A link to the span a W3C traceparent names; none when it is malformed. */
+function linkTo(traceparent: string): Link[] {
+  const sc = trace.getSpanContext(contextFromHeaders(undefined, traceparent));
+  return sc === undefined ? [] : [{ context: sc }];
 }

@@ -1,5 +1,7 @@
 import { DEFAULT_PREFIX } from '@autellix/protocol';
 import { jetstream } from '@nats-io/jetstream';
+import type { Tracer } from '@opentelemetry/api';
+import { trace } from '@opentelemetry/api';
 import type { NatsConnection, NodeConnectionOptions } from '@nats-io/transport-node';
 import { connect } from '@nats-io/transport-node';
 import { ClientClosedError, ClientErrorCode } from './errors.ts';
@@ -19,6 +21,13 @@ export interface ClientOptions {
    * message that failed validation or arrived for a finished request. Default: ignored.
    */
   readonly onError?: ErrorListener;
+  /**
+   * Records a `program` span per session (open to close) and a `call` span per call (submit to
+   * result), whose context rides in the intake messages' headers so the scheduler's and engines'
+   * spans join the same trace. Default: the global OpenTelemetry tracer named `autellix-client`
+   * (a no-op unless the application registered a tracer provider, as libraries should).
+   */
+  readonly tracer?: Tracer;
 }
 
 export interface ConnectOptions extends ClientOptions {
@@ -46,7 +55,8 @@ export class AutellixClient {
   ) {
     const report: ErrorListener = opts.onError ?? (() => {});
     const router = new InboxRouter(connection, (subject, reason) => report(reason, `dropped message on ${subject}`), opts.inboxPrefix);
-    this.intake = new Intake(connection, jetstream(connection), router, opts.prefix ?? DEFAULT_PREFIX, report);
+    const tracer = opts.tracer ?? trace.getTracer('autellix-client');
+    this.intake = new Intake(connection, jetstream(connection), router, opts.prefix ?? DEFAULT_PREFIX, report, tracer);
     // A connection that closes under us ends every pending request instead of leaving it hanging.
     void connection.closed().then(() => router.close(new ClientClosedError(ClientErrorCode.clientClosed, 'NATS connection closed')));
   }

@@ -1,7 +1,10 @@
 import type { IntakeKind, MessageOf, MessageType, Outgoing } from '@autellix/protocol';
 import { encodeMessage, subjects } from '@autellix/protocol';
+import { hasTrace, writeTraceHeaders } from '@autellix/telemetry';
 import type { JetStreamClient } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
+import { headers } from '@nats-io/transport-node';
+import type { Context, Tracer } from '@opentelemetry/api';
 import type { ErrorRefs } from './errors.ts';
 import { type AutellixError, ClientClosedError, ClientErrorCode, fromErrorMessage, PublishError, TimeoutError } from './errors.ts';
 import type { InboxRouter, InboundMessage } from './inbox-router.ts';
@@ -19,6 +22,8 @@ export interface RequestSpec<T extends MessageType, R extends InboundMessage['ty
   /** The reply type that completes the request. */
   readonly expect: R;
   readonly timeoutMs: number;
+  /** Trace context carried in the request's headers (W3C traceparent); none when absent. */
+  readonly trace?: Context;
   /** Error thrown when JetStream reports the request as a duplicate (none: duplicates are fine). */
   readonly onDuplicate?: () => AutellixError;
   readonly refs: ErrorRefs;
@@ -38,6 +43,8 @@ export class Intake {
     readonly router: InboxRouter,
     readonly prefix: string,
     readonly report: ErrorListener,
+    /** Records the client's spans (program and call); a no-op tracer when tracing is off. */
+    readonly tracer: Tracer,
   ) {}
 
   /** True once the connection is closing or closed: nothing more can be published. */
@@ -47,12 +54,20 @@ export class Intake {
 
   /**
    * Stores `message` in the intake stream. Resolves `true` when JetStream flagged it a duplicate of
-   * an earlier message with the same `msgID` (and dropped it), `false` when stored.
+   * an earlier message with the same `msgID` (and dropped it), `false` when stored. When `trace`
+   * holds a span, its context rides in the message's headers (`traceparent`, `tracestate`).
    * @throws PublishError when the message could not be encoded or the stream did not acknowledge it.
    */
-  async publish<T extends MessageType>(kind: IntakeKind, message: Outgoing<T>, msgID?: string): Promise<boolean> {
+  async publish<T extends MessageType>(kind: IntakeKind, message: Outgoing<T>, msgID?: string, trace?: Context): Promise<boolean> {
     try {
-      const p = this.js.publish(subjects.intake(kind, this.prefix), encodeMessage(message), msgID === undefined ? {} : { msgID });
+      const opts: { msgID?: string; headers?: ReturnType<typeof headers> } = {};
+      if (msgID !== undefined) opts.msgID = msgID;
+      if (trace !== undefined && hasTrace(trace)) {
+        const h = headers();
+        writeTraceHeaders(trace, h);
+        opts.headers = h;
+      }
+      const p = this.js.publish(subjects.intake(kind, this.prefix), encodeMessage(message), opts);
       this.track(p);
       return (await p).duplicate;
     } catch (err) {
@@ -90,7 +105,7 @@ export class Intake {
         () => finish(new TimeoutError(ClientErrorCode.timeout, `no ${spec.expect} within ${spec.timeoutMs} ms`, spec.refs)),
         spec.timeoutMs,
       );
-      this.publish(spec.kind, spec.build(route.subject), spec.msgID).then(
+      this.publish(spec.kind, spec.build(route.subject), spec.msgID, spec.trace).then(
         (duplicate) => {
           if (duplicate && spec.onDuplicate) finish(spec.onDuplicate());
         },

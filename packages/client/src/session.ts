@@ -1,5 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { ErrorCode } from '@autellix/protocol';
+import { Attr, SpanName } from '@autellix/telemetry';
+import type { Context, Span } from '@opentelemetry/api';
+import { ROOT_CONTEXT, SpanStatusCode, trace } from '@opentelemetry/api';
 import type { CallOutcome } from './call-handle.ts';
 import { CallHandle } from './call-handle.ts';
 import type { CallOptions } from './call-options.ts';
@@ -29,6 +32,8 @@ export interface OpenSessionOptions {
    * session with `existing: true`. Same characters as an id.
    */
   readonly openKey?: string;
+  /** Parent of the session's `program` span (e.g. the application's request span); default none, so the program is a trace's root. */
+  readonly traceParent?: Context;
 }
 
 export interface CloseSessionOptions {
@@ -76,7 +81,14 @@ export class Session implements CallSubmitter {
     readonly idleTtlMs: number,
     /** True when the scheduler already had this session open (an idempotent re-open). */
     readonly existing: boolean,
+    /** The session's `program` span: ended by `close`. */
+    private readonly span: Span,
   ) {}
+
+  /** The trace context of the session's `program` span: calls' spans are its children. */
+  get traceContext(): Context {
+    return trace.setSpan(ROOT_CONTEXT, this.span);
+  }
 
   /**
    * Publishes `session.open` (msgID `open:<sessionId>`) and waits for `session.opened`.
@@ -94,7 +106,13 @@ export class Session implements CallSubmitter {
       throw new ValidationError(ErrorCode.badField, 'openKey must be 1-128 characters of [A-Za-z0-9_.:-]', { sessionId, field: 'openKey' });
     }
     const timeoutMs = checkTimeout(opts.timeoutMs ?? DEFAULT_SESSION_TIMEOUT_MS, refs);
+    const span = intake.tracer.startSpan(
+      SpanName.program,
+      { attributes: { [Attr.programId]: sessionId, ...(opts.programClass === undefined ? {} : { [Attr.programClass]: opts.programClass }) } },
+      opts.traceParent ?? ROOT_CONTEXT,
+    );
     const opened = await intake.request({
+      trace: trace.setSpan(ROOT_CONTEXT, span),
       kind: 'session',
       build: (replyTo) => ({
         type: 'session.open',
@@ -109,8 +127,12 @@ export class Session implements CallSubmitter {
       onDuplicate: () =>
         new DuplicateSessionError(ClientErrorCode.duplicateSession, `session ${sessionId} was already opened within the intake stream's duplicate window`, refs),
       refs,
+    }).catch((err: unknown) => {
+      span.setStatus({ code: SpanStatusCode.ERROR, message: (err as Error).message });
+      span.end();
+      throw err;
     });
-    return new Session(intake, sessionId, opened.idleTtlMs, opened.existing);
+    return new Session(intake, sessionId, opened.idleTtlMs, opened.existing, span);
   }
 
   /** True once `close` got its `session.closed`; later calls reject with `SessionEndedError`. */
@@ -137,7 +159,7 @@ export class Session implements CallSubmitter {
     const start: { signal?: AbortSignal; timeoutMs?: number } = {};
     if (opts.signal !== undefined) start.signal = opts.signal;
     if (opts.timeoutMs !== undefined) start.timeoutMs = opts.timeoutMs;
-    return CallHandle.submit(this.intake, body, start);
+    return CallHandle.submit(this.intake, body, { ...start, traceParent: this.traceContext });
   }
 
   /**
@@ -191,11 +213,14 @@ export class Session implements CallSubmitter {
     const closed = await this.intake.request({
       kind: 'session',
       build: (replyTo) => ({ type: 'session.close', sessionId: this.id, replyTo }),
+      trace: this.traceContext,
       expect: 'session.closed',
       timeoutMs,
       refs,
     });
     this.ended = true;
+    this.span.setAttributes({ [Attr.callsCompleted]: closed.callsCompleted, [Attr.service]: closed.service, [Attr.endReason]: closed.reason });
+    this.span.end();
     return { sessionId: closed.sessionId, callsCompleted: closed.callsCompleted, service: closed.service, reason: closed.reason };
   }
 }

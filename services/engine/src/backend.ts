@@ -21,6 +21,12 @@ export interface FinishedCall {
 export interface BackendSink {
   /** New tokens of a call (called as they are produced; the actor coalesces them into chunks). */
   tokens(key: string, text: string, tokens: number): void;
+  /**
+   * A held call started running (`true`: first start or resume) or stopped running without
+   * finishing (`false`: preempted), at the moment the backend switched it. Not called for the
+   * stop that comes with finishing.
+   */
+  phase(key: string, running: boolean): void;
   finished(call: FinishedCall): void;
   failed(key: string, message: string): void;
 }

@@ -15,7 +15,11 @@ import {
   SHARED_QUEUE_GROUP,
   subjects,
 } from '@autellix/protocol';
+import { contextFromHeaders } from '@autellix/telemetry';
+import type { Tracer } from '@opentelemetry/api';
+import { ProxyTracerProvider } from '@opentelemetry/api';
 import type { BackendSink, EngineBackend, FinishedCall } from './backend.ts';
+import { EngineTraces } from './engine-traces.ts';
 
 export interface EngineActorOptions {
   readonly engineId: string;
@@ -30,6 +34,8 @@ export interface EngineActorOptions {
   /** Tokens of a streaming call are coalesced and sent at most this often (and at completion). */
   readonly chunkMs: number;
   readonly log: (line: string) => void;
+  /** Records an `engine call` span per placement; default a no-op tracer. */
+  readonly tracer?: Tracer;
 }
 
 export const DEFAULT_ENGINE_ACTOR = {
@@ -109,6 +115,8 @@ export class EngineActor implements BackendSink {
    * lost one (and runs it again).
    */
   private readonly outcomePending = new Set<string>();
+  /** The engine's spans (one per held call); no-ops when tracing is off. */
+  readonly traces: EngineTraces;
 
   constructor(
     private readonly nc: NatsConnection,
@@ -116,6 +124,7 @@ export class EngineActor implements BackendSink {
   ) {
     this.js = jetstream(nc);
     this.id = options.engineId;
+    this.traces = new EngineTraces(options.tracer ?? new ProxyTracerProvider().getTracer('autellix'), options.engineId);
   }
 
   /** Starts serving with `backend` (built with this actor as its sink). */
@@ -145,6 +154,7 @@ export class EngineActor implements BackendSink {
     for (const s of this.subs) s.unsubscribe();
     this.subs.length = 0;
     this.backend?.close();
+    this.traces.stopAll();
     await Promise.allSettled([...this.inflight]);
   }
 
@@ -205,9 +215,12 @@ export class EngineActor implements BackendSink {
     if (this.be.has(key)) {
       this.counters.duplicateAssigns += 1;
     } else {
+      // The span opens first: a backend may start the call within `admit`.
+      this.traces.assigned(key, a, contextFromHeaders(msg.headers));
       try {
         this.be.admit(a);
       } catch (err) {
+        this.traces.failed(key, (err as Error).message);
         this.reject(msg, err);
         return;
       }
@@ -274,16 +287,22 @@ export class EngineActor implements BackendSink {
     }
     const key = callKeyOf(m);
     if (m.type === 'call.priority') {
-      this.be.setPriority(key, m);
+      if (this.be.setPriority(key, m)) this.traces.priority(key, m.level);
       return;
     }
     if (this.be.cancel(key)) this.counters.cancelled += 1;
+    this.traces.dropped(key, `revoked: ${m.reason}`);
     this.routes.delete(key);
     this.lastProgress.delete(key);
     this.updateSharedSubscription();
   }
 
+  phase(key: string, running: boolean): void {
+    this.traces.phase(key, running);
+  }
+
   tokens(key: string, text: string, tokens: number): void {
+    this.traces.tokens(key);
     const r = this.routes.get(key);
     if (r === undefined || !r.stream) return;
     r.pendingText += text;
@@ -322,6 +341,7 @@ export class EngineActor implements BackendSink {
     this.lastProgress.delete(f.key);
     if (r === undefined) return;
     this.flushRoute(r);
+    this.traces.finished(f);
     this.counters.completed += 1;
     this.updateSharedSubscription();
     const engineId = this.options.engineId;
@@ -356,6 +376,7 @@ export class EngineActor implements BackendSink {
     this.routes.delete(key);
     this.lastProgress.delete(key);
     if (r === undefined) return;
+    this.traces.failed(key, message);
     this.counters.failed += 1;
     const err = new ProtocolError(ErrorCode.engineFailed, message);
     this.publish(r.replyTo, errorMessage(err, r));

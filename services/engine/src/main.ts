@@ -65,7 +65,11 @@ const engine = await startEngine(
     actor: { ...DEFAULT_ENGINE_SERVICE.actor, prefix: values.prefix },
   },
   log,
-);
+).catch((err: unknown) => {
+  // Bad settings (ConfigError, TracingConfigError) or an unreachable server: one line, no stack.
+  console.error(`autellix engine could not start: ${(err as Error).message}`);
+  process.exit(2);
+});
 log(
   values.backend === 'openai'
     ? `serving on ${values.nats} (backend openai: ${values['base-url']} model ${values.model}, ${values['max-concurrent']} streams)`

@@ -190,6 +190,7 @@ export class OpenAiBackend implements EngineBackend {
 
   private start(h: Held): void {
     switchAt(h, this.options.clock(), true);
+    this.sink.phase(h.key, true);
     h.running = true;
     h.run += 1;
     h.controller = new AbortController();
@@ -205,6 +206,7 @@ export class OpenAiBackend implements EngineBackend {
   private stopStream(h: Held): void {
     if (!h.running) return;
     switchAt(h, this.options.clock(), false);
+    this.sink.phase(h.key, false);
     h.running = false;
     h.run += 1;
     h.controller?.abort();

@@ -49,6 +49,8 @@ interface Held {
   firstTokenAt: number;
   /** Tokens already handed to the sink. */
   sent: number;
+  /** Running at the last `notePhases` (what the sink was last told). */
+  running: boolean;
 }
 
 /**
@@ -126,7 +128,7 @@ export class SimBackend implements EngineBackend {
       if (program.active.size === 0) this.core.closeProgram(a.sessionId);
       throw new ProtocolError(ErrorCode.noEngine, (err as Error).message);
     }
-    this.held.set(rec.key, { call, rec, receivedAt: this.options.clock(), startedAt: Number.NaN, firstTokenAt: Number.NaN, sent: 0 });
+    this.held.set(rec.key, { call, rec, receivedAt: this.options.clock(), startedAt: Number.NaN, firstTokenAt: Number.NaN, sent: 0, running: false });
     this.kick();
   }
 
@@ -208,8 +210,8 @@ export class SimBackend implements EngineBackend {
 
   private startStep(now: number): void {
     const dt = this.engine.beginStep(now);
+    this.notePhases(this.options.clock());
     if (dt === null) return;
-    this.markStarted(this.options.clock());
     this.stepEnd = now + dt;
     this.arm();
   }
@@ -252,14 +254,19 @@ export class SimBackend implements EngineBackend {
     const start = Math.max(end, this.modelNow() - lag);
     this.skippedSeconds += start - end;
     const dt = this.engine.beginStep(start);
+    this.notePhases(wall);
     if (dt === null) return;
-    this.markStarted(wall);
     this.stepEnd = start + dt;
   }
 
-  private markStarted(wall: number): void {
+  /** After a step was planned: dates first starts and tells the sink which calls started or stopped running. */
+  private notePhases(wall: number): void {
     for (const h of this.held.values()) {
-      if (Number.isNaN(h.startedAt) && h.call.state === EngineCallState.running) h.startedAt = wall;
+      const running = h.call.state === EngineCallState.running;
+      if (running === h.running) continue;
+      h.running = running;
+      if (running && Number.isNaN(h.startedAt)) h.startedAt = wall;
+      this.sink.phase(h.rec.key, running);
     }
   }
 

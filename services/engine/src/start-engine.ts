@@ -4,6 +4,8 @@ import { isSubjectToken, SHARED_ENGINE_ID } from '@autellix/protocol';
 import { ConfigError } from '@autellix/core';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { connect } from '@nats-io/transport-node';
+import type { Tracing } from '@autellix/telemetry';
+import { startTracing } from '@autellix/telemetry';
 import type { EngineActorOptions } from './engine-actor.ts';
 import { DEFAULT_ENGINE_ACTOR, EngineActor } from './engine-actor.ts';
 import type { EngineBackend, BackendSink } from './backend.ts';
@@ -50,8 +52,17 @@ export interface RunningEngine {
   stop(): Promise<void>;
 }
 
-/** Connects to NATS and starts an engine actor with its backend. Throws `ConfigError` on bad settings. */
-export async function startEngine(config: EngineServiceConfig, log: (line: string) => void = () => {}): Promise<RunningEngine> {
+/**
+ * Connects to NATS and starts an engine actor with its backend. Spans go to `tracing` when given
+ * (the caller shuts it down), else to one set up from the `OTEL_*` environment as
+ * `autellix-engine` (shut down by `stop`). Throws `ConfigError` on bad settings,
+ * `TracingConfigError` on bad tracing variables.
+ */
+export async function startEngine(
+  config: EngineServiceConfig,
+  log: (line: string) => void = () => {},
+  tracing?: Tracing,
+): Promise<RunningEngine> {
   if (!isSubjectToken(config.engineId)) throw new ConfigError(`engine id "${config.engineId}" must be 1-64 of [A-Za-z0-9_-]`);
   if (config.engineId === SHARED_ENGINE_ID) throw new ConfigError(`engine id "${SHARED_ENGINE_ID}" is reserved for shared work`);
   if (!(BACKENDS as readonly string[]).includes(config.backend)) {
@@ -59,6 +70,8 @@ export async function startEngine(config: EngineServiceConfig, log: (line: strin
   }
   if (config.backend === 'openai') validateOpenAiBackendConfig(config.openai);
   if (config.backend === 'llama') validateLlamaBackendConfig(config.llama);
+  const active = tracing ?? startTracing({ serviceName: 'autellix-engine' });
+  const own = tracing === undefined ? active : null;
   // The model loads before the engine connects: an engine is live only once it can run calls.
   const model: LoadedLlama | null = config.backend === 'llama' ? await loadLlama(config.llama) : null;
   const makeBackend = (sink: BackendSink): EngineBackend =>
@@ -83,9 +96,10 @@ export async function startEngine(config: EngineServiceConfig, log: (line: strin
     nc = await connect({ servers: config.servers, name: `autellix-engine-${config.engineId}`, maxReconnectAttempts: -1 });
   } catch (err) {
     await model?.dispose();
+    await own?.shutdown();
     throw err;
   }
-  const actor = new EngineActor(nc, { ...config.actor, engineId: config.engineId, log });
+  const actor = new EngineActor(nc, { ...config.actor, engineId: config.engineId, log, tracer: active.tracer });
   actor.start(makeBackend);
   return {
     actor,
@@ -94,6 +108,7 @@ export async function startEngine(config: EngineServiceConfig, log: (line: strin
       await actor.stop();
       await nc.drain();
       await model?.dispose();
+      await own?.shutdown();
     },
   };
 }

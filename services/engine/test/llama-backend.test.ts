@@ -25,6 +25,7 @@ function recorder() {
   const sink: BackendSink = {
     tokens: (key, _t, n) => tokens.set(key, (tokens.get(key) ?? 0) + n),
     finished: (c) => finished.push(c),
+    phase: () => {},
     failed: (key, m) => failed.push(`${key}: ${m}`),
   };
   return { sink, tokens, finished, failed };

@@ -112,7 +112,7 @@ export async function startGateway(client: AutellixClient, config: GatewayConfig
       session = oneShot
         ? await client.openSession({ sessionId: programId, ...(who.programClass === null ? {} : { programClass: who.programClass }) })
         : await pool.get(programId, who.programClass ?? undefined);
-      const handle = startCall(session, request, who, ac.signal);
+      const handle = startCall(session, request, who, ac.signal, w3cTraceparent(req.headers.traceparent));
       const meta: ResponseMeta = { id: `${kind === 'chat' ? 'chatcmpl' : 'cmpl'}-${programId}-${handle.callId}`, created: Math.floor(Date.now() / 1000), model: request.model };
       res.setHeader('X-Autellix-Program', programId);
       res.setHeader('X-Autellix-Call-Id', handle.callId);
@@ -131,9 +131,11 @@ export async function startGateway(client: AutellixClient, config: GatewayConfig
     }
   }
 
-  function startCall(session: Session, request: CompletionRequest, who: CallIdentity, signal: AbortSignal): CallHandle {
+  function startCall(session: Session, request: CompletionRequest, who: CallIdentity, signal: AbortSignal, traceparent: string | null): CallHandle {
     callSeq += 1;
     return session.call({
+      // The HTTP caller's span is linked from the call's span (the call stays in its program's trace).
+      ...(traceparent === null ? {} : { traceparent }),
       ...(request.kind === 'chat' ? { messages: request.messages } : { prompt: request.prompt as string }),
       maxTokens: request.maxTokens,
       callId: who.callId ?? `g${instance}-${callSeq}`,
@@ -292,4 +294,10 @@ async function readJson(req: IncomingMessage, limit: number, optional = false): 
   } catch (err) {
     throw badRequest(`the request body is not valid JSON: ${(err as Error).message}`, null, 'invalid_json');
   }
+}
+
+/** The request's W3C `traceparent` header when well-formed (version 00), else null. */
+function w3cTraceparent(h: string | string[] | undefined): string | null {
+  const v = Array.isArray(h) ? h[0] : h;
+  return v !== undefined && /^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/.test(v) ? v : null;
 }

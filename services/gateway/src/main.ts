@@ -1,6 +1,7 @@
 #!/usr/bin/env -S npx tsx
 import { parseArgs } from 'node:util';
 import { AutellixClient } from '@autellix/client';
+import { startTracing } from '@autellix/telemetry';
 import { DEFAULT_GATEWAY_CONFIG, GatewayConfigError } from './config.ts';
 import { startGateway } from './gateway.ts';
 
@@ -26,7 +27,8 @@ against a running autellix deployment.`);
 }
 
 try {
-  const client = await AutellixClient.connect({ servers: values.nats, name: 'autellix-gateway' });
+  const tracing = startTracing({ serviceName: 'autellix-gateway' });
+  const client = await AutellixClient.connect({ servers: values.nats, name: 'autellix-gateway', tracer: tracing.tracer });
   const gateway = await startGateway(
     client,
     {
@@ -45,6 +47,7 @@ try {
   const stop = async (): Promise<void> => {
     await gateway.close();
     await client.close();
+    await tracing.shutdown();
     process.exit(0);
   };
   process.on('SIGINT', () => void stop());

@@ -28,7 +28,11 @@ try {
   console.error(`bad scheduler config: ${(err as Error).message}`);
   process.exit(2);
 }
-const scheduler = await startScheduler(values.nats, config, log);
+const scheduler = await startScheduler(values.nats, config, log).catch((err: unknown) => {
+  // Bad settings (ConfigError, TracingConfigError) or an unreachable server: one line, no stack.
+  console.error(`autellix scheduler could not start: ${(err as Error).message}`);
+  process.exit(2);
+});
 log(`serving on ${values.nats} (policy ${config.policy}, balancer ${config.balancer})`);
 const shutdown = async (): Promise<void> => {
   await scheduler.stop();

@@ -17,8 +17,12 @@ import {
 import type { Consumer, ConsumerMessages, JsMsg } from '@nats-io/jetstream';
 import { AckPolicy, jetstream, jetstreamManager, RetentionPolicy } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
-import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
-import { createInbox } from '@nats-io/transport-node';
+import type { Msg, MsgHdrs, NatsConnection, Subscription } from '@nats-io/transport-node';
+import { createInbox, headers } from '@nats-io/transport-node';
+import { contextFromHeaders, hasTrace, writeTraceHeaders } from '@autellix/telemetry';
+import type { Context, Tracer } from '@opentelemetry/api';
+import { ProxyTracerProvider } from '@opentelemetry/api';
+import { CallTraces } from './call-traces.ts';
 import { AckedPublisher } from './acked-publisher.ts';
 import type { SchedulerServiceConfig } from './config.ts';
 import { validateServiceConfig } from './config.ts';
@@ -107,6 +111,8 @@ export class SchedulerActor {
     sharedTaken: 0,
     sharedFallbacks: 0,
   };
+  /** The scheduler's spans (programs and calls); no-ops when tracing is off. */
+  readonly traces: CallTraces;
   private readonly sessions = new Map<string, Session>();
   private readonly ended = new Map<string, EndReason>();
   /**
@@ -162,8 +168,10 @@ export class SchedulerActor {
     private readonly config: SchedulerServiceConfig,
     private readonly clock: () => number = Date.now,
     private readonly log: (line: string) => void = () => {},
+    tracer: Tracer = new ProxyTracerProvider().getTracer('autellix'),
   ) {
     validateServiceConfig(config);
+    this.traces = new CallTraces(tracer);
     this.core = new SchedulerCore(getPolicy(config.policy), config.core, getBalancer(config.balancer), config.balancerOptions);
   }
 
@@ -283,7 +291,7 @@ export class SchedulerActor {
       return null;
     }
     try {
-      return this.apply(msg, m.seq);
+      return this.apply(msg, m.seq, m.headers);
     } catch (err) {
       this.reject(err, 'replyTo' in msg ? msg.replyTo : undefined, salvageRefs(m.data));
       return null;
@@ -291,24 +299,24 @@ export class SchedulerActor {
   }
 
   /** Applies a validated message; returns the session whose record must be written, or null. */
-  private apply(msg: ReturnType<typeof decodeMessage<(typeof INTAKE_TYPES)[number]>>, seq: number): Session | null {
+  private apply(msg: ReturnType<typeof decodeMessage<(typeof INTAKE_TYPES)[number]>>, seq: number, hdrs?: MsgHdrs): Session | null {
     switch (msg.type) {
       case 'session.open':
-        return this.openSession(msg.sessionId, msg.replyTo, msg.programClass, msg.idleTtlMs);
+        return this.openSession(msg.sessionId, msg.replyTo, msg.programClass, msg.idleTtlMs, contextFromHeaders(hdrs));
       case 'session.close':
         return this.closeSession(msg.sessionId, 'closed', msg.replyTo);
       case 'call.submit':
-        return this.submit(msg, seq);
+        return this.submit(msg, seq, contextFromHeaders(hdrs, msg.traceparent));
       case 'call.cancel':
         return this.cancel(msg.sessionId, msg.callId);
       case 'call.done':
-        return this.finishCall(msg.sessionId, msg.callId, msg.engineId, msg.service, msg.wait, false);
+        return this.finishCall(msg.sessionId, msg.callId, msg.engineId, msg.service, msg.wait, false, msg.preemptions);
       case 'call.failed':
         return this.finishCall(msg.sessionId, msg.callId, msg.engineId, null, null, true);
     }
   }
 
-  private openSession(id: string, replyTo: string, programClass: string | undefined, ttl: number | undefined): Session | null {
+  private openSession(id: string, replyTo: string, programClass: string | undefined, ttl: number | undefined, parent: Context): Session | null {
     const existing = this.sessions.get(id);
     if (existing !== undefined) {
       existing.lastActivity = this.clock();
@@ -322,6 +330,7 @@ export class SchedulerActor {
     const s = newSession(id, ttl ?? this.config.sessionIdleTtlMs, this.clock());
     this.sessions.set(id, s);
     this.core.openProgram(id, this.now(), programClass ?? '*');
+    this.traces.sessionOpened(id, programClass, parent);
     this.counters.sessionsOpened += 1;
     this.publish<'session.opened'>(replyTo, { type: 'session.opened', sessionId: id, idleTtlMs: s.idleTtlMs, existing: false });
     return s;
@@ -346,6 +355,7 @@ export class SchedulerActor {
     const row = this.core.programs.get(id);
     for (const [callId, live] of s.calls) {
       this.counters.callsEndedWithSession += 1;
+      this.traces.ended(`${id}/${callId}`, 'session_ended', row?.active.get(callId), live.engine);
       if (live.engine !== null) this.rememberEndedCall(`${id}/${callId}`, live.engine);
       this.revoke(id, callId, live, 'session_ended');
       const err = new ProtocolError(ErrorCode.sessionEnded, `session ${id} ended (${reason}) before call ${callId} finished`);
@@ -355,6 +365,7 @@ export class SchedulerActor {
     const callsCompleted = row?.callsCompleted ?? 0;
     const service = row?.completedService ?? 0;
     this.core.closeProgram(id);
+    this.traces.sessionEnded(id, reason, callsCompleted, service);
     this.sessions.delete(id);
     this.ended.set(id, reason);
     this.counters.sessionsEnded += 1;
@@ -365,7 +376,7 @@ export class SchedulerActor {
     return s;
   }
 
-  private submit(msg: CallSubmit, seq: number): Session | null {
+  private submit(msg: CallSubmit, seq: number, parent: Context): Session | null {
     const refs = { sessionId: msg.sessionId, callId: msg.callId, type: msg.type };
     const s = this.lookup(msg.sessionId, msg.replyTo, msg.callId);
     if (s === null) return null;
@@ -378,8 +389,9 @@ export class SchedulerActor {
       this.reject(verdict.error, msg.replyTo, refs);
       return null;
     }
+    let rec: CallRecord;
     try {
-      this.core.submit(
+      rec = this.core.submit(
         {
           programId: msg.sessionId,
           callId: msg.callId,
@@ -409,6 +421,7 @@ export class SchedulerActor {
       service: 0,
       wait: 0,
     };
+    this.traces.accepted(`${msg.sessionId}/${msg.callId}`, rec, parent);
     this.parentsDone(s, msg.parents);
     s.calls.set(msg.callId, live);
     s.lastActivity = this.clock();
@@ -523,7 +536,14 @@ export class SchedulerActor {
     const subject = engine === SHARED_ENGINE_ID ? subjects.sharedWork(this.config.prefix) : subjects.engineAssign(engine, this.config.prefix);
     try {
       const reply = `${this.ackPrefix}.${live.attempt}.${engine}${offer === undefined ? '' : `.${offer}`}`;
-      this.nc.publish(subject, encodeMessage<'call.assign'>(assign), { reply });
+      this.traces.assigned(key, engine, live.attempt, rec.level);
+      const ctx = this.traces.contextOf(key);
+      let hdrs: MsgHdrs | undefined;
+      if (hasTrace(ctx)) {
+        hdrs = headers();
+        writeTraceHeaders(ctx, hdrs);
+      }
+      this.nc.publish(subject, encodeMessage<'call.assign'>(assign), hdrs === undefined ? { reply } : { reply, headers: hdrs });
     } catch (err) {
       // The connection is down; heartbeat reconciliation places the call again.
       this.log(`assignment of ${key} to ${engine} not sent: ${(err as Error).message}`);
@@ -614,6 +634,7 @@ export class SchedulerActor {
     }
     live.attempt += 1;
     this.counters.reassignments += 1;
+    this.traces.reassigned(`${sessionId}/${callId}`, 'engine lost the call');
     this.place(s, callId, live);
   }
 
@@ -632,6 +653,7 @@ export class SchedulerActor {
     const live = s?.calls.get(callId);
     if (s === undefined || live === undefined) return;
     this.publish(live.submit.replyTo, errorMessage(err, { sessionId, callId }));
+    this.traces.ended(`${sessionId}/${callId}`, 'failed', this.core.programs.get(sessionId)?.active.get(callId), live.engine, err.message);
     this.dropCall(s, callId, live);
     this.counters.callsFailed += 1;
     void this.persist(s);
@@ -653,12 +675,21 @@ export class SchedulerActor {
     const live = s?.calls.get(callId);
     if (s === undefined || live === undefined) return null;
     this.revoke(sessionId, callId, live, 'cancelled');
+    this.traces.ended(`${sessionId}/${callId}`, 'cancelled', this.core.programs.get(sessionId)?.active.get(callId), live.engine);
     this.dropCall(s, callId, live);
     this.counters.callsCancelled += 1;
     return s;
   }
 
-  private finishCall(sessionId: string, callId: string, engine: string, service: number | null, wait: number | null, failed: boolean): Session | null {
+  private finishCall(
+    sessionId: string,
+    callId: string,
+    engine: string,
+    service: number | null,
+    wait: number | null,
+    failed: boolean,
+    preemptions = 0,
+  ): Session | null {
     const s = this.sessions.get(sessionId);
     const live = s?.calls.get(callId);
     // The outcome of a call revoked when its session ended, from the engine it was on: counted.
@@ -675,6 +706,10 @@ export class SchedulerActor {
     if (s === undefined || live === undefined || (live.engine !== engine && live.engine !== null && live.engine !== SHARED_ENGINE_ID)) return null;
     const rec = this.core.programs.get(sessionId)?.active.get(callId);
     if (rec !== undefined && service !== null && wait !== null) this.account(rec, live, service, wait);
+    // Progress reports sample the running flag; a preemption shorter than their period is known
+    // only from the engine's count, so the record keeps at least that many.
+    if (rec !== undefined && preemptions > rec.preemptions) rec.preemptions = preemptions;
+    this.traces.ended(`${sessionId}/${callId}`, failed ? 'failed' : 'done', rec, engine);
     this.dropCall(s, callId, live);
     if (failed) this.counters.callsFailed += 1;
     else this.counters.callsCompleted += 1;
@@ -693,13 +728,22 @@ export class SchedulerActor {
     const ds = service - live.service;
     const dw = wait - live.wait;
     let changed = false;
+    const key = `${rec.programId}/${rec.callId}`;
     if (ds > 0) {
       live.service = service;
-      if (this.core.addService(rec, ds) !== null) changed = true;
+      const change = this.core.addService(rec, ds);
+      if (change !== null) {
+        changed = true;
+        this.traces.priority(key, change);
+      }
     }
     if (dw > 0) {
       live.wait = wait;
-      if (this.core.addWait(rec, dw) !== null) changed = true;
+      const change = this.core.addWait(rec, dw);
+      if (change !== null) {
+        changed = true;
+        this.traces.priority(key, change);
+      }
     }
     if (changed && live.engine !== null) {
       this.counters.prioritySignals += 1;
@@ -728,7 +772,9 @@ export class SchedulerActor {
       if (s === undefined || live === undefined || live.engine !== p.engineId) continue;
       const rec = this.core.programs.get(item.sessionId)?.active.get(item.callId);
       if (rec === undefined) continue;
-      this.core.setPhase(rec, item.running ? 'running' : rec.phase === 'running' ? 'preempted' : rec.phase);
+      const wasRunning = rec.phase === 'running';
+      this.core.setPhase(rec, item.running ? 'running' : wasRunning ? 'preempted' : rec.phase);
+      this.traces.phase(`${item.sessionId}/${item.callId}`, item.running, wasRunning, rec);
       this.account(rec, live, item.service, item.wait);
       this.progressDirty.add(`${item.sessionId}/${item.callId}`);
     }

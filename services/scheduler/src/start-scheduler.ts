@@ -1,5 +1,7 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import { connect } from '@nats-io/transport-node';
+import type { Tracing } from '@autellix/telemetry';
+import { startTracing } from '@autellix/telemetry';
 import type { SchedulerServiceConfig } from './config.ts';
 import { SchedulerActor } from './scheduler-actor.ts';
 
@@ -10,18 +12,27 @@ export interface RunningScheduler {
   stop(): Promise<void>;
 }
 
-/** Connects to NATS and starts the scheduler actor. Throws `ConfigError` on bad settings. */
+/**
+ * Connects to NATS and starts the scheduler actor. Spans go to `tracing` when given (the caller
+ * shuts it down), else to one set up from the `OTEL_*` environment as `autellix-scheduler`
+ * (shut down by `stop`). Throws `ConfigError` on bad settings, `TracingConfigError` on bad
+ * tracing variables.
+ */
 export async function startScheduler(
   servers: string,
   config: SchedulerServiceConfig,
   log: (line: string) => void = () => {},
+  tracing?: Tracing,
 ): Promise<RunningScheduler> {
+  const active = tracing ?? startTracing({ serviceName: 'autellix-scheduler' });
+  const own = tracing === undefined ? active : null;
   const nc = await connect({ servers, name: 'autellix-scheduler', maxReconnectAttempts: -1 });
-  const actor = new SchedulerActor(nc, config, Date.now, log);
+  const actor = new SchedulerActor(nc, config, Date.now, log, active.tracer);
   try {
     await actor.start();
   } catch (err) {
     await nc.close();
+    await own?.shutdown();
     throw err;
   }
   return {
@@ -30,6 +41,7 @@ export async function startScheduler(
     async stop() {
       await actor.stop();
       await nc.drain();
+      await own?.shutdown();
     },
   };
 }

@@ -8,6 +8,8 @@ import type { GatewayConfig, RunningGateway } from '@autellix/gateway';
 import { DEFAULT_GATEWAY_CONFIG, startGateway } from '@autellix/gateway';
 import type { NatsServerHandle } from '@autellix/testkit';
 import { startNatsServer } from '@autellix/testkit';
+import type { Tracing } from '@autellix/telemetry';
+import { startTracing } from '@autellix/telemetry';
 import { ensureNatsServer } from './ensure-nats-server.ts';
 
 export interface LocalStackOptions {
@@ -25,6 +27,11 @@ export interface LocalStackOptions {
   /** The OpenAI-compatible gateway's settings (port 0 for a free one); null runs no gateway. */
   readonly gateway?: Partial<GatewayConfig> | null;
   readonly log: (line: string) => void;
+  /**
+   * Each service's tracing, by service (`scheduler`, `engine`, `gateway`): given ones are shut down
+   * by the caller. Default: each set up from the `OTEL_*` environment and shut down by `stop`.
+   */
+  readonly tracing?: { readonly scheduler?: Tracing; readonly engine?: Tracing; readonly gateway?: Tracing };
 }
 
 /** The running local system; `stop` shuts engines, scheduler and server down in that order. */
@@ -50,9 +57,11 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
   let scheduler: RunningScheduler | null = null;
   let gatewayClient: AutellixClient | null = null;
   let gateway: RunningGateway | null = null;
+  let gatewayTracing: Tracing | null = null;
   const stop = async (): Promise<void> => {
     await gateway?.close().catch(() => {});
     await gatewayClient?.close().catch(() => {});
+    if (o.tracing?.gateway === undefined) await gatewayTracing?.shutdown().catch(() => {});
     for (const e of engines) await e.stop().catch(() => {});
     await scheduler?.stop().catch(() => {});
     await server.stop();
@@ -62,6 +71,7 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
       server.url,
       { ...DEFAULT_SERVICE_CONFIG, ...o.scheduler, policy: o.policy, balancer: o.balancer },
       (l) => o.log(`[scheduler] ${l}`),
+      o.tracing?.scheduler,
     );
     for (let i = 0; i < o.engines; i++) {
       const id = `engine-${i}`;
@@ -76,11 +86,13 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
             engine: { ...DEFAULT_ENGINE_SERVICE.engine, ...o.engine },
           },
           (l) => o.log(`[${id}] ${l}`),
+          o.tracing?.engine,
         ),
       );
     }
     if (o.gateway !== null && o.gateway !== undefined) {
-      gatewayClient = await AutellixClient.connect({ servers: server.url, name: 'autellix-gateway' });
+      gatewayTracing = o.tracing?.gateway ?? startTracing({ serviceName: 'autellix-gateway' });
+      gatewayClient = await AutellixClient.connect({ servers: server.url, name: 'autellix-gateway', tracer: gatewayTracing.tracer });
       gateway = await startGateway(gatewayClient, { ...DEFAULT_GATEWAY_CONFIG, ...o.gateway }, (l) => o.log(`[gateway] ${l}`));
     }
   } catch (err) {

@@ -23,6 +23,7 @@ function recordingSink() {
   const sink: BackendSink = {
     tokens: (key, _text, n) => tokens.set(key, (tokens.get(key) ?? 0) + n),
     finished: (c) => finished.push(c),
+    phase: () => {},
     failed: (key, message) => failed.push({ key, message }),
   };
   return { sink, tokens, finished, failed };

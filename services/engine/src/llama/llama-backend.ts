@@ -302,6 +302,7 @@ export class LlamaBackend implements EngineBackend {
   private start(h: Held, seq: LlamaContextSequence): void {
     this.prefillMark = this.clock();
     switchAt(h, this.clock(), true);
+    this.sink.phase(h.key, true);
     h.sequence = seq;
     this.running.add(h);
     void this.run(h, seq);
@@ -310,6 +311,7 @@ export class LlamaBackend implements EngineBackend {
   /** Returns the sequence to the pool, emptied, and books the service. */
   private async release(h: Held, seq: LlamaContextSequence): Promise<void> {
     switchAt(h, this.clock(), false);
+    this.sink.phase(h.key, false);
     h.sequence = null;
     h.yielding = false;
     h.lastTokenAt = Number.NaN;

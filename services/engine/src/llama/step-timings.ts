@@ -117,6 +117,7 @@ export async function measureLlamaSteps(config: LlamaBackendConfig, grid: StepTi
         if (list !== undefined) list.push(performance.now());
       },
       finished: (c) => done.get(c.key)?.(),
+      phase: () => {},
       failed: (key, message) => {
         failures.push(`${key}: ${message}`);
         done.get(key)?.();
