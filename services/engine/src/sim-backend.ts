@@ -31,6 +31,12 @@ export interface SimBackendOptions {
    * (Node timers fire no sooner than 1 ms): at speed 20 a 20 ms step lasts 1 ms of wall time.
    */
   readonly maxLagMs: number;
+  /**
+   * Longest wall time (ms) a run of identical steps goes without handing out its tokens: a longer
+   * run is cut (exactly, see `SimEngine.interrupt`) at the step in progress every `streamTickMs`,
+   * so a call alone on the engine streams its tokens as they are modelled, not all at its end.
+   */
+  readonly streamTickMs: number;
 }
 
 export const DEFAULT_SIM_BACKEND = {
@@ -38,6 +44,7 @@ export const DEFAULT_SIM_BACKEND = {
   engine: DEFAULT_ENGINE_OPTIONS,
   speed: 1,
   maxLagMs: 25,
+  streamTickMs: 25,
 } as const;
 
 interface Held {
@@ -216,12 +223,23 @@ export class SimBackend implements EngineBackend {
     this.arm();
   }
 
-  /** Sets the timer for the modelled end of the step in flight. */
+  /** Sets the timer for the modelled end of the step in flight, or for the next stream tick when that comes first. */
   private arm(): void {
     if (this.timer !== null) this.options.timers.clearTimeout(this.timer);
     const dueWall = this.t0 + (this.stepEnd / this.options.speed) * 1000;
     const delay = Math.max(0, dueWall - this.options.clock());
-    this.timer = this.options.timers.setTimeout(() => this.onStepEnd(), delay);
+    const tick = this.options.streamTickMs;
+    this.timer =
+      delay > tick ? this.options.timers.setTimeout(() => this.onTick(), tick) : this.options.timers.setTimeout(() => this.onStepEnd(), delay);
+  }
+
+  /** A long run reached a stream tick: it is cut at the step in progress, whose end then hands out the tokens. */
+  private onTick(): void {
+    this.timer = null;
+    if (this.closed) return;
+    const end = this.engine.interrupt(this.modelNow());
+    if (end !== null) this.stepEnd = end;
+    this.arm();
   }
 
   private onStepEnd(): void {

@@ -86,6 +86,7 @@ export async function startEngine(
             engine: config.engine,
             speed: config.speed,
             maxLagMs: DEFAULT_SIM_BACKEND.maxLagMs,
+            streamTickMs: DEFAULT_SIM_BACKEND.streamTickMs,
             clock: () => performance.now(),
             timers: { setTimeout: (fn, ms) => setTimeout(fn, ms), clearTimeout: (h) => clearTimeout(h as ReturnType<typeof setTimeout>) },
           },

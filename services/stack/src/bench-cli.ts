@@ -5,6 +5,7 @@ import { main as simMain } from '@autellix/sim/cli';
 import { runIntakeBench } from './bench-intake.ts';
 import { liveBenchTable, runLiveBench } from './bench-live.ts';
 import { runLlamaBench } from './bench-llama.ts';
+import { runTracingBench, tracingBenchTable } from './bench-tracing.ts';
 import { calibrationTable, inSituTable, llamaBenchTable } from './bench-llama-tables.ts';
 
 /** `--layout`: `one` or `processes`; anything else is refused with `ConfigError`. */
@@ -47,6 +48,32 @@ if (argv[0] === 'intake') {
   console.log(
     `\n${r.calls} calls in ${r.sessions} sessions: ${r.seconds.toFixed(2)} s wall, ${r.cpuSeconds.toFixed(2)} s CPU, ${Math.round(r.eventsPerSecond)} events/s\nwrote ${values.out}/intake.json`,
   );
+} else if (argv[0] === 'tracing') {
+  const { values } = parseArgs({
+    args: argv.slice(1),
+    options: {
+      calls: { type: 'string', default: '3000' },
+      warmup: { type: 'string', default: '300' },
+      concurrency: { type: 'string', default: '20' },
+      repeats: { type: 'string', default: '2' },
+      out: { type: 'string', default: 'bench-out/tracing' },
+    },
+  });
+  const rows = await orUsageError('tracing', () => {
+    for (const k of ['calls', 'warmup', 'concurrency', 'repeats'] as const) {
+      const v = Number(values[k]);
+      if (!Number.isSafeInteger(v) || v < (k === 'warmup' ? 0 : 1)) throw new ConfigError(`--${k} ${values[k]}: expected an integer >= ${k === 'warmup' ? 0 : 1}`);
+    }
+    return runTracingBench({
+      calls: Number(values.calls),
+      warmup: Number(values.warmup),
+      concurrency: Number(values.concurrency),
+      repeats: Number(values.repeats),
+      out: values.out,
+      log: (l) => console.log(l),
+    });
+  });
+  console.log(`\n${tracingBenchTable(rows)}\nwrote ${values.out}/tracing.json`);
 } else if (argv[0] === 'llama') {
   const { values } = parseArgs({
     args: argv.slice(1),

@@ -30,7 +30,9 @@ describe('the client SDK against the live system', () => {
     const chunks: { index: number; tokens: number; text: string }[] = [];
     for await (const c of handle) chunks.push(c);
     const result = await handle.result;
-    expect(chunks.length).toBeGreaterThan(1);
+    // A lone call streams as it is modelled (about 0.3 s of wall time here, in chunks of at most
+    // 50 ms), not in one burst at the end of its run of decode steps.
+    expect(chunks.length).toBeGreaterThanOrEqual(4);
     expect(chunks.map((c) => c.index)).toEqual(chunks.map((_, i) => i));
     expect(chunks.reduce((s, c) => s + c.tokens, 0)).toBe(120);
     expect(chunks.map((c) => c.text).join('')).toBe(result.text);

@@ -29,7 +29,7 @@ describe('tracing: one trace per program across client, scheduler and engine', (
     stack = await startLocalStack({
       port: -1,
       engines: 1,
-      speed: 40,
+      speed: 20,
       policy: 'plas',
       balancer: 'autellix',
       profile: 'llama3.1-8b-a100',
@@ -52,10 +52,14 @@ describe('tracing: one trace per program across client, scheduler and engine', (
     // A long call runs alone, uses up its level-0 quantum and is demoted; a new program's short
     // call then outranks it and takes the only slot: the long call is preempted and resumed.
     const long = await client.openSession({ sessionId: 'trace-long' });
-    const longCall = long.call({ promptTokens: 200, maxTokens: 1500, callId: 'l1' });
-    const it = longCall[Symbol.asyncIterator]();
-    await it.next(); // running
-    await new Promise((r) => setTimeout(r, 400)); // about 16 modelled seconds: past its quantum
+    const longCall = long.call({ promptTokens: 200, maxTokens: 3000, callId: 'l1' });
+    // 300 tokens are a few modelled seconds of service, past the 1 s quantum of level 0; the
+    // other 2700 (about 1.5 s of wall time at speed 20) leave ample time for the preemption.
+    let streamed = 0;
+    for await (const chunk of longCall) {
+      streamed += chunk.tokens;
+      if (streamed >= 300) break;
+    }
     const short = await client.openSession({ sessionId: 'trace-short' });
     const shortOut = await short.call({ promptTokens: 100, maxTokens: 5, callId: 's1' }).result;
     const longOut = await longCall.result;
