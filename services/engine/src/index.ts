@@ -9,3 +9,4 @@ export * from './remote-order-policy.ts';
 export * from './segment-registry.ts';
 export * from './sim-backend.ts';
 export * from './start-engine.ts';
+export * from './engine-traces.ts';

@@ -4,3 +4,4 @@ export * from './scheduler-actor.ts';
 export * from './session-table.ts';
 export * from './start-scheduler.ts';
 export * from './table-store.ts';
+export * from './call-traces.ts';

@@ -59,7 +59,7 @@ if (argv[0] === 'intake') {
       out: { type: 'string', default: 'bench-out/tracing' },
     },
   });
-  const rows = await orUsageError('tracing', () => {
+  const report = await orUsageError('tracing', () => {
     for (const k of ['calls', 'warmup', 'concurrency', 'repeats'] as const) {
       const v = Number(values[k]);
       if (!Number.isSafeInteger(v) || v < (k === 'warmup' ? 0 : 1)) throw new ConfigError(`--${k} ${values[k]}: expected an integer >= ${k === 'warmup' ? 0 : 1}`);
@@ -73,7 +73,9 @@ if (argv[0] === 'intake') {
       log: (l) => console.log(l),
     });
   });
-  console.log(`\n${tracingBenchTable(rows)}\nwrote ${values.out}/tracing.json`);
+  console.log(
+    `\n${tracingBenchTable(report.rows)}\n\ntracing off: the hooks of one call's scheduler and engine spans cost ${report.noopNsPerCall.toFixed(0)} ns of wall time (no-op tracer, 200 000 calls)\nwrote ${values.out}/tracing.json`,
+  );
 } else if (argv[0] === 'llama') {
   const { values } = parseArgs({
     args: argv.slice(1),

@@ -2,10 +2,16 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AutellixClient } from '@autellix/client';
+import type { CallRecord } from '@autellix/core';
+import { DEFAULT_SCHEDULER_CONFIG, getBalancer, getPolicy, SchedulerCore } from '@autellix/core';
+import { EngineTraces } from '@autellix/engine';
+import type { CallAssign } from '@autellix/protocol';
+import { CallTraces } from '@autellix/scheduler';
 import type { Summary } from '@autellix/sim';
 import { summarize } from '@autellix/sim';
 import type { Tracing } from '@autellix/telemetry';
-import { startTracing } from '@autellix/telemetry';
+import { contextFromHeaders, startTracing } from '@autellix/telemetry';
+import { ProxyTracerProvider } from '@opentelemetry/api';
 import type { ServiceProcess } from '@autellix/testkit';
 import { spawnService } from '@autellix/testkit';
 import { processCpuSeconds } from './proc-cpu.ts';
@@ -41,6 +47,16 @@ export interface TracingBenchRow {
   readonly spans: number;
 }
 
+/** What `runTracingBench` measured (also written to `tracing.json`). */
+export interface TracingBenchReport {
+  readonly calls: number;
+  readonly warmup: number;
+  readonly concurrency: number;
+  readonly rows: readonly TracingBenchRow[];
+  /** `noopHooksNsPerCall` over 200 000 calls. */
+  readonly noopNsPerCall: number;
+}
+
 /** Runs `n` calls over `concurrency` sessions; returns per-call overhead and latency (ms). */
 async function drive(client: AutellixClient, tag: string, n: number, concurrency: number): Promise<{ overhead: number[]; latency: number[] }> {
   const overhead: number[] = [];
@@ -66,7 +82,7 @@ async function drive(client: AutellixClient, tag: string, n: number, concurrency
  * with every hop tracing to an OTLP collector in yet another process. Engines run at speed 1000,
  * so the figures are the control plane's.
  */
-export async function runTracingBench(o: TracingBenchOptions): Promise<TracingBenchRow[]> {
+export async function runTracingBench(o: TracingBenchOptions): Promise<TracingBenchReport> {
   const rows: TracingBenchRow[] = [];
   const modes: ('off' | 'on')[] = [];
   for (let i = 0; i < o.repeats; i++) modes.push('off', 'on');
@@ -123,9 +139,11 @@ export async function runTracingBench(o: TracingBenchOptions): Promise<TracingBe
       throw err;
     }
   }
+  const noopNsPerCall = noopHooksNsPerCall(200_000, () => performance.now());
+  const report: TracingBenchReport = { calls: o.calls, warmup: o.warmup, concurrency: o.concurrency, rows, noopNsPerCall };
   mkdirSync(o.out, { recursive: true });
-  writeFileSync(join(o.out, 'tracing.json'), `${JSON.stringify({ calls: o.calls, warmup: o.warmup, concurrency: o.concurrency, rows }, null, 2)}\n`);
-  return rows;
+  writeFileSync(join(o.out, 'tracing.json'), `${JSON.stringify(report, null, 2)}\n`);
+  return report;
 }
 
 /** The rows as an aligned text table. */
@@ -144,4 +162,43 @@ export function tracingBenchTable(rows: readonly TracingBenchRow[]): string {
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => (b[i] as string).length)));
   return [head, ...body].map((cells) => cells.map((c, i) => c.padEnd(widths[i] as number)).join('  ')).join('\n');
+}
+
+/**
+ * Wall nanoseconds per call of the tracing hooks with tracing off (the no-op tracer): the
+ * scheduler's span life of a call (accepted, assigned, started, demoted, ended, with its header
+ * context) and the engine's (assigned, phases, first token, finished), on `n` synthetic calls.
+ * Everything else a call costs is left out, so this is the whole of what "off" adds.
+ */
+export function noopHooksNsPerCall(n: number, clock: () => number): number {
+  const tracer = new ProxyTracerProvider().getTracer('bench');
+  const sched = new CallTraces(tracer);
+  const engine = new EngineTraces(tracer, 'e0');
+  const core = new SchedulerCore(getPolicy('plas'), DEFAULT_SCHEDULER_CONFIG, getBalancer('least-used'));
+  core.openProgram('p', 0);
+  const recs: CallRecord[] = [];
+  for (let i = 0; i < 1000; i++) recs.push(core.submit({ programId: 'p', callId: `c${i}`, threadId: 't', parents: [], promptTokens: 10, maxOutputTokens: 10 }, 0));
+  const assign = { sessionId: 'p', callId: 'c', threadId: 't', attempt: 0, level: 0, promptTokens: 10, maxTokens: 10 } as unknown as CallAssign;
+  const finished = { key: '', text: '', promptTokens: 10, completionTokens: 10, cachedTokens: 0, service: 1, wait: 0, preemptions: 1, queuedMs: 1, firstTokenMs: 2, totalMs: 3 };
+  const run = (count: number): void => {
+    for (let i = 0; i < count; i++) {
+      const rec = recs[i % recs.length] as CallRecord;
+      const key = rec.key;
+      sched.accepted(key, rec, contextFromHeaders(undefined, undefined));
+      sched.assigned(key, 'e0', 0, 0);
+      engine.assigned(key, assign, contextFromHeaders(undefined));
+      engine.phase(key, true);
+      sched.phase(key, true, false, rec);
+      engine.tokens(key);
+      sched.priority(key, { kind: 'demote', key, from: 0, to: 1 });
+      engine.phase(key, false);
+      engine.phase(key, true);
+      engine.finished({ ...finished, key });
+      sched.ended(key, 'done', rec, 'e0');
+    }
+  };
+  run(Math.min(n, 10_000)); // warm-up
+  const t0 = clock();
+  run(n);
+  return ((clock() - t0) * 1e6) / n;
 }
