@@ -23,6 +23,8 @@ export interface OtlpSpan {
   readonly endUnixNano: bigint;
   readonly attributes: Readonly<Record<string, OtlpValue>>;
   readonly events: readonly OtlpEvent[];
+  /** Spans this one links to (other traces' spans). */
+  readonly links: readonly { readonly traceId: string; readonly spanId: string }[];
   /** 0 unset, 1 ok, 2 error. */
   readonly statusCode: number;
   readonly statusMessage: string;
@@ -86,6 +88,7 @@ function span(buf: Uint8Array, service: string, scope: string): OtlpSpan {
     endUnixNano: 0n,
     attributes: attributes(fields, 9),
     events: [] as OtlpEvent[],
+    links: [] as { traceId: string; spanId: string }[],
     statusCode: 0,
     statusMessage: '',
   };
@@ -98,6 +101,14 @@ function span(buf: Uint8Array, service: string, scope: string): OtlpSpan {
     else if (f.no === 7 && f.wire === 1) s.startUnixNano = fixed64(f.bytes);
     else if (f.no === 8 && f.wire === 1) s.endUnixNano = fixed64(f.bytes);
     else if (f.no === 11 && f.wire === 2) s.events.push(event(f.bytes));
+    else if (f.no === 13 && f.wire === 2) {
+      const link = { traceId: '', spanId: '' };
+      for (const g of readFields(f.bytes)) {
+        if (g.no === 1 && g.wire === 2) link.traceId = hex(g.bytes);
+        else if (g.no === 2 && g.wire === 2) link.spanId = hex(g.bytes);
+      }
+      s.links.push(link);
+    }
     else if (f.no === 15 && f.wire === 2) {
       for (const g of readFields(f.bytes)) {
         if (g.no === 2) s.statusMessage = str(g);

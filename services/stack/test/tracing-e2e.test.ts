@@ -18,14 +18,14 @@ const events = (s: OtlpSpan): string[] => s.events.map((e) => e.name);
 
 describe('tracing: one trace per program across client, scheduler and engine', () => {
   let receiver: OtlpReceiver;
-  let tracing: { client: Tracing; scheduler: Tracing; engine: Tracing };
+  let tracing: { client: Tracing; scheduler: Tracing; engine: Tracing; gateway: Tracing };
   let stack: LocalStack;
   let client: AutellixClient;
 
   beforeAll(async () => {
     receiver = await OtlpReceiver.start();
     const make = (serviceName: string): Tracing => startTracing({ serviceName, url: receiver.url });
-    tracing = { client: make('autellix-client'), scheduler: make('autellix-scheduler'), engine: make('autellix-engine') };
+    tracing = { client: make('autellix-client'), scheduler: make('autellix-scheduler'), engine: make('autellix-engine'), gateway: make('autellix-gateway') };
     stack = await startLocalStack({
       port: -1,
       engines: 1,
@@ -35,8 +35,8 @@ describe('tracing: one trace per program across client, scheduler and engine', (
       profile: 'llama3.1-8b-a100',
       // One slot: a call that outranks the running one must preempt it.
       engine: { maxBatchSeqs: 1 },
-      gateway: null,
-      tracing: { scheduler: tracing.scheduler, engine: tracing.engine },
+      gateway: { port: 0 },
+      tracing: { scheduler: tracing.scheduler, engine: tracing.engine, gateway: tracing.gateway },
       log: () => {},
     });
     client = await AutellixClient.connect({ servers: stack.url, tracer: tracing.client.tracer });
@@ -118,5 +118,40 @@ describe('tracing: one trace per program across client, scheduler and engine', (
     expect(longEngine.attributes[Attr.preemptions]).toBe(longOut.preemptions);
     const t = (name: string): bigint => longEngine.events.find((e) => e.name === name)?.timeUnixNano ?? 0n;
     expect(t('started') < t('preempted') && t('preempted') < t('resumed') && t('resumed') < t('done')).toBe(true);
+  });
+
+  it('traces a call through the gateway the same way, its HTTP caller linked', async () => {
+    const res = await fetch(`${stack.gateway?.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        'x-autellix-program': 'trace-http',
+        traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01',
+      },
+      body: JSON.stringify({ model: 'autellix', messages: [{ role: 'user', content: 'hi' }], max_tokens: 4 }),
+    });
+    expect(res.status).toBe(200);
+    // Closing the program ends its root span.
+    const closed = await fetch(`${stack.gateway?.url}/v1/sessions/trace-http`, { method: 'DELETE' });
+    expect(closed.status).toBe(200);
+    const sched = (): boolean =>
+      receiver.spans.some((s) => s.service === 'autellix-scheduler' && s.name === SpanName.program && s.attributes[Attr.programId] === 'trace-http');
+    const deadline = Date.now() + 10_000;
+    while (!sched() && Date.now() < deadline) {
+      for (const t of Object.values(tracing)) await t.flush();
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await tracing.gateway.flush();
+    const spans = receiver.spans;
+    const call = find(spans, 'autellix-gateway', SpanName.clientCall, 'trace-http');
+    const root = find(spans, 'autellix-gateway', SpanName.program, 'trace-http');
+    const schedCall = find(spans, 'autellix-scheduler', SpanName.schedulerCall, 'trace-http');
+    const engine = find(spans, 'autellix-engine', SpanName.engineCall, 'trace-http');
+    // The program's own trace (not the HTTP caller's): the caller's span is only linked.
+    expect(root.traceId).not.toBe('4bf92f3577b34da6a3ce929d0e0e4736');
+    expect(call.parentSpanId).toBe(root.spanId);
+    expect(call.links).toEqual([{ traceId: '4bf92f3577b34da6a3ce929d0e0e4736', spanId: '00f067aa0ba902b7' }]);
+    expect(schedCall.parentSpanId).toBe(call.spanId);
+    expect(engine.parentSpanId).toBe(schedCall.spanId);
   });
 });
