@@ -6,3 +6,5 @@ export type { Tracing, TracingOptions } from './tracing.ts';
 export { startTracing, TRACER_NAME } from './tracing.ts';
 export type { Env } from './tracing-env.ts';
 export { tracesEnabled } from './tracing-env.ts';
+export type { MetricsServer } from './metrics-server.ts';
+export { startMetricsServer } from './metrics-server.ts';

@@ -55,6 +55,10 @@ export interface EngineActorCounters {
   failed: number;
   cancelled: number;
   chunks: number;
+  /** Tokens the backend generated (streamed or not), over all calls. */
+  tokens: number;
+  /** Times a held call was preempted (stopped running without finishing). */
+  preemptions: number;
   /** Messages that failed validation (answered with an `error` when they had a reply subject). */
   badMessages: number;
 }
@@ -90,6 +94,8 @@ export class EngineActor implements BackendSink {
     failed: 0,
     cancelled: 0,
     chunks: 0,
+    tokens: 0,
+    preemptions: 0,
     badMessages: 0,
   };
   private backend: EngineBackend | null = null;
@@ -298,10 +304,12 @@ export class EngineActor implements BackendSink {
   }
 
   phase(key: string, running: boolean): void {
+    if (!running) this.counters.preemptions += 1;
     this.traces.phase(key, running);
   }
 
   tokens(key: string, text: string, tokens: number): void {
+    this.counters.tokens += tokens;
     this.traces.tokens(key);
     const r = this.routes.get(key);
     if (r === undefined || !r.stream) return;

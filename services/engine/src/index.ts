@@ -10,3 +10,4 @@ export * from './segment-registry.ts';
 export * from './sim-backend.ts';
 export * from './start-engine.ts';
 export * from './engine-traces.ts';
+export * from './engine-metrics.ts';

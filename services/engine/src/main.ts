@@ -1,4 +1,5 @@
 #!/usr/bin/env -S npx tsx
+import { startMetricsServer } from '@autellix/telemetry';
 import { parseArgs } from 'node:util';
 import type { BackendName } from './start-engine.ts';
 import { DEFAULT_ENGINE_SERVICE, startEngine } from './start-engine.ts';
@@ -24,11 +25,14 @@ const { values } = parseArgs({
     threads: { type: 'string', default: String(DEFAULT_ENGINE_SERVICE.llama.threads) },
     preemption: { type: 'string', default: DEFAULT_ENGINE_SERVICE.llama.preemption },
     'ignore-eos': { type: 'boolean', default: false },
+    'metrics-host': { type: 'string', default: '127.0.0.1' },
+    'metrics-port': { type: 'string', default: '0' },
     help: { type: 'boolean', default: false },
   },
 });
 if (values.help) {
-  console.log(`autellix engine: --nats URL --id ID --backend sim|openai --prefix P
+  console.log(`autellix engine: --nats URL --id ID --backend sim|openai|llama --prefix P [--metrics-host 127.0.0.1] [--metrics-port 0|N|off]
+  (metrics at http://host:port/metrics; 0, the default, picks a free port and prints it)
   sim:    --speed N --profile NAME
   openai: --base-url http://HOST:PORT/v1 --model NAME [--api-key KEY (or OPENAI_API_KEY)] [--max-concurrent 8]
           [--send-priority] [--continuation vllm|plain] [--no-continuous-usage]
@@ -70,6 +74,15 @@ const engine = await startEngine(
   console.error(`autellix engine could not start: ${(err as Error).message}`);
   process.exit(2);
 });
+const metricsPort = values['metrics-port'];
+const metrics =
+  metricsPort === 'off'
+    ? null
+    : await startMetricsServer([engine.metrics.registry], values['metrics-host'], Number(metricsPort)).catch((err: unknown) => {
+        console.error(`autellix engine: metrics on port ${metricsPort}: ${(err as Error).message} (--metrics-port 0 picks a free one, off disables)`);
+        process.exit(2);
+      });
+if (metrics !== null) log(`metrics ${metrics.url}`);
 log(
   values.backend === 'openai'
     ? `serving on ${values.nats} (backend openai: ${values['base-url']} model ${values.model}, ${values['max-concurrent']} streams)`
@@ -78,6 +91,7 @@ log(
     : `serving on ${values.nats} (backend ${values.backend}, speed ${values.speed}x, profile ${values.profile})`,
 );
 const shutdown = async (): Promise<void> => {
+  await metrics?.close();
   await engine.stop();
   process.exit(0);
 };

@@ -200,13 +200,13 @@ export class OpenAiBackend implements EngineBackend {
   private preempt(h: Held): void {
     h.preemptions += 1;
     this.stopStream(h);
+    this.sink.phase(h.key, false);
   }
 
   /** Aborts the call's stream (if any) and books its service; it stays held unless the caller drops it. */
   private stopStream(h: Held): void {
     if (!h.running) return;
     switchAt(h, this.options.clock(), false);
-    this.sink.phase(h.key, false);
     h.running = false;
     h.run += 1;
     h.controller?.abort();

@@ -8,6 +8,7 @@ import type { Tracing } from '@autellix/telemetry';
 import { startTracing } from '@autellix/telemetry';
 import type { EngineActorOptions } from './engine-actor.ts';
 import { DEFAULT_ENGINE_ACTOR, EngineActor } from './engine-actor.ts';
+import { EngineMetrics } from './engine-metrics.ts';
 import type { EngineBackend, BackendSink } from './backend.ts';
 import type { OpenAiBackendConfig } from './openai-backend.ts';
 import { DEFAULT_OPENAI_BACKEND, OpenAiBackend, validateOpenAiBackendConfig } from './openai-backend.ts';
@@ -49,6 +50,8 @@ export const DEFAULT_ENGINE_SERVICE: Omit<EngineServiceConfig, 'servers' | 'engi
 export interface RunningEngine {
   readonly actor: EngineActor;
   readonly nc: NatsConnection;
+  /** The metrics this engine reports into (the one given to `startEngine`, or its own). */
+  readonly metrics: EngineMetrics;
   stop(): Promise<void>;
 }
 
@@ -62,6 +65,8 @@ export async function startEngine(
   config: EngineServiceConfig,
   log: (line: string) => void = () => {},
   tracing?: Tracing,
+  /** Metrics shared by several in-process engines; default a registry of its own. */
+  metrics: EngineMetrics = new EngineMetrics(),
 ): Promise<RunningEngine> {
   if (!isSubjectToken(config.engineId)) throw new ConfigError(`engine id "${config.engineId}" must be 1-64 of [A-Za-z0-9_-]`);
   if (config.engineId === SHARED_ENGINE_ID) throw new ConfigError(`engine id "${SHARED_ENGINE_ID}" is reserved for shared work`);
@@ -102,10 +107,13 @@ export async function startEngine(
   }
   const actor = new EngineActor(nc, { ...config.actor, engineId: config.engineId, log, tracer: active.tracer });
   actor.start(makeBackend);
+  metrics.add(actor);
   return {
     actor,
     nc,
+    metrics,
     async stop() {
+      metrics.remove(actor);
       await actor.stop();
       await nc.drain();
       await model?.dispose();

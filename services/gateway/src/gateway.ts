@@ -1,3 +1,5 @@
+import type { Registry } from 'prom-client';
+import { gatewayMetrics } from './gateway-metrics.ts';
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { createServer } from 'node:http';
@@ -31,6 +33,8 @@ export interface RunningGateway {
   readonly url: string;
   readonly server: Server;
   readonly counters: Readonly<GatewayCounters>;
+  /** The gateway's Prometheus registry (also served at `GET /metrics`). */
+  readonly metrics: Registry;
   close(): Promise<void>;
 }
 
@@ -39,7 +43,7 @@ const SSE_HEADERS = { 'Content-Type': 'text/event-stream; charset=utf-8', 'Cache
 /**
  * Serves the OpenAI-compatible API over an autellix client: `POST /v1/chat/completions`,
  * `POST /v1/completions` (streamed as SSE or not), `GET /v1/models`, `POST /v1/sessions`,
- * `DELETE /v1/sessions/{id}`, `GET /v1/autellix/status` and `GET /health`. Every error is
+ * `DELETE /v1/sessions/{id}`, `GET /v1/autellix/status`, `GET /metrics` (Prometheus) and `GET /health`. Every error is
  * answered in the OpenAI error shape; an unexpected one is logged and answered 500, and the
  * server keeps serving. The client is the caller's: `close` leaves it open.
  */
@@ -49,6 +53,14 @@ export async function startGateway(client: AutellixClient, config: GatewayConfig
   const pool = new SessionPool(client, `gw-${instance}`, cfg.sessionIdleTtlMs);
   const admission = new Admission(cfg.maxInFlight, cfg.maxInFlightPerProgram, cfg.retryAfterSeconds);
   const counters: GatewayCounters = { requests: 0, completed: 0, failed: 0, disconnected: 0 };
+  const errors = new Map<string, number>();
+  const metrics = gatewayMetrics({
+    counters,
+    errors,
+    inFlight: () => admission.active,
+    sessions: () => pool.size,
+    rejected: () => admission.rejected,
+  });
   const inFlight = new Set<AbortController>();
   let callSeq = 0;
 
@@ -56,6 +68,8 @@ export async function startGateway(client: AutellixClient, config: GatewayConfig
     counters.requests += 1;
     route(req, res).catch((err: unknown) => {
       const http = toHttpError(err);
+      const key = `${http.status} ${http.type}`;
+      errors.set(key, (errors.get(key) ?? 0) + 1);
       if (http.status >= 500) log(`${req.method} ${req.url}: ${(err as Error)?.stack ?? String(err)}`);
       sendError(res, http);
     });
@@ -85,6 +99,10 @@ export async function startGateway(client: AutellixClient, config: GatewayConfig
       allow(method, 'GET');
       // Requests refused with 429 are counted where they are refused (`Admission`).
       sendJson(res, 200, { in_flight: admission.active, sessions: pool.size, counters: { ...counters, rejected: admission.rejected } });
+    } else if (path === '/metrics') {
+      allow(method, 'GET');
+      const text = await metrics.metrics();
+      res.writeHead(200, { 'content-type': metrics.contentType }).end(text);
     } else if (path === '/health') {
       sendJson(res, 200, { status: 'ok' });
     } else {
@@ -200,6 +218,7 @@ export async function startGateway(client: AutellixClient, config: GatewayConfig
     url: `http://${host}:${addr.port}`,
     server,
     counters,
+    metrics,
     close: async () => {
       for (const ac of inFlight) ac.abort(new Error('gateway closing'));
       server.closeAllConnections();

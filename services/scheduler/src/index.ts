@@ -5,3 +5,4 @@ export * from './session-table.ts';
 export * from './start-scheduler.ts';
 export * from './table-store.ts';
 export * from './call-traces.ts';
+export * from './scheduler-metrics.ts';

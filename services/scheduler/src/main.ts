@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { DEFAULT_SERVICE_CONFIG, parseServiceConfig } from './config.ts';
+import { startMetricsServer } from '@autellix/telemetry';
 import { startScheduler } from './start-scheduler.ts';
 
 const { values } = parseArgs({
@@ -11,11 +12,15 @@ const { values } = parseArgs({
     policy: { type: 'string' },
     balancer: { type: 'string' },
     prefix: { type: 'string' },
+    'metrics-host': { type: 'string', default: '127.0.0.1' },
+    'metrics-port': { type: 'string', default: '9401' },
     help: { type: 'boolean', default: false },
   },
 });
 if (values.help) {
-  console.log('autellix scheduler: --nats URL [--config FILE.json] [--policy NAME] [--balancer NAME] [--prefix P]  (flags override the file)');
+  console.log(
+    'autellix scheduler: --nats URL [--config FILE.json] [--policy NAME] [--balancer NAME] [--prefix P] [--metrics-host 127.0.0.1] [--metrics-port 9401|0|off]  (flags override the file; metrics at http://host:port/metrics)',
+  );
   process.exit(0);
 }
 const log = (line: string): void => console.log(`[scheduler] ${line}`);
@@ -33,8 +38,17 @@ const scheduler = await startScheduler(values.nats, config, log).catch((err: unk
   console.error(`autellix scheduler could not start: ${(err as Error).message}`);
   process.exit(2);
 });
-log(`serving on ${values.nats} (policy ${config.policy}, balancer ${config.balancer})`);
+const metricsPort = values['metrics-port'];
+const metrics =
+  metricsPort === 'off'
+    ? null
+    : await startMetricsServer([scheduler.metrics.registry], values['metrics-host'], Number(metricsPort)).catch((err: unknown) => {
+        console.error(`autellix scheduler: metrics on port ${metricsPort}: ${(err as Error).message} (--metrics-port 0 picks a free one, off disables)`);
+        process.exit(2);
+      });
+log(`serving on ${values.nats} (policy ${config.policy}, balancer ${config.balancer})${metrics === null ? '' : `; metrics ${metrics.url}`}`);
 const shutdown = async (): Promise<void> => {
+  await metrics?.close();
   await scheduler.stop();
   process.exit(0);
 };

@@ -22,6 +22,7 @@ import { createInbox, headers } from '@nats-io/transport-node';
 import { contextFromHeaders, hasTrace, writeTraceHeaders } from '@autellix/telemetry';
 import type { Context, Tracer } from '@opentelemetry/api';
 import { ProxyTracerProvider } from '@opentelemetry/api';
+import type { CallEnd } from './call-traces.ts';
 import { CallTraces } from './call-traces.ts';
 import { AckedPublisher } from './acked-publisher.ts';
 import type { SchedulerServiceConfig } from './config.ts';
@@ -64,6 +65,17 @@ export interface SchedulerCounters {
   sharedTaken: number;
   /** Shared offers no engine took (none had room), sent to the balancer's choice instead. */
   sharedFallbacks: number;
+}
+
+/**
+ * Told of each call and session as the scheduler folds it in (metrics hang here). Times are wall
+ * milliseconds. Must not throw.
+ */
+export interface SchedulerObserver {
+  callAccepted(sessionId: string, wallMs: number): void;
+  /** A call left the table: `completionTokens` from the engine's outcome (0 unless `done`). */
+  callFinished(rec: CallRecord, how: CallEnd, completionTokens: number, wallMs: number): void;
+  sessionEnded(sessionId: string, wallMs: number): void;
 }
 
 /** Most calls ended with their session whose late outcome is still recognised. */
@@ -113,6 +125,8 @@ export class SchedulerActor {
   };
   /** The scheduler's spans (programs and calls); no-ops when tracing is off. */
   readonly traces: CallTraces;
+  /** Told of calls and sessions as they are folded in (the service's metrics); none by default. */
+  observer: SchedulerObserver | null = null;
   private readonly sessions = new Map<string, Session>();
   private readonly ended = new Map<string, EndReason>();
   /**
@@ -310,7 +324,7 @@ export class SchedulerActor {
       case 'call.cancel':
         return this.cancel(msg.sessionId, msg.callId);
       case 'call.done':
-        return this.finishCall(msg.sessionId, msg.callId, msg.engineId, msg.service, msg.wait, false, msg.preemptions);
+        return this.finishCall(msg.sessionId, msg.callId, msg.engineId, msg.service, msg.wait, false, msg.preemptions, msg.completionTokens);
       case 'call.failed':
         return this.finishCall(msg.sessionId, msg.callId, msg.engineId, null, null, true);
     }
@@ -355,7 +369,9 @@ export class SchedulerActor {
     const row = this.core.programs.get(id);
     for (const [callId, live] of s.calls) {
       this.counters.callsEndedWithSession += 1;
-      this.traces.ended(`${id}/${callId}`, 'session_ended', row?.active.get(callId), live.engine);
+      const endedRec = row?.active.get(callId);
+      this.traces.ended(`${id}/${callId}`, 'session_ended', endedRec, live.engine);
+      if (endedRec !== undefined) this.observer?.callFinished(endedRec, 'session_ended', 0, this.clock());
       if (live.engine !== null) this.rememberEndedCall(`${id}/${callId}`, live.engine);
       this.revoke(id, callId, live, 'session_ended');
       const err = new ProtocolError(ErrorCode.sessionEnded, `session ${id} ended (${reason}) before call ${callId} finished`);
@@ -366,6 +382,7 @@ export class SchedulerActor {
     const service = row?.completedService ?? 0;
     this.core.closeProgram(id);
     this.traces.sessionEnded(id, reason, callsCompleted, service);
+    this.observer?.sessionEnded(id, this.clock());
     this.sessions.delete(id);
     this.ended.set(id, reason);
     this.counters.sessionsEnded += 1;
@@ -422,6 +439,7 @@ export class SchedulerActor {
       wait: 0,
     };
     this.traces.accepted(`${msg.sessionId}/${msg.callId}`, rec, parent);
+    this.observer?.callAccepted(msg.sessionId, this.clock());
     this.parentsDone(s, msg.parents);
     s.calls.set(msg.callId, live);
     s.lastActivity = this.clock();
@@ -653,7 +671,9 @@ export class SchedulerActor {
     const live = s?.calls.get(callId);
     if (s === undefined || live === undefined) return;
     this.publish(live.submit.replyTo, errorMessage(err, { sessionId, callId }));
-    this.traces.ended(`${sessionId}/${callId}`, 'failed', this.core.programs.get(sessionId)?.active.get(callId), live.engine, err.message);
+    const failedRec = this.core.programs.get(sessionId)?.active.get(callId);
+    this.traces.ended(`${sessionId}/${callId}`, 'failed', failedRec, live.engine, err.message);
+    if (failedRec !== undefined) this.observer?.callFinished(failedRec, 'failed', 0, this.clock());
     this.dropCall(s, callId, live);
     this.counters.callsFailed += 1;
     void this.persist(s);
@@ -675,7 +695,9 @@ export class SchedulerActor {
     const live = s?.calls.get(callId);
     if (s === undefined || live === undefined) return null;
     this.revoke(sessionId, callId, live, 'cancelled');
-    this.traces.ended(`${sessionId}/${callId}`, 'cancelled', this.core.programs.get(sessionId)?.active.get(callId), live.engine);
+    const cancelled = this.core.programs.get(sessionId)?.active.get(callId);
+    this.traces.ended(`${sessionId}/${callId}`, 'cancelled', cancelled, live.engine);
+    if (cancelled !== undefined) this.observer?.callFinished(cancelled, 'cancelled', 0, this.clock());
     this.dropCall(s, callId, live);
     this.counters.callsCancelled += 1;
     return s;
@@ -689,6 +711,7 @@ export class SchedulerActor {
     wait: number | null,
     failed: boolean,
     preemptions = 0,
+    completionTokens = 0,
   ): Session | null {
     const s = this.sessions.get(sessionId);
     const live = s?.calls.get(callId);
@@ -710,6 +733,7 @@ export class SchedulerActor {
     // only from the engine's count, so the record keeps at least that many.
     if (rec !== undefined && preemptions > rec.preemptions) rec.preemptions = preemptions;
     this.traces.ended(`${sessionId}/${callId}`, failed ? 'failed' : 'done', rec, engine);
+    if (rec !== undefined) this.observer?.callFinished(rec, failed ? 'failed' : 'done', completionTokens, this.clock());
     this.dropCall(s, callId, live);
     if (failed) this.counters.callsFailed += 1;
     else this.counters.callsCompleted += 1;

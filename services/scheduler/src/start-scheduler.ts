@@ -4,11 +4,14 @@ import type { Tracing } from '@autellix/telemetry';
 import { startTracing } from '@autellix/telemetry';
 import type { SchedulerServiceConfig } from './config.ts';
 import { SchedulerActor } from './scheduler-actor.ts';
+import { SchedulerMetrics } from './scheduler-metrics.ts';
 
 /** A running scheduler: its actor and connection. `stop` leaves unapplied input in the stream. */
 export interface RunningScheduler {
   readonly actor: SchedulerActor;
   readonly nc: NatsConnection;
+  /** The scheduler's Prometheus metrics (serve `metrics.registry`, e.g. with `startMetricsServer`). */
+  readonly metrics: SchedulerMetrics;
   stop(): Promise<void>;
 }
 
@@ -28,6 +31,8 @@ export async function startScheduler(
   const own = tracing === undefined ? active : null;
   const nc = await connect({ servers, name: 'autellix-scheduler', maxReconnectAttempts: -1 });
   const actor = new SchedulerActor(nc, config, Date.now, log, active.tracer);
+  const metrics = new SchedulerMetrics(actor);
+  actor.observer = metrics;
   try {
     await actor.start();
   } catch (err) {
@@ -38,6 +43,7 @@ export async function startScheduler(
   return {
     actor,
     nc,
+    metrics,
     async stop() {
       await actor.stop();
       await nc.drain();

@@ -1,6 +1,6 @@
 import type { RunningEngine } from '@autellix/engine';
 import type { EngineOptions } from '@autellix/engine-model';
-import { DEFAULT_ENGINE_SERVICE, startEngine } from '@autellix/engine';
+import { DEFAULT_ENGINE_SERVICE, EngineMetrics, startEngine } from '@autellix/engine';
 import type { RunningScheduler, SchedulerServiceConfig } from '@autellix/scheduler';
 import { DEFAULT_SERVICE_CONFIG, startScheduler } from '@autellix/scheduler';
 import { AutellixClient } from '@autellix/client';
@@ -8,8 +8,8 @@ import type { GatewayConfig, RunningGateway } from '@autellix/gateway';
 import { DEFAULT_GATEWAY_CONFIG, startGateway } from '@autellix/gateway';
 import type { NatsServerHandle } from '@autellix/testkit';
 import { startNatsServer } from '@autellix/testkit';
-import type { Tracing } from '@autellix/telemetry';
-import { startTracing } from '@autellix/telemetry';
+import type { MetricsServer, Tracing } from '@autellix/telemetry';
+import { startMetricsServer, startTracing } from '@autellix/telemetry';
 import { ensureNatsServer } from './ensure-nats-server.ts';
 
 export interface LocalStackOptions {
@@ -32,6 +32,8 @@ export interface LocalStackOptions {
    * by the caller. Default: each set up from the `OTEL_*` environment and shut down by `stop`.
    */
   readonly tracing?: { readonly scheduler?: Tracing; readonly engine?: Tracing; readonly gateway?: Tracing };
+  /** Serve every service's Prometheus metrics, merged, at `http://host:port/metrics` (port 0: a free one); none when absent. */
+  readonly metrics?: { readonly host: string; readonly port: number } | null;
 }
 
 /** The running local system; `stop` shuts engines, scheduler and server down in that order. */
@@ -42,6 +44,8 @@ export interface LocalStack {
   readonly engines: readonly RunningEngine[];
   /** The gateway, when one was asked for. */
   readonly gateway: RunningGateway | null;
+  /** The merged metrics endpoint, when one was asked for. */
+  readonly metrics: MetricsServer | null;
   stop(): Promise<void>;
 }
 
@@ -58,7 +62,10 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
   let gatewayClient: AutellixClient | null = null;
   let gateway: RunningGateway | null = null;
   let gatewayTracing: Tracing | null = null;
+  let metrics: MetricsServer | null = null;
+  const engineMetrics = new EngineMetrics();
   const stop = async (): Promise<void> => {
+    await metrics?.close().catch(() => {});
     await gateway?.close().catch(() => {});
     await gatewayClient?.close().catch(() => {});
     if (o.tracing?.gateway === undefined) await gatewayTracing?.shutdown().catch(() => {});
@@ -87,6 +94,7 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
           },
           (l) => o.log(`[${id}] ${l}`),
           o.tracing?.engine,
+          engineMetrics,
         ),
       );
     }
@@ -95,9 +103,13 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
       gatewayClient = await AutellixClient.connect({ servers: server.url, name: 'autellix-gateway', tracer: gatewayTracing.tracer });
       gateway = await startGateway(gatewayClient, { ...DEFAULT_GATEWAY_CONFIG, ...o.gateway }, (l) => o.log(`[gateway] ${l}`));
     }
+    if (o.metrics !== null && o.metrics !== undefined) {
+      const registries = [scheduler.metrics.registry, engineMetrics.registry, ...(gateway === null ? [] : [gateway.metrics])];
+      metrics = await startMetricsServer(registries, o.metrics.host, o.metrics.port);
+    }
   } catch (err) {
     await stop();
     throw err;
   }
-  return { url: server.url, server, scheduler, engines, gateway, stop };
+  return { url: server.url, server, scheduler, engines, gateway, metrics, stop };
 }

@@ -7,6 +7,7 @@ const { values } = parseArgs({
   options: {
     port: { type: 'string', default: '4222' },
     'http-port': { type: 'string', default: '8000' },
+    'metrics-port': { type: 'string', default: '9400' },
     engines: { type: 'string', default: '2' },
     speed: { type: 'string', default: '20' },
     policy: { type: 'string', default: 'plas' },
@@ -17,9 +18,10 @@ const { values } = parseArgs({
   },
 });
 if (values.help) {
-  console.log(`npm start -- [--port 4222] [--http-port 8000] [--engines 2] [--speed 20] [--policy plas] [--balancer autellix] [--profile NAME] [--quiet]
+  console.log(`npm start -- [--port 4222] [--http-port 8000] [--metrics-port 9400] [--engines 2] [--speed 20] [--policy plas] [--balancer autellix] [--profile NAME] [--quiet]
 Starts nats-server (JetStream in a temp dir), the scheduler, sim engines and the OpenAI-compatible
-gateway (--http-port 0 for a free port); Ctrl-C stops everything.`);
+gateway (--http-port 0 for a free port), and every service's Prometheus metrics on
+http://127.0.0.1:<metrics-port>/metrics (0: a free port); Ctrl-C stops everything.`);
   process.exit(0);
 }
 
@@ -42,6 +44,11 @@ if (httpPort > 0 && !(await portFree(httpPort))) {
   console.log(`port ${httpPort} is taken; the gateway uses a free port`);
   httpPort = 0;
 }
+let metricsPort = Number(values['metrics-port']);
+if (metricsPort > 0 && !(await portFree(metricsPort))) {
+  console.log(`port ${metricsPort} is taken; metrics use a free port`);
+  metricsPort = 0;
+}
 const log = (line: string): void => {
   if (!values.quiet) console.log(line);
 };
@@ -54,6 +61,7 @@ try {
     balancer: values.balancer,
     profile: values.profile,
     gateway: { port: httpPort },
+    metrics: { host: '127.0.0.1', port: metricsPort },
     log,
   });
   console.log(`
@@ -62,6 +70,7 @@ autellix is running
   scheduler     policy ${values.policy}, balancer ${values.balancer}
   engines       ${stack.engines.length} x sim (${values.profile}, ${values.speed}x real time): ${stack.engines.map((e) => e.actor.id).join(', ')}
   OpenAI API    ${stack.gateway?.url}/v1   (model "autellix"; curl ${stack.gateway?.url}/v1/models)
+  metrics       ${stack.metrics?.url}   (Prometheus text: scheduler, engines, gateway)
   try           npm run demo -- --nats ${stack.url}
 Ctrl-C stops everything.`);
   let stopping = false;

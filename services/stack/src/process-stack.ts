@@ -39,7 +39,7 @@ export async function startProcessStack(o: ProcessStackOptions): Promise<Process
   try {
     const scheduler = spawnService({
       script: SCHEDULER_MAIN,
-      args: ['--nats', server.url, '--policy', o.policy, '--balancer', o.balancer],
+      args: ['--nats', server.url, '--policy', o.policy, '--balancer', o.balancer, '--metrics-port', '0'],
       readyPattern: /serving on/,
     });
     children.push(scheduler);

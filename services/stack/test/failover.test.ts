@@ -66,7 +66,7 @@ describe('the live system survives crashes', () => {
 
   it('kill -9 of the scheduler mid-run, then restart: every program completes once, attained service carried over', async () => {
     const nats = await server();
-    const args = ['--nats', nats.url, '--policy', 'plas'];
+    const args = ['--nats', nats.url, '--policy', 'plas', '--metrics-port', '0'];
     const first = child(SCHEDULER_MAIN, args, /serving on/);
     await first.ready;
     const engines = [await engine(nats.url, 'e0'), await engine(nats.url, 'e1')];

@@ -311,7 +311,6 @@ export class LlamaBackend implements EngineBackend {
   /** Returns the sequence to the pool, emptied, and books the service. */
   private async release(h: Held, seq: LlamaContextSequence): Promise<void> {
     switchAt(h, this.clock(), false);
-    this.sink.phase(h.key, false);
     h.sequence = null;
     h.yielding = false;
     h.lastTokenAt = Number.NaN;
@@ -382,6 +381,7 @@ export class LlamaBackend implements EngineBackend {
           await seq.saveStateToFile(file);
           h.swapFile = file;
         }
+        this.sink.phase(h.key, false);
         await this.release(h, seq);
         return;
       }

@@ -1,0 +1,66 @@
+import { Counter, Gauge, Registry } from 'prom-client';
+import type { EngineActor, EngineActorCounters } from './engine-actor.ts';
+
+/**
+ * Prometheus metrics of the engines in one process, every series labelled `engine` (names in
+ * docs/operations.md). Everything is read from the actors and their backends at each scrape, so
+ * nothing is added to the token path. One instance serves any number of engines (`add`), so
+ * in-process engines share one registry.
+ */
+export class EngineMetrics {
+  readonly registry = new Registry();
+  private readonly actors = new Set<EngineActor>();
+
+  constructor() {
+    const actors = this.actors;
+    const r = this.registry;
+    const gauge = (name: string, help: string, read: (a: EngineActor) => number | null): void => {
+      new Gauge({
+        name,
+        help,
+        labelNames: ['engine'],
+        registers: [r],
+        collect() {
+          this.reset();
+          for (const a of actors) {
+            const v = read(a);
+            if (v !== null) this.set({ engine: a.id }, v);
+          }
+        },
+      });
+    };
+    gauge('autellix_engine_running_calls', 'Calls running (holding a batch slot).', (a) => a.backendOrNull?.load().running ?? null);
+    gauge('autellix_engine_queued_calls', 'Calls held but not running (queued or preempted).', (a) => a.backendOrNull?.load().queued ?? null);
+    gauge('autellix_engine_kv_used_ratio', 'Fraction of KV memory in use.', (a) => a.backendOrNull?.load().kvUsed ?? null);
+    gauge('autellix_engine_batch_slots', 'Most calls the backend runs at once.', (a) => a.backendOrNull?.maxBatch ?? null);
+    const counter = (name: string, help: string, field: keyof EngineActorCounters): void => {
+      new Counter({
+        name,
+        help,
+        labelNames: ['engine'],
+        registers: [r],
+        collect() {
+          this.reset();
+          for (const a of actors) this.inc({ engine: a.id }, a.counters[field]);
+        },
+      });
+    };
+    counter('autellix_engine_calls_assigned_total', 'Assignments taken (duplicates not counted).', 'assigned');
+    counter('autellix_engine_calls_completed_total', 'Calls finished with a result.', 'completed');
+    counter('autellix_engine_calls_failed_total', 'Calls the backend failed.', 'failed');
+    counter('autellix_engine_calls_revoked_total', 'Calls dropped on the scheduler\'s revoke (cancelled, session ended, reassigned).', 'cancelled');
+    counter('autellix_engine_preemptions_total', 'Times a call was preempted (stopped running without finishing).', 'preemptions');
+    counter('autellix_engine_tokens_generated_total', 'Tokens generated (rate() gives tokens per second).', 'tokens');
+    counter('autellix_engine_rejected_messages_total', 'Messages that failed validation or could not be applied.', 'badMessages');
+  }
+
+  /** Includes `actor`'s figures from the next scrape on. */
+  add(actor: EngineActor): void {
+    this.actors.add(actor);
+  }
+
+  /** Stops reporting `actor` (a stopped engine). */
+  remove(actor: EngineActor): void {
+    this.actors.delete(actor);
+  }
+}
