@@ -1,10 +1,11 @@
-import { DEFAULT_PREFIX } from '@autellix/protocol';
+import type { MessageOf } from '@autellix/protocol';
+import { DEFAULT_PREFIX, decodeMessage, encodeMessage, subjects } from '@autellix/protocol';
 import { jetstream } from '@nats-io/jetstream';
 import type { Tracer } from '@opentelemetry/api';
 import { trace } from '@opentelemetry/api';
 import type { NatsConnection, NodeConnectionOptions } from '@nats-io/transport-node';
 import { connect } from '@nats-io/transport-node';
-import { ClientClosedError, ClientErrorCode } from './errors.ts';
+import { ClientClosedError, ClientErrorCode, fromErrorMessage, TimeoutError } from './errors.ts';
 import { InboxRouter } from './inbox-router.ts';
 import type { ErrorListener } from './intake.ts';
 import { Intake } from './intake.ts';
@@ -80,6 +81,31 @@ export class AutellixClient {
   /** The client's inbox; reply subjects are `<inbox>.<n>`. */
   get inbox(): string {
     return this.intake.router.inbox;
+  }
+
+  /**
+   * The scheduler's live view (`monitor`, protocol section 4.19): engines, calls per priority
+   * level, the busiest open programs, and with `programId` that program's call timeline (absent
+   * when the scheduler does not know it). Not durable: a plain request/reply.
+   * @throws TimeoutError when no scheduler answers within `timeoutMs` (default 2000);
+   *   `InvalidRequestError` when the scheduler refuses the request.
+   */
+  async monitor(opts: { programId?: string; maxPrograms?: number; timeoutMs?: number } = {}): Promise<MessageOf<'monitor'>> {
+    const timeout = opts.timeoutMs ?? 2000;
+    const body = {
+      type: 'monitor.request' as const,
+      ...(opts.programId === undefined ? {} : { programId: opts.programId }),
+      ...(opts.maxPrograms === undefined ? {} : { maxPrograms: opts.maxPrograms }),
+    };
+    let reply: Uint8Array;
+    try {
+      reply = (await this.connection.request(subjects.monitor(this.prefix), encodeMessage<'monitor.request'>(body), { timeout })).data;
+    } catch (err) {
+      throw new TimeoutError(ClientErrorCode.timeout, `no monitor reply within ${timeout} ms: ${(err as Error).message}`, { cause: err });
+    }
+    const m = decodeMessage(reply, ['monitor', 'error']);
+    if (m.type === 'error') throw fromErrorMessage(m);
+    return m;
   }
 
   /** Opens a session (see `Session.open` for the contract). */

@@ -235,6 +235,79 @@ export interface SchedulerStatus {
   /** The scheduler's counters by name (accepted, completed, rejected by code, ...). */
   readonly counters: Readonly<Record<string, number>>;
 }
+/** Ask the scheduler for a live view (`monitor`); with `programId`, that program's call timeline too. */
+export interface MonitorRequest {
+  readonly type: 'monitor.request';
+  readonly v: 1;
+  readonly programId?: string;
+  /** Most programs listed (default 200); the busiest first. */
+  readonly maxPrograms?: number;
+}
+export interface MonitorEngine {
+  readonly engineId: string;
+  readonly running: number;
+  readonly queued: number;
+  readonly kvUsed: number;
+  readonly maxBatch: number;
+}
+/** Active calls at one priority level, by phase. */
+export interface MonitorLevel {
+  readonly level: number;
+  readonly queued: number;
+  readonly running: number;
+  readonly preempted: number;
+}
+export interface MonitorProgram {
+  readonly programId: string;
+  /** Lifecycle state (`idle`, `waiting`, `running`, `preempted`). */
+  readonly state: string;
+  readonly activeCalls: number;
+  readonly callsCompleted: number;
+  /** Attained service (completed calls plus active ones so far), engine seconds. */
+  readonly service: number;
+  /** Waiting (completed plus active), engine seconds. */
+  readonly wait: number;
+  /** Lowest level among its active calls; absent when it has none. */
+  readonly level?: number;
+  /** Wall ms since the session opened. */
+  readonly ageMs: number;
+}
+/** A stretch of a call's life: waiting (queued or preempted; on an engine or not yet placed) or running on an engine. */
+export interface MonitorSegment {
+  readonly phase: 'waiting' | 'running';
+  readonly engineId?: string;
+  /** Wall ms (epoch). */
+  readonly fromMs: number;
+  /** Absent while it lasts. */
+  readonly toMs?: number;
+}
+export interface MonitorCall {
+  readonly callId: string;
+  readonly threadId: string;
+  /** `done`, `failed`, `cancelled`, `session_ended`; absent while active. */
+  readonly outcome?: string;
+  readonly segments: readonly MonitorSegment[];
+}
+export interface MonitorTimeline {
+  readonly programId: string;
+  /** False once the session ended (the scheduler keeps the last 64 ended programs' timelines). */
+  readonly open: boolean;
+  readonly calls: readonly MonitorCall[];
+}
+export interface SchedulerMonitor {
+  readonly type: 'monitor';
+  readonly v: 1;
+  /** The scheduler's wall clock (epoch ms). */
+  readonly atMs: number;
+  readonly policy: string;
+  readonly engines: readonly MonitorEngine[];
+  readonly levels: readonly MonitorLevel[];
+  readonly programs: readonly MonitorProgram[];
+  /** Open programs in all (the list may be cut at `maxPrograms`). */
+  readonly programCount: number;
+  /** Present when asked for a program the scheduler knows (open or recently ended). */
+  readonly timeline?: MonitorTimeline;
+}
 export interface ErrorMessage {
   readonly type: 'error';
   readonly v: 1;
@@ -264,6 +337,8 @@ export type Message =
   | EngineHeartbeat
   | StatusRequest
   | SchedulerStatus
+  | MonitorRequest
+  | SchedulerMonitor
   | ErrorMessage;
 export type MessageType = Message['type'];
 export type MessageOf<T extends MessageType> = Extract<Message, { type: T }>;
@@ -343,6 +418,42 @@ export const SCHEMAS: Readonly<Record<MessageType, Fields>> = {
     recovering: bool,
     engines: arr(obj({ engineId: engineIdSpec, calls: int(0), running: int(0), kvUsed: num(0), silentMs: num(0) }), 10_000),
     counters: obj({}),
+  },
+  'monitor.request': { programId: optional(id), maxPrograms: optional(int(1)) },
+  monitor: {
+    atMs: num(0),
+    policy: str(64),
+    engines: arr(obj({ engineId: engineIdSpec, running: int(0), queued: int(0), kvUsed: num(0), maxBatch: int(0) }), 10_000),
+    levels: arr(obj({ level: int(0), queued: int(0), running: int(0), preempted: int(0) }), 1024),
+    programs: arr(
+      obj({
+        programId: id,
+        state: str(32),
+        activeCalls: int(0),
+        callsCompleted: int(0),
+        service: num(0),
+        wait: num(0),
+        level: optional(int(0)),
+        ageMs: num(0),
+      }),
+      100_000,
+    ),
+    programCount: int(0),
+    timeline: optional(
+      obj({
+        programId: id,
+        open: bool,
+        calls: arr(
+          obj({
+            callId: id,
+            threadId: id,
+            outcome: optional(str(32)),
+            segments: arr(obj({ phase: oneOf(['waiting', 'running']), engineId: optional(engineIdSpec), fromMs: num(0), toMs: optional(num(0)) }), 4096),
+          }),
+          100_000,
+        ),
+      }),
+    ),
   },
   error: {
     code,

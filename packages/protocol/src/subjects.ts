@@ -46,6 +46,8 @@ export const subjects = {
   sharedWork: (prefix: string = DEFAULT_PREFIX): string => `${prefix}.work.shared`,
   /** Scheduler status: request `status.request`, reply `status` (core request/reply). */
   status: (prefix: string = DEFAULT_PREFIX): string => `${prefix}.sched.status`,
+  /** Scheduler live view: request `monitor.request`, reply `monitor` (core request/reply). */
+  monitor: (prefix: string = DEFAULT_PREFIX): string => `${prefix}.sched.monitor`,
 } as const;
 
 /** The `engineId` of an assignment offered on the shared work subject; no engine may be called this. */

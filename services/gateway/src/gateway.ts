@@ -1,14 +1,16 @@
-import type { Registry } from 'prom-client';
-import { gatewayMetrics } from './gateway-metrics.ts';
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { AutellixClient, CallHandle, Session } from '@autellix/client';
 import { AutellixError, estimatePromptTokens, randomSessionId } from '@autellix/client';
+import { ID_PATTERN } from '@autellix/protocol';
+import type { Registry } from 'prom-client';
 import { Admission } from './admission.ts';
 import type { GatewayConfig } from './config.ts';
 import { validateGatewayConfig } from './config.ts';
+import { DASHBOARD_HTML } from './dashboard-page.ts';
+import { gatewayMetrics } from './gateway-metrics.ts';
 import { badRequest, fromAutellixError, HttpError } from './http-error.ts';
 import type { CallIdentity } from './identity.ts';
 import { callIdentity } from './identity.ts';
@@ -38,12 +40,16 @@ export interface RunningGateway {
   close(): Promise<void>;
 }
 
+/** Period of the dashboard's server-sent updates (ms). */
+const DASHBOARD_INTERVAL_MS = 500;
+
 const SSE_HEADERS = { 'Content-Type': 'text/event-stream; charset=utf-8', 'Cache-Control': 'no-cache', Connection: 'keep-alive' };
 
 /**
  * Serves the OpenAI-compatible API over an autellix client: `POST /v1/chat/completions`,
  * `POST /v1/completions` (streamed as SSE or not), `GET /v1/models`, `POST /v1/sessions`,
- * `DELETE /v1/sessions/{id}`, `GET /v1/autellix/status`, `GET /metrics` (Prometheus) and `GET /health`. Every error is
+ * `DELETE /v1/sessions/{id}`, `GET /v1/autellix/status`, `GET /metrics` (Prometheus), `GET /dashboard`
+ * (live view, fed by `GET /dashboard/events`) and `GET /health`. Every error is
  * answered in the OpenAI error shape; an unexpected one is logged and answered 500, and the
  * server keeps serving. The client is the caller's: `close` leaves it open.
  */
@@ -99,6 +105,12 @@ export async function startGateway(client: AutellixClient, config: GatewayConfig
       allow(method, 'GET');
       // Requests refused with 429 are counted where they are refused (`Admission`).
       sendJson(res, 200, { in_flight: admission.active, sessions: pool.size, counters: { ...counters, rejected: admission.rejected } });
+    } else if (path === '/dashboard') {
+      allow(method, 'GET');
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-cache' }).end(DASHBOARD_HTML);
+    } else if (path === '/dashboard/events') {
+      allow(method, 'GET');
+      await dashboardEvents(req, res);
     } else if (path === '/metrics') {
       allow(method, 'GET');
       const text = await metrics.metrics();
@@ -184,6 +196,32 @@ export async function startGateway(client: AutellixClient, config: GatewayConfig
     });
     pool.adopt(id, session);
     sendJson(res, 201, { id, object: 'session', idle_ttl_ms: session.idleTtlMs, existing: session.existing });
+  }
+
+  /**
+   * Server-sent events for the dashboard: the scheduler's `monitor` view (with `?program=ID`, that
+   * program's timeline too) every `DASHBOARD_INTERVAL_MS`, as `data:` JSON; a failed request is an
+   * `event: problem` with its message, and the stream goes on. Ends when the client goes away.
+   */
+  async function dashboardEvents(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const program = new URL(req.url ?? '/', 'http://gateway').searchParams.get('program');
+    if (program !== null && !ID_PATTERN.test(program)) {
+      throw new HttpError(400, 'invalid_request_error', 'program must be 1-128 characters of [A-Za-z0-9_.:-]', { param: 'program' });
+    }
+    res.writeHead(200, SSE_HEADERS);
+    let open = true;
+    res.on('close', () => {
+      open = false;
+    });
+    while (open) {
+      try {
+        const view = await client.monitor(program === null ? {} : { programId: program });
+        if (open) res.write(`data: ${JSON.stringify(view)}\n\n`);
+      } catch (err) {
+        if (open) res.write(`event: problem\ndata: ${JSON.stringify({ message: (err as Error).message })}\n\n`);
+      }
+      await new Promise((r) => setTimeout(r, DASHBOARD_INTERVAL_MS));
+    }
   }
 
   async function closeSession(id: string, res: ServerResponse): Promise<void> {

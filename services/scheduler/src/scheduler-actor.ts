@@ -1,6 +1,6 @@
 import type { CallRecord } from '@autellix/core';
-import { CallStateError, getBalancer, getPolicy, SchedulerCore } from '@autellix/core';
-import type { CallSubmit, MessageType, Outgoing } from '@autellix/protocol';
+import { CallStateError, getBalancer, getPolicy, lifecycleState, SchedulerCore } from '@autellix/core';
+import type { CallSubmit, MessageType, MonitorProgram, Outgoing } from '@autellix/protocol';
 import {
   decodeMessage,
   encodeMessage,
@@ -24,6 +24,7 @@ import type { Context, Tracer } from '@opentelemetry/api';
 import { ProxyTracerProvider } from '@opentelemetry/api';
 import type { CallEnd } from './call-traces.ts';
 import { CallTraces } from './call-traces.ts';
+import { ProgramHistory } from './program-history.ts';
 import { AckedPublisher } from './acked-publisher.ts';
 import type { SchedulerServiceConfig } from './config.ts';
 import { validateServiceConfig } from './config.ts';
@@ -127,6 +128,8 @@ export class SchedulerActor {
   readonly traces: CallTraces;
   /** Told of calls and sessions as they are folded in (the service's metrics); none by default. */
   observer: SchedulerObserver | null = null;
+  /** Call timelines of open and recently ended programs (for `monitor`). */
+  readonly history = new ProgramHistory();
   private readonly sessions = new Map<string, Session>();
   private readonly ended = new Map<string, EndReason>();
   /**
@@ -250,6 +253,7 @@ export class SchedulerActor {
       this.nc.subscribe(`${this.ackPrefix}.>`, { callback: (_e, m) => this.safely(m, () => this.onAssignReply(m)) }),
       this.nc.subscribe(subjects.heartbeat(prefix), { callback: (_e, m) => this.safely(m, () => this.onHeartbeat(m)) }),
       this.nc.subscribe(subjects.status(prefix), { callback: (_e, m) => this.safely(m, () => this.onStatus(m)) }),
+      this.nc.subscribe(subjects.monitor(prefix), { callback: (_e, m) => this.safely(m, () => this.onMonitor(m)) }),
       this.nc.subscribe(subjects.progress(prefix), { callback: (_e, m) => this.safely(m, () => this.onProgress(m)) }),
     );
     const consumer: Consumer = await jetstream(this.nc).consumers.get(stream, CONSUMER);
@@ -345,6 +349,7 @@ export class SchedulerActor {
     this.sessions.set(id, s);
     this.core.openProgram(id, this.now(), programClass ?? '*');
     this.traces.sessionOpened(id, programClass, parent);
+    this.history.opened(id);
     this.counters.sessionsOpened += 1;
     this.publish<'session.opened'>(replyTo, { type: 'session.opened', sessionId: id, idleTtlMs: s.idleTtlMs, existing: false });
     return s;
@@ -371,6 +376,7 @@ export class SchedulerActor {
       this.counters.callsEndedWithSession += 1;
       const endedRec = row?.active.get(callId);
       this.traces.ended(`${id}/${callId}`, 'session_ended', endedRec, live.engine);
+      this.history.finished(id, callId, 'session_ended', this.clock());
       if (endedRec !== undefined) this.observer?.callFinished(endedRec, 'session_ended', 0, this.clock());
       if (live.engine !== null) this.rememberEndedCall(`${id}/${callId}`, live.engine);
       this.revoke(id, callId, live, 'session_ended');
@@ -382,6 +388,7 @@ export class SchedulerActor {
     const service = row?.completedService ?? 0;
     this.core.closeProgram(id);
     this.traces.sessionEnded(id, reason, callsCompleted, service);
+    this.history.closed(id, this.clock());
     this.observer?.sessionEnded(id, this.clock());
     this.sessions.delete(id);
     this.ended.set(id, reason);
@@ -440,6 +447,7 @@ export class SchedulerActor {
     };
     this.traces.accepted(`${msg.sessionId}/${msg.callId}`, rec, parent);
     this.observer?.callAccepted(msg.sessionId, this.clock());
+    this.history.accepted(msg.sessionId, msg.callId, msg.threadId, this.clock());
     this.parentsDone(s, msg.parents);
     s.calls.set(msg.callId, live);
     s.lastActivity = this.clock();
@@ -555,6 +563,7 @@ export class SchedulerActor {
     try {
       const reply = `${this.ackPrefix}.${live.attempt}.${engine}${offer === undefined ? '' : `.${offer}`}`;
       this.traces.assigned(key, engine, live.attempt, rec.level);
+      this.history.assigned(s.id, callId, engine, live.assignedAt);
       const ctx = this.traces.contextOf(key);
       let hdrs: MsgHdrs | undefined;
       if (hasTrace(ctx)) {
@@ -673,6 +682,7 @@ export class SchedulerActor {
     this.publish(live.submit.replyTo, errorMessage(err, { sessionId, callId }));
     const failedRec = this.core.programs.get(sessionId)?.active.get(callId);
     this.traces.ended(`${sessionId}/${callId}`, 'failed', failedRec, live.engine, err.message);
+    this.history.finished(sessionId, callId, 'failed', this.clock());
     if (failedRec !== undefined) this.observer?.callFinished(failedRec, 'failed', 0, this.clock());
     this.dropCall(s, callId, live);
     this.counters.callsFailed += 1;
@@ -697,6 +707,7 @@ export class SchedulerActor {
     this.revoke(sessionId, callId, live, 'cancelled');
     const cancelled = this.core.programs.get(sessionId)?.active.get(callId);
     this.traces.ended(`${sessionId}/${callId}`, 'cancelled', cancelled, live.engine);
+    this.history.finished(sessionId, callId, 'cancelled', this.clock());
     if (cancelled !== undefined) this.observer?.callFinished(cancelled, 'cancelled', 0, this.clock());
     this.dropCall(s, callId, live);
     this.counters.callsCancelled += 1;
@@ -733,6 +744,7 @@ export class SchedulerActor {
     // only from the engine's count, so the record keeps at least that many.
     if (rec !== undefined && preemptions > rec.preemptions) rec.preemptions = preemptions;
     this.traces.ended(`${sessionId}/${callId}`, failed ? 'failed' : 'done', rec, engine);
+    this.history.finished(sessionId, callId, failed ? 'failed' : 'done', this.clock());
     if (rec !== undefined) this.observer?.callFinished(rec, failed ? 'failed' : 'done', completionTokens, this.clock());
     this.dropCall(s, callId, live);
     if (failed) this.counters.callsFailed += 1;
@@ -799,6 +811,7 @@ export class SchedulerActor {
       const wasRunning = rec.phase === 'running';
       this.core.setPhase(rec, item.running ? 'running' : wasRunning ? 'preempted' : rec.phase);
       this.traces.phase(`${item.sessionId}/${item.callId}`, item.running, wasRunning, rec);
+      this.history.phase(item.sessionId, item.callId, item.running, p.engineId, this.clock());
       this.account(rec, live, item.service, item.wait);
       this.progressDirty.add(`${item.sessionId}/${item.callId}`);
     }
@@ -1004,6 +1017,71 @@ export class SchedulerActor {
           };
         }),
         counters,
+      }),
+    );
+  }
+
+  /**
+   * Answers `monitor.request` with the live view: engines (their last heartbeats), active calls
+   * per level and phase, the busiest open programs (most active calls, then most service; at most
+   * `maxPrograms`, default 200), and the asked program's call timeline when it is known.
+   */
+  private onMonitor(m: Msg): void {
+    let req: ReturnType<typeof decodeMessage<'monitor.request'>>;
+    try {
+      req = decodeMessage(m.data, ['monitor.request']);
+    } catch (err) {
+      this.reject(err, m.reply || undefined, {});
+      return;
+    }
+    if (!m.reply) return;
+    const wall = this.clock();
+    const nowS = this.now();
+    const levels = new Map<number, { level: number; queued: number; running: number; preempted: number }>();
+    const programs: MonitorProgram[] = [];
+    for (const row of this.core.programs.values()) {
+      let service = row.completedService;
+      let wait = row.completedWait;
+      let level: number | undefined;
+      for (const c of row.active.values()) {
+        service += c.service;
+        wait += c.wait;
+        if (level === undefined || c.level < level) level = c.level;
+        let l = levels.get(c.level);
+        if (l === undefined) {
+          l = { level: c.level, queued: 0, running: 0, preempted: 0 };
+          levels.set(c.level, l);
+        }
+        if (c.phase === 'running') l.running += 1;
+        else if (c.phase === 'preempted') l.preempted += 1;
+        else l.queued += 1;
+      }
+      programs.push({
+        programId: row.id,
+        state: lifecycleState(row.lifecycle),
+        activeCalls: row.active.size,
+        callsCompleted: row.callsCompleted,
+        service,
+        wait,
+        ...(level === undefined ? {} : { level }),
+        ageMs: Math.max(0, (nowS - row.arrival) * 1000),
+      });
+    }
+    programs.sort((a, b) => b.activeCalls - a.activeCalls || b.service - a.service || (a.programId < b.programId ? -1 : 1));
+    const timeline = req.programId === undefined ? null : this.history.timeline(req.programId);
+    m.respond(
+      encodeMessage<'monitor'>({
+        type: 'monitor',
+        atMs: wall,
+        policy: this.config.policy,
+        engines: this.engines.ids().map((id) => {
+          const e = this.engines.get(id);
+          return { engineId: id, running: e?.running ?? 0, queued: e?.queued ?? 0, kvUsed: e?.kvUsed ?? 0, maxBatch: e?.maxBatch ?? 0 };
+        }),
+        levels: [...levels.values()].sort((a, b) => a.level - b.level),
+        programs: programs.slice(0, req.maxPrograms ?? 200),
+        programCount: programs.length,
+        ...(timeline === null ? {} : { timeline }),
       }),
     );
   }

@@ -70,6 +70,7 @@ autellix is running
   scheduler     policy ${values.policy}, balancer ${values.balancer}
   engines       ${stack.engines.length} x sim (${values.profile}, ${values.speed}x real time): ${stack.engines.map((e) => e.actor.id).join(', ')}
   OpenAI API    ${stack.gateway?.url}/v1   (model "autellix"; curl ${stack.gateway?.url}/v1/models)
+  dashboard     ${stack.gateway?.url}/dashboard
   metrics       ${stack.metrics?.url}   (Prometheus text: scheduler, engines, gateway)
   try           npm run demo -- --nats ${stack.url}
 Ctrl-C stops everything.`);
