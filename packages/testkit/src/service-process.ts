@@ -22,12 +22,15 @@ export interface ServiceProcessOptions {
   readonly readyPattern: RegExp;
   readonly readyTimeoutMs?: number;
   readonly cwd?: string;
+  /** Variables added to (or overriding) this process's environment for the child. */
+  readonly env?: Readonly<Record<string, string>>;
 }
 
 /** Spawns a service process. `ready` rejects (with its last output) if it exits or times out first. */
 export function spawnService(o: ServiceProcessOptions): ServiceProcess {
   const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', o.script, ...o.args], {
     cwd: o.cwd,
+    env: o.env === undefined ? process.env : { ...process.env, ...o.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const lines: string[] = [];
