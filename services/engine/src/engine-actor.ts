@@ -61,6 +61,8 @@ export interface EngineActorCounters {
   preemptions: number;
   /** Messages that failed validation (answered with an `error` when they had a reply subject). */
   badMessages: number;
+  /** `badMessages` by the error code they were answered with. */
+  rejected: Record<string, number>;
 }
 
 /** Where a held call's output goes, and its pending stream chunk. */
@@ -97,6 +99,7 @@ export class EngineActor implements BackendSink {
     tokens: 0,
     preemptions: 0,
     badMessages: 0,
+    rejected: {},
   };
   private backend: EngineBackend | null = null;
   /** The backend, once started (for status and tests). */
@@ -278,6 +281,8 @@ export class EngineActor implements BackendSink {
 
   private reject(msg: Msg, err: unknown): void {
     this.counters.badMessages += 1;
+    const code = err instanceof ProtocolError ? err.code : ErrorCode.internal;
+    this.counters.rejected[code] = (this.counters.rejected[code] ?? 0) + 1;
     const refs = salvageRefs(msg.data);
     this.options.log(`rejected ${refs.type ?? 'message'} on ${msg.subject}: ${(err as Error).message}`);
     if (msg.reply) msg.respond(encodeMessage(errorMessage(err, refs)));

@@ -33,7 +33,7 @@ export class EngineMetrics {
     gauge('autellix_engine_queued_calls', 'Calls held but not running (queued or preempted).', (a) => a.backendOrNull?.load().queued ?? null);
     gauge('autellix_engine_kv_used_ratio', 'Fraction of KV memory in use.', (a) => a.backendOrNull?.load().kvUsed ?? null);
     gauge('autellix_engine_batch_slots', 'Most calls the backend runs at once.', (a) => a.backendOrNull?.maxBatch ?? null);
-    const counter = (name: string, help: string, field: keyof EngineActorCounters): void => {
+    const counter = (name: string, help: string, field: Exclude<keyof EngineActorCounters, 'rejected'>): void => {
       new Counter({
         name,
         help,
@@ -51,7 +51,16 @@ export class EngineMetrics {
     counter('autellix_engine_calls_revoked_total', 'Calls dropped on the scheduler\'s revoke (cancelled, session ended, reassigned).', 'cancelled');
     counter('autellix_engine_preemptions_total', 'Times a call was preempted (stopped running without finishing).', 'preemptions');
     counter('autellix_engine_tokens_generated_total', 'Tokens generated (rate() gives tokens per second).', 'tokens');
-    counter('autellix_engine_rejected_messages_total', 'Messages that failed validation or could not be applied.', 'badMessages');
+    new Counter({
+      name: 'autellix_engine_rejected_messages_total',
+      help: 'Messages that failed validation or could not be applied, by the error code answered.',
+      labelNames: ['engine', 'code'],
+      registers: [r],
+      collect() {
+        this.reset();
+        for (const a of actors) for (const [code, n] of Object.entries(a.counters.rejected)) this.inc({ engine: a.id, code }, n);
+      },
+    });
   }
 
   /** Includes `actor`'s figures from the next scrape on. */

@@ -1,4 +1,5 @@
 import { AutellixClient } from '@autellix/client';
+import { decodeMessage, subjects } from '@autellix/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalStack } from '../src/index.ts';
 import { startLocalStack } from '../src/index.ts';
@@ -112,6 +113,13 @@ describe('Prometheus metrics of the live system', () => {
     expect(sample(own, 'autellix_gateway_requests_total')).toBeGreaterThanOrEqual(1);
     const merged = await scrape(url);
     expect(sample(merged, 'autellix_gateway_errors_total', { status: '404', type: 'invalid_request_error' })).toBe(1);
+  });
+
+  it('counts messages an engine refused, by error code', async () => {
+    const reply = await client.connection.request(subjects.engineAssign('engine-0'), new Uint8Array([0xc1]), { timeout: 2000 });
+    expect(decodeMessage(reply.data, ['error']).code).toBe('bad_msgpack');
+    const text = await scrape(url);
+    expect(sample(text, 'autellix_engine_rejected_messages_total', { engine: 'engine-0', code: 'bad_msgpack' })).toBe(1);
   });
 
   it('answers 404 off /metrics and 405 to other methods', async () => {
