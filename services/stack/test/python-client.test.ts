@@ -1,0 +1,67 @@
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { LocalStack } from '../src/index.ts';
+import { startLocalStack } from '../src/index.ts';
+
+const CLIENT = fileURLToPath(new URL('../../../examples/python/autellix_client.py', import.meta.url));
+
+/** Debian's python3 (with python3-msgpack, installed by .ci/run), or PYTHON. */
+function python(): string {
+  const p = process.env.PYTHON ?? '/usr/bin/python3';
+  if (!existsSync(p)) throw new Error(`no python at ${p}: apt-get install python3 python3-msgpack (or set PYTHON)`);
+  return p;
+}
+
+function run(cmd: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => {
+      stdout += d.toString();
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+    });
+    child.on('exit', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+describe('the Python program client (examples/python) against the live system', () => {
+  let stack: LocalStack;
+
+  beforeAll(async () => {
+    stack = await startLocalStack({ port: -1, engines: 2, speed: 20, policy: 'plas', balancer: 'autellix', profile: 'llama3.1-8b-a100', gateway: null, log: () => {} });
+    await new Promise((r) => setTimeout(r, 600)); // the engines' first heartbeats
+  });
+  afterAll(async () => {
+    await stack?.stop();
+  });
+
+  it('opens a session, streams a call and its parallel forks, and closes the session', async () => {
+    const out = await run(python(), [CLIENT, '--nats', stack.url, '--threads', '3', '--max-tokens', '30']);
+    expect(out.stderr).toContain('open');
+    expect(out.code, out.stderr).toBe(0);
+    const summary = JSON.parse(out.stdout.trim().split('\n').at(-1) as string) as {
+      sessionId: string;
+      calls: { callId: string; threadId: string; engineId: string; chunks: number; completionTokens: number }[];
+      callsCompleted: number;
+    };
+    expect(summary.calls.map((c) => c.callId)).toEqual(['plan', 'leg0', 'leg1', 'leg2']);
+    expect(new Set(summary.calls.map((c) => c.threadId)).size).toBe(4);
+    expect(summary.calls.every((c) => c.completionTokens === 30 && c.chunks >= 1)).toBe(true);
+    expect(summary.calls.every((c) => c.engineId === 'engine-0' || c.engineId === 'engine-1')).toBe(true);
+    expect(summary.callsCompleted).toBe(4);
+    // The scheduler saw the same program: its session is closed and its calls counted.
+    expect(stack.scheduler.actor.core.programs.has(summary.sessionId)).toBe(false);
+    expect(stack.scheduler.actor.counters.callsCompleted).toBeGreaterThanOrEqual(4);
+  });
+
+  it("reports a refused call with the scheduler's error code and exits non-zero", async () => {
+    const out = await run(python(), [CLIENT, '--nats', stack.url, '--max-tokens', '0']);
+    expect(out.code).toBe(1);
+    expect(out.stderr).toMatch(/bad_max_tokens/);
+  });
+});
