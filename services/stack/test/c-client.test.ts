@@ -1,0 +1,71 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { LocalStack } from '../src/index.ts';
+import { startLocalStack } from '../src/index.ts';
+
+const SOURCE = fileURLToPath(new URL('../../../examples/c/autellix_client.c', import.meta.url));
+
+function run(cmd: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => {
+      stdout += d.toString();
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+    });
+    child.on('error', (err) => resolve({ code: -1, stdout, stderr: `${stderr}${err.message}` }));
+    child.on('exit', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+describe('the C program client (examples/c) against the live system', () => {
+  let stack: LocalStack;
+  let dir: string;
+  let binary: string;
+
+  beforeAll(async () => {
+    // Built as its README says, with Debian's libnats-dev and libmsgpack-dev (installed by .ci/run).
+    dir = mkdtempSync(join(tmpdir(), 'autellix-c-'));
+    binary = join(dir, 'autellix_client');
+    const flags = await run('pkg-config', ['--cflags', '--libs', 'libnats', 'msgpack']);
+    if (flags.code !== 0) throw new Error(`pkg-config libnats msgpack: ${flags.stderr} (apt-get install libnats-dev libmsgpack-dev pkg-config)`);
+    const cc = await run('cc', ['-O2', '-Wall', '-Wextra', '-Werror', '-o', binary, SOURCE, ...flags.stdout.trim().split(/\s+/)]);
+    if (cc.code !== 0) throw new Error(`cc failed:\n${cc.stderr}`);
+    stack = await startLocalStack({ port: -1, engines: 2, speed: 20, policy: 'plas', balancer: 'autellix', profile: 'llama3.1-8b-a100', gateway: null, log: () => {} });
+    await new Promise((r) => setTimeout(r, 600)); // the engines' first heartbeats
+  }, 60_000);
+  afterAll(async () => {
+    await stack?.stop();
+    if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('opens a session, streams a call and its parallel forks, and closes the session', async () => {
+    const out = await run(binary, ['--nats', stack.url, '--threads', '3', '--max-tokens', '30']);
+    expect(out.code, out.stderr).toBe(0);
+    expect(out.stderr).toContain('open');
+    const summary = JSON.parse(out.stdout.trim().split('\n').at(-1) as string) as {
+      sessionId: string;
+      callsCompleted: number;
+      calls: { callId: string; threadId: string; engineId: string; chunks: number; completionTokens: number }[];
+    };
+    expect(summary.calls.map((c) => c.callId)).toEqual(['plan', 'leg0', 'leg1', 'leg2']);
+    expect(new Set(summary.calls.map((c) => c.threadId)).size).toBe(4);
+    expect(summary.calls.every((c) => c.completionTokens === 30 && c.chunks >= 1)).toBe(true);
+    expect(summary.calls.every((c) => c.engineId === 'engine-0' || c.engineId === 'engine-1')).toBe(true);
+    expect(summary.callsCompleted).toBe(4);
+    expect(stack.scheduler.actor.core.programs.has(summary.sessionId)).toBe(false);
+  });
+
+  it("reports a refused call with the scheduler's error code and exits non-zero", async () => {
+    const out = await run(binary, ['--nats', stack.url, '--max-tokens', '0']);
+    expect(out.code).toBe(1);
+    expect(out.stderr).toMatch(/bad_max_tokens/);
+  });
+});
