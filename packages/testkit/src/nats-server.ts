@@ -6,7 +6,7 @@ import { waitForClientPort } from './wait-ready.ts';
 export { NatsServerNotFoundError, NatsServerStartError } from './errors.ts';
 export { findNatsServer } from './find-nats-server.ts';
 
-/** How to start a nats-server. Only flags of nats-server 2.9 are used (`-a -p -js -sd`). */
+/** How to start a nats-server. Only flags of nats-server 2.9 are used (`-a -p -js -sd -c`). */
 export interface NatsServerOptions {
   /** Enable JetStream (`-js -sd STOREDIR`). Default true. */
   jetstream?: boolean;
@@ -25,6 +25,10 @@ export interface NatsServerOptions {
   startTimeoutMs?: number;
   /** Receives every line the server logs (stderr and stdout), for the whole life of the server. */
   log?: (line: string) => void;
+  /** A configuration file (`-c`): users, permissions, TLS. The flags above override what it sets. */
+  configFile?: string;
+  /** Variables added to the server's environment (a config file's `$VAR` references read them). */
+  env?: Readonly<Record<string, string>>;
 }
 
 /** A running nats-server. */
@@ -90,8 +94,9 @@ export async function startNatsServer(opts: NatsServerOptions = {}): Promise<Nat
   const storeDir = jetstream ? (opts.storeDir ?? (await makeTempDir('autellix-nats-'))) : null;
   const args = ['-a', host, '-p', String(requestedPort)];
   if (storeDir !== null) args.push('-js', '-sd', storeDir);
+  if (opts.configFile !== undefined) args.push('-c', opts.configFile);
 
-  const proc = spawnServer(binary, args);
+  const proc = spawnServer(binary, args, opts.env);
   if (opts.log) proc.onLine(opts.log);
   const cleanupDir = async (): Promise<void> => {
     if (ownsStoreDir && storeDir !== null) await removeDir(storeDir);

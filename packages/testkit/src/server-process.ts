@@ -40,9 +40,9 @@ function installExitHook(): void {
 }
 
 /** Spawns `binary args` with stdin ignored and both output streams read line by line (never left unread). */
-export function spawnServer(binary: string, args: readonly string[]): ServerProcess {
+export function spawnServer(binary: string, args: readonly string[], env?: Readonly<Record<string, string>>): ServerProcess {
   installExitHook();
-  const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'], env: env === undefined ? process.env : { ...process.env, ...env } });
   const tail = new LineTail(TAIL_LINES);
   const listeners = new Set<(line: string) => void>();
   const readLines = (stream: Readable | null): void => {

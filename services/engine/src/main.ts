@@ -1,4 +1,5 @@
 #!/usr/bin/env -S npx tsx
+import { natsAuthFromEnv } from '@autellix/protocol';
 import { startMetricsServer } from '@autellix/telemetry';
 import { parseArgs } from 'node:util';
 import type { BackendName } from './start-engine.ts';
@@ -67,6 +68,7 @@ const engine = await startEngine(
     speed: Number(values.speed),
     profile: values.profile,
     actor: { ...DEFAULT_ENGINE_SERVICE.actor, prefix: values.prefix },
+    auth: natsAuthFromEnv(process.env),
   },
   log,
 ).catch((err: unknown) => {

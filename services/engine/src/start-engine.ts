@@ -1,5 +1,6 @@
 import type { EngineOptions } from '@autellix/engine-model';
 import { DEFAULT_ENGINE_OPTIONS } from '@autellix/engine-model';
+import type { NatsAuth } from '@autellix/protocol';
 import { isSubjectToken, SHARED_ENGINE_ID } from '@autellix/protocol';
 import { ConfigError } from '@autellix/core';
 import type { NatsConnection } from '@nats-io/transport-node';
@@ -34,6 +35,8 @@ export interface EngineServiceConfig {
   /** Settings of the `llama` backend (read only by it). */
   readonly llama: LlamaBackendConfig;
   readonly actor: Omit<EngineActorOptions, 'engineId' | 'log'>;
+  /** Credentials, inbox prefix and TLS for the NATS connection; none by default. */
+  readonly auth?: NatsAuth;
 }
 
 export const DEFAULT_ENGINE_SERVICE: Omit<EngineServiceConfig, 'servers' | 'engineId'> = {
@@ -99,7 +102,7 @@ export async function startEngine(
         );
   let nc: NatsConnection;
   try {
-    nc = await connect({ servers: config.servers, name: `autellix-engine-${config.engineId}`, maxReconnectAttempts: -1 });
+    nc = await connect({ ...config.auth, servers: config.servers, name: `autellix-engine-${config.engineId}`, maxReconnectAttempts: -1 });
   } catch (err) {
     await model?.dispose();
     await own?.shutdown();

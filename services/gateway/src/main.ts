@@ -1,6 +1,7 @@
 #!/usr/bin/env -S npx tsx
 import { parseArgs } from 'node:util';
 import { AutellixClient } from '@autellix/client';
+import { natsAuthFromEnv } from '@autellix/protocol';
 import { startTracing } from '@autellix/telemetry';
 import { DEFAULT_GATEWAY_CONFIG, GatewayConfigError } from './config.ts';
 import { startGateway } from './gateway.ts';
@@ -28,7 +29,14 @@ against a running autellix deployment.`);
 
 try {
   const tracing = startTracing({ serviceName: 'autellix-gateway' });
-  const client = await AutellixClient.connect({ servers: values.nats, name: 'autellix-gateway', tracer: tracing.tracer });
+  const auth = natsAuthFromEnv(process.env);
+  const client = await AutellixClient.connect({
+    servers: values.nats,
+    name: 'autellix-gateway',
+    tracer: tracing.tracer,
+    nats: auth,
+    ...(auth.inboxPrefix === undefined ? {} : { inboxPrefix: auth.inboxPrefix }),
+  });
   const gateway = await startGateway(
     client,
     {

@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { DEFAULT_SERVICE_CONFIG, parseServiceConfig } from './config.ts';
+import { natsAuthFromEnv } from '@autellix/protocol';
 import { startMetricsServer } from '@autellix/telemetry';
 import { startScheduler } from './start-scheduler.ts';
 
@@ -33,7 +34,7 @@ try {
   console.error(`bad scheduler config: ${(err as Error).message}`);
   process.exit(2);
 }
-const scheduler = await startScheduler(values.nats, config, log).catch((err: unknown) => {
+const scheduler = await startScheduler(values.nats, config, log, undefined, natsAuthFromEnv(process.env)).catch((err: unknown) => {
   // Bad settings (ConfigError, TracingConfigError) or an unreachable server: one line, no stack.
   console.error(`autellix scheduler could not start: ${(err as Error).message}`);
   process.exit(2);

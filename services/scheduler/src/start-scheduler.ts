@@ -1,5 +1,6 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import { connect } from '@nats-io/transport-node';
+import type { NatsAuth } from '@autellix/protocol';
 import type { Tracing } from '@autellix/telemetry';
 import { startTracing } from '@autellix/telemetry';
 import type { SchedulerServiceConfig } from './config.ts';
@@ -26,10 +27,12 @@ export async function startScheduler(
   config: SchedulerServiceConfig,
   log: (line: string) => void = () => {},
   tracing?: Tracing,
+  /** Credentials, inbox prefix and TLS for the NATS connection (see `natsAuthFromEnv`). */
+  auth: NatsAuth = {},
 ): Promise<RunningScheduler> {
   const active = tracing ?? startTracing({ serviceName: 'autellix-scheduler' });
   const own = tracing === undefined ? active : null;
-  const nc = await connect({ servers, name: 'autellix-scheduler', maxReconnectAttempts: -1 });
+  const nc = await connect({ ...auth, servers, name: 'autellix-scheduler', maxReconnectAttempts: -1 });
   const actor = new SchedulerActor(nc, config, Date.now, log, active.tracer);
   const metrics = new SchedulerMetrics(actor);
   actor.observer = metrics;
