@@ -90,12 +90,13 @@ export class AutellixClient {
    * @throws TimeoutError when no scheduler answers within `timeoutMs` (default 2000);
    *   `InvalidRequestError` when the scheduler refuses the request.
    */
-  async monitor(opts: { programId?: string; maxPrograms?: number; timeoutMs?: number } = {}): Promise<MessageOf<'monitor'>> {
+  async monitor(opts: { programId?: string; maxPrograms?: number; programPrefix?: string; timeoutMs?: number } = {}): Promise<MessageOf<'monitor'>> {
     const timeout = opts.timeoutMs ?? 2000;
     const body = {
       type: 'monitor.request' as const,
       ...(opts.programId === undefined ? {} : { programId: opts.programId }),
       ...(opts.maxPrograms === undefined ? {} : { maxPrograms: opts.maxPrograms }),
+      ...(opts.programPrefix === undefined ? {} : { programPrefix: opts.programPrefix }),
     };
     let reply: Uint8Array;
     try {

@@ -242,6 +242,8 @@ export interface MonitorRequest {
   readonly programId?: string;
   /** Most programs listed (default 200); the busiest first. */
   readonly maxPrograms?: number;
+  /** List (and count) only programs whose id starts with this (a tenant's `<tenant>:`). */
+  readonly programPrefix?: string;
 }
 export interface MonitorEngine {
   readonly engineId: string;
@@ -419,7 +421,7 @@ export const SCHEMAS: Readonly<Record<MessageType, Fields>> = {
     engines: arr(obj({ engineId: engineIdSpec, calls: int(0), running: int(0), kvUsed: num(0), silentMs: num(0) }), 10_000),
     counters: obj({}),
   },
-  'monitor.request': { programId: optional(id), maxPrograms: optional(int(1)) },
+  'monitor.request': { programId: optional(id), maxPrograms: optional(int(1)), programPrefix: optional(str(129)) },
   monitor: {
     atMs: num(0),
     policy: str(64),

@@ -20,6 +20,11 @@ export interface GatewayConfig {
   readonly requestTimeoutMs: number;
   /** Idle TTL asked for sessions the gateway opens (ms); null for the scheduler's default. */
   readonly sessionIdleTtlMs: number | null;
+  /**
+   * API keys, each naming its tenant (key -> tenant); null (the default) for none. With keys, every
+   * `/v1` and dashboard request needs one, and each tenant sees only its own programs (see `Tenants`).
+   */
+  readonly apiKeys: Readonly<Record<string, string>> | null;
 }
 
 export const DEFAULT_GATEWAY_CONFIG: GatewayConfig = {
@@ -33,6 +38,7 @@ export const DEFAULT_GATEWAY_CONFIG: GatewayConfig = {
   maxBodyBytes: 4 * 1024 * 1024,
   requestTimeoutMs: 600_000,
   sessionIdleTtlMs: null,
+  apiKeys: null,
 };
 
 /** A gateway setting is out of range; the message names it. */

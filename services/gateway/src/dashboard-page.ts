@@ -52,7 +52,10 @@ export const DASHBOARD_HTML = `<!doctype html>
 <div id="timeline"></div>
 <script>
 (() => {
-  let chosen = new URLSearchParams(location.search).get('program');
+  const params = new URLSearchParams(location.search);
+  let chosen = params.get('program');
+  // With API keys on, the key rides in the URL: EventSource cannot set an Authorization header.
+  const key = params.get('key');
   let source = null;
   let updates = 0;
   const $ = (id) => document.getElementById(id);
@@ -140,14 +143,20 @@ export const DASHBOARD_HTML = `<!doctype html>
 
   function connect() {
     if (source) source.close();
-    source = new EventSource('/dashboard/events' + (chosen ? '?program=' + encodeURIComponent(chosen) : ''));
+    const q = new URLSearchParams();
+    if (chosen) q.set('program', chosen);
+    if (key) q.set('key', key);
+    source = new EventSource('/dashboard/events' + (q.size > 0 ? '?' + q.toString() : ''));
     source.onmessage = (e) => render(JSON.parse(e.data));
     source.addEventListener('problem', (e) => { $('error').textContent = JSON.parse(e.data).message; });
   }
 
   function choose(id) {
     chosen = id;
-    history.replaceState(null, '', '?program=' + encodeURIComponent(id));
+    const q = new URLSearchParams();
+    q.set('program', id);
+    if (key) q.set('key', key);
+    history.replaceState(null, '', '?' + q.toString());
     connect();
   }
 

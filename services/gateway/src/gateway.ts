@@ -4,6 +4,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { AutellixClient, CallHandle, Session } from '@autellix/client';
 import { AutellixError, estimatePromptTokens, randomSessionId } from '@autellix/client';
+import type { MessageOf } from '@autellix/protocol';
 import { ID_PATTERN } from '@autellix/protocol';
 import type { Registry } from 'prom-client';
 import { Admission } from './admission.ts';
@@ -19,6 +20,7 @@ import { parseCompletionRequest } from './openai-request.ts';
 import type { OpenAiUsage, ResponseMeta } from './openai-response.ts';
 import { chunkBody, completionBody, finishReason, usageOf } from './openai-response.ts';
 import { SessionPool } from './session-pool.ts';
+import { programIdOf, sessionIdOf, Tenants } from './tenants.ts';
 
 /** Counters of a running gateway (since start). */
 export interface GatewayCounters {
@@ -56,6 +58,7 @@ const SSE_HEADERS = { 'Content-Type': 'text/event-stream; charset=utf-8', 'Cache
 export async function startGateway(client: AutellixClient, config: GatewayConfig, log: (line: string) => void): Promise<RunningGateway> {
   const cfg = validateGatewayConfig(config);
   const instance = randomBytes(3).toString('hex');
+  const tenants = new Tenants(cfg.apiKeys);
   const pool = new SessionPool(client, `gw-${instance}`, cfg.sessionIdleTtlMs);
   const admission = new Admission(cfg.maxInFlight, cfg.maxInFlightPerProgram, cfg.retryAfterSeconds);
   const counters: GatewayCounters = { requests: 0, completed: 0, failed: 0, disconnected: 0 };
@@ -84,9 +87,12 @@ export async function startGateway(client: AutellixClient, config: GatewayConfig
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = (req.url ?? '/').split('?')[0] as string;
     const method = req.method ?? 'GET';
+    // With API keys on, every API and dashboard request names its tenant (401 otherwise).
+    const query = new URL(req.url ?? '/', 'http://gateway').searchParams;
+    const tenant = path.startsWith('/v1/') || path.startsWith('/dashboard') ? tenants.tenantOf(req, query.get('key')) : null;
     if (path === '/v1/chat/completions' || path === '/v1/completions') {
       allow(method, 'POST');
-      await completion(path === '/v1/chat/completions' ? 'chat' : 'text', req, res);
+      await completion(path === '/v1/chat/completions' ? 'chat' : 'text', req, res, tenant);
     } else if (path === '/v1/models') {
       allow(method, 'GET');
       sendJson(res, 200, { object: 'list', data: cfg.models.map((id) => ({ id, object: 'model', created: 0, owned_by: 'autellix' })) });
@@ -97,10 +103,10 @@ export async function startGateway(client: AutellixClient, config: GatewayConfig
       sendJson(res, 200, { id, object: 'model', created: 0, owned_by: 'autellix' });
     } else if (path === '/v1/sessions') {
       allow(method, 'POST');
-      await openSession(req, res);
+      await openSession(req, res, tenant);
     } else if (path.startsWith('/v1/sessions/')) {
       allow(method, 'DELETE');
-      await closeSession(decodeURIComponent(path.slice('/v1/sessions/'.length)), res);
+      await closeSession(decodeURIComponent(path.slice('/v1/sessions/'.length)), res, tenant);
     } else if (path === '/v1/autellix/status') {
       allow(method, 'GET');
       // Requests refused with 429 are counted where they are refused (`Admission`).
@@ -110,7 +116,7 @@ export async function startGateway(client: AutellixClient, config: GatewayConfig
       res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-cache' }).end(DASHBOARD_HTML);
     } else if (path === '/dashboard/events') {
       allow(method, 'GET');
-      await dashboardEvents(req, res);
+      await dashboardEvents(query.get('program'), res, tenant);
     } else if (path === '/metrics') {
       allow(method, 'GET');
       const text = await metrics.metrics();
@@ -122,12 +128,13 @@ export async function startGateway(client: AutellixClient, config: GatewayConfig
     }
   }
 
-  async function completion(kind: 'chat' | 'text', req: IncomingMessage, res: ServerResponse): Promise<void> {
+  async function completion(kind: 'chat' | 'text', req: IncomingMessage, res: ServerResponse, tenant: string | null): Promise<void> {
     const request = parseCompletionRequest(kind, await readJson(req, cfg.maxBodyBytes), cfg.models, cfg.defaultMaxTokens);
     const who = callIdentity(req.headers, request.sessionId);
     const oneShot = who.programId === null;
     const programId = who.programId ?? randomSessionId();
-    const release = admission.admit(programId);
+    const sessionId = sessionIdOf(tenant, programId);
+    const release = admission.admit(sessionId);
     const ac = new AbortController();
     inFlight.add(ac);
     // The response closing before it was ended means the client went away: cancel its call.
@@ -140,8 +147,8 @@ export async function startGateway(client: AutellixClient, config: GatewayConfig
     let session: Session | null = null;
     try {
       session = oneShot
-        ? await client.openSession({ sessionId: programId, ...(who.programClass === null ? {} : { programClass: who.programClass }) })
-        : await pool.get(programId, who.programClass ?? undefined);
+        ? await client.openSession({ sessionId, ...(who.programClass === null ? {} : { programClass: who.programClass }) })
+        : await pool.get(sessionId, who.programClass ?? undefined);
       const handle = startCall(session, request, who, ac.signal, w3cTraceparent(req.headers.traceparent));
       const meta: ResponseMeta = { id: `${kind === 'chat' ? 'chatcmpl' : 'cmpl'}-${programId}-${handle.callId}`, created: Math.floor(Date.now() / 1000), model: request.model };
       res.setHeader('X-Autellix-Program', programId);
@@ -150,7 +157,7 @@ export async function startGateway(client: AutellixClient, config: GatewayConfig
       else sendJson(res, 200, completionBody(request, meta, await handle.result));
       counters.completed += 1;
     } catch (err) {
-      if (!oneShot) pool.forgetOn(programId, err);
+      if (!oneShot) pool.forgetOn(sessionId, err);
       counters.failed += 1;
       if (ac.signal.aborted && !res.writableEnded) res.destroy();
       else throw err;
@@ -177,7 +184,7 @@ export async function startGateway(client: AutellixClient, config: GatewayConfig
     });
   }
 
-  async function openSession(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  async function openSession(req: IncomingMessage, res: ServerResponse, tenant: string | null): Promise<void> {
     const raw = await readJson(req, cfg.maxBodyBytes, true);
     const body = (raw ?? {}) as Record<string, unknown>;
     if (typeof body !== 'object' || Array.isArray(body)) throw badRequest('the request body must be a JSON object', null);
@@ -188,13 +195,15 @@ export async function startGateway(client: AutellixClient, config: GatewayConfig
     const cls = body.program_class;
     if (cls !== undefined && typeof cls !== 'string') throw badRequest('program_class must be a string', 'program_class');
     const id = want ?? randomSessionId();
+    if (!ID_PATTERN.test(id)) throw badRequest('session_id must be 1-128 characters of [A-Za-z0-9_.:-]', 'session_id');
+    const sessionId = sessionIdOf(tenant, id);
     const session = await client.openSession({
-      sessionId: id,
+      sessionId,
       openKey: pool.nextOpenKey(),
       ...(cls === undefined ? {} : { programClass: cls }),
       ...(ttl !== undefined ? { idleTtlMs: ttl as number } : cfg.sessionIdleTtlMs === null ? {} : { idleTtlMs: cfg.sessionIdleTtlMs }),
     });
-    pool.adopt(id, session);
+    pool.adopt(sessionId, session);
     sendJson(res, 201, { id, object: 'session', idle_ttl_ms: session.idleTtlMs, existing: session.existing });
   }
 
@@ -203,8 +212,7 @@ export async function startGateway(client: AutellixClient, config: GatewayConfig
    * program's timeline too) every `DASHBOARD_INTERVAL_MS`, as `data:` JSON; a failed request is an
    * `event: problem` with its message, and the stream goes on. Ends when the client goes away.
    */
-  async function dashboardEvents(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const program = new URL(req.url ?? '/', 'http://gateway').searchParams.get('program');
+  async function dashboardEvents(program: string | null, res: ServerResponse, tenant: string | null): Promise<void> {
     if (program !== null && !ID_PATTERN.test(program)) {
       throw new HttpError(400, 'invalid_request_error', 'program must be 1-128 characters of [A-Za-z0-9_.:-]', { param: 'program' });
     }
@@ -215,7 +223,13 @@ export async function startGateway(client: AutellixClient, config: GatewayConfig
     });
     while (open) {
       try {
-        const view = await client.monitor(program === null ? {} : { programId: program });
+        const view = ownView(
+          await client.monitor({
+            ...(program === null ? {} : { programId: sessionIdOf(tenant, program) }),
+            ...(tenant === null ? {} : { programPrefix: `${tenant}:` }),
+          }),
+          tenant,
+        );
         if (open) res.write(`data: ${JSON.stringify(view)}\n\n`);
       } catch (err) {
         if (open) res.write(`event: problem\ndata: ${JSON.stringify({ message: (err as Error).message })}\n\n`);
@@ -224,10 +238,11 @@ export async function startGateway(client: AutellixClient, config: GatewayConfig
     }
   }
 
-  async function closeSession(id: string, res: ServerResponse): Promise<void> {
+  async function closeSession(id: string, res: ServerResponse, tenant: string | null): Promise<void> {
+    const sessionId = sessionIdOf(tenant, id);
     // A session this gateway does not hold is re-opened (an idempotent re-open) so it can be closed.
-    const held = await pool.take(id);
-    const session = held ?? (await client.openSession({ sessionId: id, openKey: pool.nextOpenKey() }));
+    const held = await pool.take(sessionId);
+    const session = held ?? (await client.openSession({ sessionId, openKey: pool.nextOpenKey() }));
     if (held === null && !session.existing) {
       await session.close();
       throw new HttpError(404, 'not_found_error', `no session ${id}`, { param: 'id', code: 'unknown_session' });
@@ -357,4 +372,24 @@ async function readJson(req: IncomingMessage, limit: number, optional = false): 
 function w3cTraceparent(h: string | string[] | undefined): string | null {
   const v = Array.isArray(h) ? h[0] : h;
   return v !== undefined && /^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/.test(v) ? v : null;
+}
+
+/**
+ * The part of a monitor view a tenant may see: engines and queue levels (aggregates) and its own
+ * programs only, named by their program ids (without the tenant prefix). Unchanged without keys.
+ */
+function ownView(view: MessageOf<'monitor'>, tenant: string | null): MessageOf<'monitor'> {
+  if (tenant === null) return view;
+  const programs = view.programs.flatMap((p) => {
+    const id = programIdOf(tenant, p.programId);
+    return id === null ? [] : [{ ...p, programId: id }];
+  });
+  const { timeline, ...rest } = view;
+  const own = timeline === undefined ? null : programIdOf(tenant, timeline.programId);
+  return {
+    ...rest,
+    programs,
+    programCount: programs.length,
+    ...(timeline === undefined || own === null ? {} : { timeline: { ...timeline, programId: own } }),
+  };
 }

@@ -1,4 +1,5 @@
 #!/usr/bin/env -S npx tsx
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { AutellixClient } from '@autellix/client';
 import { natsAuthFromEnv } from '@autellix/protocol';
@@ -16,15 +17,31 @@ const { values } = parseArgs({
     'max-in-flight': { type: 'string', default: String(DEFAULT_GATEWAY_CONFIG.maxInFlight) },
     'max-in-flight-per-program': { type: 'string', default: String(DEFAULT_GATEWAY_CONFIG.maxInFlightPerProgram) },
     'timeout-ms': { type: 'string', default: String(DEFAULT_GATEWAY_CONFIG.requestTimeoutMs) },
+    'api-keys': { type: 'string' },
     help: { type: 'boolean', default: false },
   },
 });
 if (values.help) {
   console.log(`autellix-gateway [--nats nats://127.0.0.1:4222] [--host 127.0.0.1] [--port 8000] [--models autellix]
   [--max-tokens 256] [--max-in-flight 1024] [--max-in-flight-per-program 64] [--timeout-ms 600000]
+  [--api-keys FILE.json  (an object of API key -> tenant; every /v1 and dashboard request then needs a key)]
 Serves the OpenAI-compatible API (/v1/chat/completions, /v1/completions, /v1/models, /v1/sessions)
 against a running autellix deployment.`);
   process.exit(0);
+}
+
+/** The API keys file: a JSON object of key -> tenant. */
+function readApiKeys(file: string): Record<string, string> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new GatewayConfigError(`--api-keys ${file}: ${(err as Error).message}`);
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed) || !Object.values(parsed).every((v) => typeof v === 'string')) {
+    throw new GatewayConfigError(`--api-keys ${file}: expected a JSON object of API key -> tenant name`);
+  }
+  return parsed as Record<string, string>;
 }
 
 try {
@@ -48,6 +65,7 @@ try {
       maxInFlight: Number(values['max-in-flight']),
       maxInFlightPerProgram: Number(values['max-in-flight-per-program']),
       requestTimeoutMs: Number(values['timeout-ms']),
+      apiKeys: values['api-keys'] === undefined ? null : readApiKeys(values['api-keys']),
     },
     (line) => console.error(line),
   );

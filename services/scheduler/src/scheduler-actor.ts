@@ -1039,7 +1039,9 @@ export class SchedulerActor {
     const nowS = this.now();
     const levels = new Map<number, { level: number; queued: number; running: number; preempted: number }>();
     const programs: MonitorProgram[] = [];
+    const only = req.programPrefix;
     for (const row of this.core.programs.values()) {
+      if (only !== undefined && !row.id.startsWith(only)) continue;
       let service = row.completedService;
       let wait = row.completedWait;
       let level: number | undefined;
