@@ -57,6 +57,7 @@ export const DASHBOARD_HTML = `<!doctype html>
   // With API keys on, the key rides in the URL: EventSource cannot set an Authorization header.
   const key = params.get('key');
   let source = null;
+  const rows = new Map();
   let updates = 0;
   const $ = (id) => document.getElementById(id);
   const cell = (text, cls) => { const td = document.createElement('td'); td.textContent = text; if (cls) td.className = cls; return td; };
@@ -87,15 +88,25 @@ export const DASHBOARD_HTML = `<!doctype html>
       tr.append(cell('Q' + l.level), cell(String(l.queued), 'num'), cell(String(l.running), 'num'), cell(String(l.preempted), 'num'), bars);
       return tr;
     }));
+    // Rows are kept per program and updated in place, so a row being clicked is never replaced
+    // under the pointer; clicks are handled once, on the table body.
+    const seenRows = new Set();
     fill($('programs').tBodies[0], m.programs.map((p) => {
-      const tr = document.createElement('tr');
-      tr.dataset.program = p.programId;
-      if (p.programId === chosen) tr.className = 'selected';
-      tr.append(cell(p.programId), cell(p.state), cell(p.level === undefined ? '-' : String(p.level), 'num'), cell(String(p.activeCalls), 'num'),
-        cell(String(p.callsCompleted), 'num'), cell(p.service.toFixed(2), 'num'), cell(p.wait.toFixed(2), 'num'), cell((p.ageMs / 1000).toFixed(1), 'num'));
-      tr.addEventListener('click', () => choose(p.programId));
+      let tr = rows.get(p.programId);
+      if (!tr) {
+        tr = document.createElement('tr');
+        tr.dataset.program = p.programId;
+        for (let i = 0; i < 8; i++) tr.append(cell('', i >= 2 ? 'num' : ''));
+        rows.set(p.programId, tr);
+      }
+      seenRows.add(p.programId);
+      tr.className = p.programId === chosen ? 'selected' : '';
+      const values = [p.programId, p.state, p.level === undefined ? '-' : String(p.level), String(p.activeCalls), String(p.callsCompleted),
+        p.service.toFixed(2), p.wait.toFixed(2), (p.ageMs / 1000).toFixed(1)];
+      values.forEach((v, i) => { if (tr.cells[i].textContent !== v) tr.cells[i].textContent = v; });
       return tr;
     }));
+    for (const id of [...rows.keys()]) if (!seenRows.has(id)) rows.delete(id);
     if (m.timeline) drawTimeline(m.timeline, m.atMs);
     else if (chosen) $('timeline-title').textContent = '(' + chosen + ': not known to the scheduler)';
   }
@@ -160,6 +171,10 @@ export const DASHBOARD_HTML = `<!doctype html>
     connect();
   }
 
+  $('programs').tBodies[0].addEventListener('click', (e) => {
+    const tr = e.target.closest('tr[data-program]');
+    if (tr) choose(tr.dataset.program);
+  });
   connect();
 })();
 </script>
