@@ -351,11 +351,15 @@ function sendError(res: ServerResponse, err: HttpError): void {
 async function readJson(req: IncomingMessage, limit: number, optional = false): Promise<unknown> {
   const chunks: Buffer[] = [];
   let size = 0;
+  const tooLarge = (): HttpError => new HttpError(413, 'invalid_request_error', `the request body is over ${limit} bytes`, { code: 'request_too_large' });
   for await (const chunk of req) {
     size += (chunk as Buffer).length;
-    if (size > limit) throw new HttpError(413, 'invalid_request_error', `the request body is over ${limit} bytes`, { code: 'request_too_large' });
-    chunks.push(chunk as Buffer);
+    // Past the limit the rest is read and dropped, so the client is answered 413 rather than
+    // reset mid-send; past 16 times the limit the connection is given up at once.
+    if (size > limit * 16) throw tooLarge();
+    if (size <= limit) chunks.push(chunk as Buffer);
   }
+  if (size > limit) throw tooLarge();
   const text = Buffer.concat(chunks).toString('utf8');
   if (text.trim() === '') {
     if (optional) return null;

@@ -2,6 +2,12 @@ import type { EngineLoad } from '@autellix/core';
 import type { EngineHeartbeat } from '@autellix/protocol';
 
 /** What the scheduler knows of one engine. */
+/**
+ * Longest silence an engine may ask for (`engine.heartbeat` `deadAfterMs`) before it is declared
+ * dead; a larger value is capped, so a bad heartbeat cannot register an engine that never dies.
+ */
+export const MAX_DEAD_AFTER_MS = 30_000;
+
 export interface EngineEntry {
   readonly id: string;
   /** Wall ms of the last heartbeat. */
@@ -29,7 +35,7 @@ export class EngineRegistry {
     const entry: EngineEntry = e ?? {
       id: hb.engineId,
       lastSeen: now,
-      deadAfterMs: hb.deadAfterMs,
+      deadAfterMs: Math.min(hb.deadAfterMs, MAX_DEAD_AFTER_MS),
       running: 0,
       queued: 0,
       kvUsed: 0,
@@ -37,7 +43,7 @@ export class EngineRegistry {
       reported: new Set(),
     };
     entry.lastSeen = now;
-    entry.deadAfterMs = hb.deadAfterMs;
+    entry.deadAfterMs = Math.min(hb.deadAfterMs, MAX_DEAD_AFTER_MS);
     entry.running = hb.running;
     entry.queued = hb.queued;
     entry.kvUsed = hb.kvUsed;
@@ -53,6 +59,11 @@ export class EngineRegistry {
 
   has(id: string): boolean {
     return this.engines.has(id);
+  }
+
+  /** Forgets an engine now (it does not take assignments); true when it was known. It is live again from its next heartbeat. */
+  forget(id: string): boolean {
+    return this.engines.delete(id);
   }
 
   /** Removes and returns the engines silent for longer than their `deadAfterMs`. */

@@ -586,8 +586,14 @@ export class SchedulerActor {
   private onAssignReply(m: Msg): void {
     const [attemptText = '', engine = '', offer] = m.subject.slice(this.ackPrefix.length + 1).split('.');
     const attempt = Number(attemptText);
-    if (engine === SHARED_ENGINE_ID && offer !== undefined && (m.headers?.code === 503 || m.data.length === 0)) {
-      this.sharedUntaken(offer);
+    if (m.headers?.code === 503 || m.data.length === 0) {
+      if (engine === SHARED_ENGINE_ID) {
+        if (offer !== undefined) this.sharedUntaken(offer);
+      } else if (this.engines.forget(engine)) {
+        // Nobody takes this engine's assignments (it stopped, or its heartbeat was not its own):
+        // it is dead from now on, and what it held is placed again.
+        this.engineGone(engine, 'takes no assignments (no responders)');
+      }
       return;
     }
     const reply = decodeMessage(m.data, ['assign.ack', 'error']);
@@ -647,6 +653,18 @@ export class SchedulerActor {
     live.attempt += 1;
     if (this.engines.has(o.fallback)) this.send(s, callId, live, rec, o.fallback);
     else this.place(s, callId, live);
+  }
+
+  /** An engine is dead (`why`): every call placed on it is placed again. */
+  private engineGone(id: string, why: string): void {
+    const keys = [...(this.onEngine.get(id) ?? [])];
+    this.log(`engine ${id} ${why}; placing its ${keys.length} calls again`);
+    this.onEngine.delete(id);
+    for (const key of keys) {
+      const [sessionId, callId] = splitKey(key);
+      const live = this.sessions.get(sessionId)?.calls.get(callId);
+      if (live !== undefined) this.replace(sessionId, callId, live);
+    }
   }
 
   /** Places a call again (new attempt) after its engine died or lost it. */
@@ -934,16 +952,7 @@ export class SchedulerActor {
           if (!this.engines.has(id) && !dead.includes(id) && (this.onEngine.get(id)?.size ?? 0) > 0) dead.push(id);
         }
       }
-      for (const id of dead) {
-        const keys = [...(this.onEngine.get(id) ?? [])];
-        this.log(`engine ${id} is silent; placing its ${keys.length} calls again`);
-        this.onEngine.delete(id);
-        for (const key of keys) {
-          const [sessionId, callId] = splitKey(key);
-          const live = this.sessions.get(sessionId)?.calls.get(callId);
-          if (live !== undefined) this.replace(sessionId, callId, live);
-        }
-      }
+      for (const id of dead) this.engineGone(id, 'is silent');
       for (const s of [...this.sessions.values()]) {
         if (s.calls.size === 0 && wall - s.lastActivity > s.idleTtlMs) {
           this.closeSession(s.id, 'idle');
