@@ -5,6 +5,7 @@ import { main as simMain } from '@autellix/sim/cli';
 import { runIntakeBench } from './bench-intake.ts';
 import { liveBenchTable, runLiveBench } from './bench-live.ts';
 import { runLlamaBench } from './bench-llama.ts';
+import { loadBenchText, runLoadBench } from './bench-load.ts';
 import { runTracingBench, tracingBenchTable } from './bench-tracing.ts';
 import { calibrationTable, inSituTable, llamaBenchTable } from './bench-llama-tables.ts';
 
@@ -48,6 +49,28 @@ if (argv[0] === 'intake') {
   console.log(
     `\n${r.calls} calls in ${r.sessions} sessions: ${r.seconds.toFixed(2)} s wall, ${r.cpuSeconds.toFixed(2)} s CPU, ${Math.round(r.eventsPerSecond)} events/s\nwrote ${values.out}/intake.json`,
   );
+} else if (argv[0] === 'load') {
+  const { values } = parseArgs({
+    args: argv.slice(1),
+    options: {
+      programs: { type: 'string', default: '2000' },
+      calls: { type: 'string', default: '3' },
+      engines: { type: 'string', default: '2' },
+      speed: { type: 'string', default: '200' },
+      out: { type: 'string', default: 'bench-out/load' },
+    },
+  });
+  const report = await orUsageError('load', () =>
+    runLoadBench({
+      programs: Number(values.programs),
+      calls: Number(values.calls),
+      engines: Number(values.engines),
+      speed: Number(values.speed),
+      out: values.out,
+      log: (l) => console.log(l),
+    }),
+  );
+  console.log(`\n${loadBenchText(report)}\nwrote ${values.out}/load.json`);
 } else if (argv[0] === 'tracing') {
   const { values } = parseArgs({
     args: argv.slice(1),
