@@ -27,8 +27,6 @@ export interface LoadBenchReport {
   readonly wallSeconds: number;
   /** Calls completed per wall second over the run. */
   readonly callsPerSecond: number;
-  /** Most programs open at once (all of them, by construction). */
-  readonly peakOpenPrograms: number;
   /** Client submit to engine receipt, ms. */
   readonly overheadMs: Summary;
   /** Client submit to result, ms. */
@@ -112,7 +110,6 @@ export async function runLoadBench(o: LoadBenchOptions): Promise<LoadBenchReport
       failedPrograms: failed,
       wallSeconds: wall,
       callsPerSecond: calls / wall,
-      peakOpenPrograms: o.programs,
       overheadMs: summarize(overhead),
       latencyMs: summarize(latency),
       cores: shares,
