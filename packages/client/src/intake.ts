@@ -9,6 +9,16 @@ import type { ErrorRefs } from './errors.ts';
 import { type AutellixError, ClientClosedError, ClientErrorCode, fromErrorMessage, PublishError, TimeoutError } from './errors.ts';
 import type { InboxRouter, InboundMessage } from './inbox-router.ts';
 
+/** How long a publish is retried while the stream has no leader (ms). */
+export const PUBLISH_RETRY_MS = 15_000;
+
+/** Errors of a stream without a leader or a connection between servers: worth another try. */
+function retryable(err: unknown): boolean {
+  const name = (err as Error)?.name ?? '';
+  const text = `${(err as Error)?.message ?? ''} ${((err as Error)?.cause as Error | undefined)?.message ?? ''}`;
+  return name === 'TimeoutError' || name === 'JetStreamNotEnabled' || /no responders|timeout|disconnect|reconnect/i.test(text);
+}
+
 /** Receives failures that no caller can see (a `call.cancel` that could not be stored, a dropped message). */
 export type ErrorListener = (err: unknown, context: string) => void;
 
@@ -59,21 +69,36 @@ export class Intake {
    * @throws PublishError when the message could not be encoded or the stream did not acknowledge it.
    */
   async publish<T extends MessageType>(kind: IntakeKind, message: Outgoing<T>, msgID?: string, trace?: Context): Promise<boolean> {
+    const fail = (err: unknown): PublishError =>
+      new PublishError(ClientErrorCode.publishFailed, `could not store ${message.type}: ${(err as Error).message}`, { cause: err });
+    let data: Uint8Array;
+    const opts: { msgID?: string; headers?: ReturnType<typeof headers> } = {};
     try {
-      const opts: { msgID?: string; headers?: ReturnType<typeof headers> } = {};
+      data = encodeMessage(message);
       if (msgID !== undefined) opts.msgID = msgID;
       if (trace !== undefined && hasTrace(trace)) {
         const h = headers();
         writeTraceHeaders(trace, h);
         opts.headers = h;
       }
-      const p = this.js.publish(subjects.intake(kind, this.prefix), encodeMessage(message), opts);
-      this.track(p);
-      return (await p).duplicate;
     } catch (err) {
-      throw new PublishError(ClientErrorCode.publishFailed, `could not store ${message.type}: ${(err as Error).message}`, {
-        cause: err,
-      });
+      throw fail(err);
+    }
+    // A stream that has no leader for a moment (a cluster node died, an election is under way)
+    // answers "no responders" or nothing; the publish is retried, with the same msgID, so the
+    // stream stores it once, until PUBLISH_RETRY_MS have passed.
+    const deadline = Date.now() + PUBLISH_RETRY_MS;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const p = this.js.publish(subjects.intake(kind, this.prefix), data, opts);
+        this.track(p);
+        const duplicate = (await p).duplicate;
+        // A duplicate of a retry is this publish's own earlier attempt, stored though unacknowledged.
+        return duplicate && attempt === 0;
+      } catch (err) {
+        if (!retryable(err) || this.isDown || Date.now() >= deadline || (msgID === undefined && attempt > 0)) throw fail(err);
+        await new Promise((r) => setTimeout(r, Math.min(1000, 50 * 2 ** attempt)));
+      }
     }
   }
 

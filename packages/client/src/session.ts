@@ -213,6 +213,8 @@ export class Session implements CallSubmitter {
     const closed = await this.intake.request({
       kind: 'session',
       build: (replyTo) => ({ type: 'session.close', sessionId: this.id, replyTo }),
+      // A retried publish (a stream electing its leader) is stored once.
+      msgID: `close:${this.id}`,
       trace: this.traceContext,
       expect: 'session.closed',
       timeoutMs,

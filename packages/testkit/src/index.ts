@@ -4,3 +4,4 @@ export * from './service-process.ts';
 export * from './otlp-receiver.ts';
 export * from './otlp-traces.ts';
 export * from './protobuf-reader.ts';
+export * from './nats-cluster.ts';

@@ -29,6 +29,8 @@ export interface NatsServerOptions {
   configFile?: string;
   /** Variables added to the server's environment (a config file's `$VAR` references read them). */
   env?: Readonly<Record<string, string>>;
+  /** Further flags (clustering: `--server_name`, `--cluster`, `--cluster_name`, `--routes`). */
+  extraArgs?: readonly string[];
 }
 
 /** A running nats-server. */
@@ -95,6 +97,7 @@ export async function startNatsServer(opts: NatsServerOptions = {}): Promise<Nat
   const args = ['-a', host, '-p', String(requestedPort)];
   if (storeDir !== null) args.push('-js', '-sd', storeDir);
   if (opts.configFile !== undefined) args.push('-c', opts.configFile);
+  if (opts.extraArgs !== undefined) args.push(...opts.extraArgs);
 
   const proc = spawnServer(binary, args, opts.env);
   if (opts.log) proc.onLine(opts.log);

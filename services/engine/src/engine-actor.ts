@@ -47,6 +47,9 @@ export const DEFAULT_ENGINE_ACTOR = {
   chunkMs: 50,
 } as const;
 
+/** How long a call whose outcome was stored stays listed in heartbeats (ms). */
+export const RECENT_OUTCOME_MS = 30_000;
+
 /** Counters of one engine actor (exposed for tests and status). */
 export interface EngineActorCounters {
   assigned: number;
@@ -124,6 +127,13 @@ export class EngineActor implements BackendSink {
    * lost one (and runs it again).
    */
   private readonly outcomePending = new Set<string>();
+  /**
+   * Keys of calls whose outcome was stored, with the wall ms it was: heartbeats go on listing
+   * them for RECENT_OUTCOME_MS, so a scheduler that has not applied the outcome yet (it is
+   * catching up, or its stream is electing a leader) does not take the finished call for a lost
+   * one and run it again.
+   */
+  private readonly recentOutcomes = new Map<string, number>();
   /** The engine's spans (one per held call); no-ops when tracing is off. */
   readonly traces: EngineTraces;
 
@@ -190,6 +200,7 @@ export class EngineActor implements BackendSink {
       for (let i = 0; ; i++) {
         try {
           await this.js.publish(subject, bytes, { msgID });
+          this.recentOutcomes.set(key, performance.now());
           return;
         } catch (err) {
           if (i >= 50 || this.nc.isClosed()) {
@@ -399,6 +410,14 @@ export class EngineActor implements BackendSink {
     );
   }
 
+  /** Held calls, calls whose outcome is on its way, and calls whose outcome was stored recently. */
+  private heldOrFinishing(): string[] {
+    const now = performance.now();
+    for (const [key, at] of this.recentOutcomes) if (now - at > RECENT_OUTCOME_MS) this.recentOutcomes.delete(key);
+    if (this.outcomePending.size === 0 && this.recentOutcomes.size === 0) return this.be.keys();
+    return [...new Set([...this.be.keys(), ...this.outcomePending, ...this.recentOutcomes.keys()])];
+  }
+
   private heartbeat(): void {
     const l = this.be.load();
     this.publish<'engine.heartbeat'>(subjects.heartbeat(this.options.prefix), {
@@ -410,7 +429,7 @@ export class EngineActor implements BackendSink {
       kvUsed: l.kvUsed,
       maxBatch: this.be.maxBatch,
       deadAfterMs: this.options.deadAfterMs,
-      calls: this.outcomePending.size === 0 ? this.be.keys() : [...new Set([...this.be.keys(), ...this.outcomePending])],
+      calls: this.heldOrFinishing(),
     });
   }
 

@@ -102,7 +102,7 @@ export async function startEngine(
         );
   let nc: NatsConnection;
   try {
-    nc = await connect({ ...config.auth, servers: config.servers, name: `autellix-engine-${config.engineId}`, maxReconnectAttempts: -1 });
+    nc = await connect({ ...config.auth, servers: config.servers.split(','), name: `autellix-engine-${config.engineId}`, maxReconnectAttempts: -1 });
   } catch (err) {
     await model?.dispose();
     await own?.shutdown();

@@ -41,6 +41,12 @@ export interface SchedulerServiceConfig {
    * places every call with the balancer, and the live-vs-simulator comparison assumes the same.
    */
   readonly sharedShortCalls: boolean;
+  /**
+   * Copies JetStream keeps of the intake stream and the process table when the scheduler creates
+   * them (1-5; 3 on a 3-node cluster survives the loss of one node). An existing stream or bucket
+   * is used as it is.
+   */
+  readonly replicas: number;
 }
 
 export const DEFAULT_SERVICE_CONFIG: SchedulerServiceConfig = {
@@ -56,6 +62,7 @@ export const DEFAULT_SERVICE_CONFIG: SchedulerServiceConfig = {
   sweepMs: 100,
   missingGraceMs: 2_000,
   sharedShortCalls: false,
+  replicas: 1,
 };
 
 function positiveInt(name: string, v: number): void {
@@ -78,6 +85,7 @@ export function validateServiceConfig(c: SchedulerServiceConfig): SchedulerServi
   positiveInt('assignTimeoutMs', c.assignTimeoutMs);
   positiveInt('sweepMs', c.sweepMs);
   positiveInt('missingGraceMs', c.missingGraceMs);
+  if (!Number.isSafeInteger(c.replicas) || c.replicas < 1 || c.replicas > 5) throw new ConfigError(`replicas = ${c.replicas} must be an integer 1-5`);
   if (typeof c.sharedShortCalls !== 'boolean') throw new ConfigError(`sharedShortCalls = ${String(c.sharedShortCalls)} must be a boolean`);
   if (!isSubjectToken(c.prefix.replace(/\./g, '_'))) throw new ConfigError(`prefix "${c.prefix}" is too long`);
   return c;
@@ -96,6 +104,7 @@ const TOP_KEYS: readonly (keyof SchedulerServiceConfig)[] = [
   'sweepMs',
   'missingGraceMs',
   'sharedShortCalls',
+  'replicas',
 ];
 const CORE_KEYS = ['queues', 'starvation', 'rebuildEverySteps', 'serviceUnit'] as const;
 
@@ -123,7 +132,7 @@ export function parseServiceConfig(json: unknown, base: SchedulerServiceConfig =
   if (!isObject(json)) throw new ConfigError('the scheduler config must be a JSON object');
   rejectUnknown('', json, TOP_KEYS);
   for (const k of ['prefix', 'policy', 'balancer'] as const) expectType(k, json[k], 'string');
-  for (const k of ['maxPromptTokens', 'maxTokens', 'sessionIdleTtlMs', 'assignTimeoutMs', 'sweepMs', 'missingGraceMs'] as const) {
+  for (const k of ['maxPromptTokens', 'maxTokens', 'sessionIdleTtlMs', 'assignTimeoutMs', 'sweepMs', 'missingGraceMs', 'replicas'] as const) {
     expectType(k, json[k], 'number');
   }
   expectType('sharedShortCalls', json.sharedShortCalls, 'boolean');

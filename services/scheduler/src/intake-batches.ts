@@ -2,6 +2,9 @@ import type { ConsumerMessages, JsMsg } from '@nats-io/jetstream';
 import type { OrderedWrites } from './ordered-writes.ts';
 
 /** Intake messages applied before their table writes are forced out. */
+/** How long a batch's table write is retried before its messages go back to the stream (ms). */
+export const WRITE_RETRY_MS = 30_000;
+
 export const INTAKE_BATCH = 256;
 
 /**
@@ -51,13 +54,20 @@ export class IntakeBatches<T> {
     this.unacked = [];
     this.touched = new Set();
     return this.writes.run(async () => {
+      // A bucket without a leader for a moment (a cluster node died; an election takes a few
+      // seconds) fails a write or lets it time out: retried with backoff for up to
+      // WRITE_RETRY_MS, then the messages are handed back to the stream.
       let written = false;
-      for (let i = 0; i < 3 && !written; i++) {
+      const deadline = performance.now() + WRITE_RETRY_MS;
+      for (let i = 0; !written; i++) {
         try {
           await this.write(touched);
           written = true;
         } catch (err) {
-          this.log(`process table not written (${(err as Error).message})${i < 2 ? '; retrying' : ''}`);
+          const more = performance.now() < deadline;
+          this.log(`process table not written (${(err as Error).message})${more ? '; retrying' : '; handing the messages back'}`);
+          if (!more) break;
+          await new Promise((r) => setTimeout(r, Math.min(1000, 100 * 2 ** i)));
         }
       }
       for (const m of acks) {

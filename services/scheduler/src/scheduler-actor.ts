@@ -209,6 +209,7 @@ export class SchedulerActor {
         subjects: [subjects.intakeAll(prefix)],
         retention: RetentionPolicy.Workqueue,
         duplicate_window: 120_000_000_000,
+        num_replicas: this.config.replicas,
       });
     }
     // A fresh consumer on every start: with work-queue retention the stream holds exactly the
@@ -219,8 +220,10 @@ export class SchedulerActor {
     await jsm.consumers.delete(stream, CONSUMER).catch(() => false);
     await jsm.consumers.add(stream, { durable_name: CONSUMER, ack_policy: AckPolicy.Explicit, ack_wait: 30_000_000_000, max_ack_pending: 4096 });
     const bucket = processTableBucket(prefix);
-    const kv = await new Kvm(this.nc).create(bucket, { history: 1 });
-    this.publisher = new AckedPublisher(this.nc);
+    // A 2 s API timeout (the default is 5 s): a table operation lost to a dying node is retried soon.
+    const kv = await new Kvm(jetstream(this.nc, { timeout: 2_000 })).create(bucket, { history: 1, replicas: this.config.replicas });
+    // A short acknowledgement timeout: a write lost to a dying node is retried soon.
+    this.publisher = new AckedPublisher(this.nc, 2_000);
     const publisher = this.publisher;
     this.store = new TableStore(kv, (key, data) => publisher.publish(`$KV.${bucket}.${key}`, data));
     const recovered = await this.store.load(this.core);
@@ -257,7 +260,9 @@ export class SchedulerActor {
       this.nc.subscribe(subjects.progress(prefix), { callback: (_e, m) => this.safely(m, () => this.onProgress(m)) }),
     );
     const consumer: Consumer = await jetstream(this.nc).consumers.get(stream, CONSUMER);
-    this.messages = await consumer.consume({ max_messages: 1024 });
+    // Short pull expiry and heartbeats: when the stream's leader changes (a cluster node died) the
+    // pull is renewed within seconds instead of the default 30 s.
+    this.messages = await consumer.consume({ max_messages: 1024, expires: 5_000, idle_heartbeat: 1_000 });
     this.loop = this.intake.run(this.messages);
     this.sweeper = setInterval(() => void this.sweep(), this.config.sweepMs);
   }
@@ -880,6 +885,8 @@ export class SchedulerActor {
       if (live !== undefined && this.recovering) continue;
       // A finished call whose outcome is on its way (see `parentsDone`).
       if (live !== undefined && live.resultSeenAt !== null) continue;
+      // A call already finished here, which the engine still lists for a while after its outcome.
+      if (live === undefined && (this.sessions.get(sessionId)?.finished.has(callId) === true || this.ended.has(sessionId))) continue;
       this.publish<'call.revoke'>(subjects.engineControl(engineId, this.config.prefix), {
         type: 'call.revoke',
         sessionId,

@@ -32,7 +32,8 @@ export async function startScheduler(
 ): Promise<RunningScheduler> {
   const active = tracing ?? startTracing({ serviceName: 'autellix-scheduler' });
   const own = tracing === undefined ? active : null;
-  const nc = await connect({ ...auth, servers, name: 'autellix-scheduler', maxReconnectAttempts: -1 });
+  // A comma-separated list names the nodes of a cluster.
+  const nc = await connect({ ...auth, servers: servers.split(','), name: 'autellix-scheduler', maxReconnectAttempts: -1 });
   const actor = new SchedulerActor(nc, config, Date.now, log, active.tracer);
   const metrics = new SchedulerMetrics(actor);
   actor.observer = metrics;

@@ -4,6 +4,7 @@ import { ConfigError } from '@autellix/core';
 import { main as simMain } from '@autellix/sim/cli';
 import { runIntakeBench } from './bench-intake.ts';
 import { liveBenchTable, runLiveBench } from './bench-live.ts';
+import { runChaosBench } from './bench-chaos.ts';
 import { runLlamaBench } from './bench-llama.ts';
 import { loadBenchText, runLoadBench } from './bench-load.ts';
 import { runTracingBench, tracingBenchTable } from './bench-tracing.ts';
@@ -49,6 +50,30 @@ if (argv[0] === 'intake') {
   console.log(
     `\n${r.calls} calls in ${r.sessions} sessions: ${r.seconds.toFixed(2)} s wall, ${r.cpuSeconds.toFixed(2)} s CPU, ${Math.round(r.eventsPerSecond)} events/s\nwrote ${values.out}/intake.json`,
   );
+} else if (argv[0] === 'chaos') {
+  const { values } = parseArgs({
+    args: argv.slice(1),
+    options: {
+      programs: { type: 'string', default: '300' },
+      calls: { type: 'string', default: '3' },
+      repeats: { type: 'string', default: '5' },
+      'kill-after-ms': { type: 'string', default: '1500' },
+      out: { type: 'string', default: 'bench-out/chaos' },
+    },
+  });
+  const runs = await orUsageError('chaos', () =>
+    runChaosBench({
+      programs: Number(values.programs),
+      calls: Number(values.calls),
+      repeats: Number(values.repeats),
+      killAfterMs: Number(values['kill-after-ms']),
+      out: values.out,
+      log: (l) => console.log(l),
+    }),
+  );
+  const lost = runs.reduce((n, r) => n + r.programsFailed, 0);
+  const twice = runs.reduce((n, r) => n + r.callsRunTwice, 0);
+  console.log(`\n${runs.length} runs: ${lost} programs lost, ${twice} calls run twice; recovery ${runs.map((r) => `${(r.recoveryMs / 1000).toFixed(1)} s`).join(', ')}\nwrote ${values.out}/chaos.json`);
 } else if (argv[0] === 'load') {
   const { values } = parseArgs({
     args: argv.slice(1),
