@@ -1,9 +1,9 @@
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalStack } from '../src/index.ts';
 import { startLocalStack } from '../src/index.ts';
+import { runProcess as run } from './run-process.ts';
 
 const CLIENT = fileURLToPath(new URL('../../../examples/python/autellix_client.py', import.meta.url));
 
@@ -12,21 +12,6 @@ function python(): string {
   const p = process.env.PYTHON ?? '/usr/bin/python3';
   if (!existsSync(p)) throw new Error(`no python at ${p}: apt-get install python3 python3-msgpack (or set PYTHON)`);
   return p;
-}
-
-function run(cmd: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => {
-      stdout += d.toString();
-    });
-    child.stderr.on('data', (d: Buffer) => {
-      stderr += d.toString();
-    });
-    child.on('exit', (code) => resolve({ code, stdout, stderr }));
-  });
 }
 
 describe('the Python program client (examples/python) against the live system', () => {
