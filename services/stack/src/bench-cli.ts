@@ -5,6 +5,7 @@ import { main as simMain } from '@autellix/sim/cli';
 import { runIntakeBench } from './bench-intake.ts';
 import { liveBenchTable, runLiveBench } from './bench-live.ts';
 import { runChaosBench } from './bench-chaos.ts';
+import { runScaleBench } from './bench-scale.ts';
 import { runLlamaBench } from './bench-llama.ts';
 import { loadBenchText, runLoadBench } from './bench-load.ts';
 import { runTracingBench, tracingBenchTable } from './bench-tracing.ts';
@@ -50,6 +51,28 @@ if (argv[0] === 'intake') {
   console.log(
     `\n${r.calls} calls in ${r.sessions} sessions: ${r.seconds.toFixed(2)} s wall, ${r.cpuSeconds.toFixed(2)} s CPU, ${Math.round(r.eventsPerSecond)} events/s\nwrote ${values.out}/intake.json`,
   );
+} else if (argv[0] === 'scale') {
+  const { values } = parseArgs({
+    args: argv.slice(1),
+    options: {
+      engines: { type: 'string', default: '1,2,4,8' },
+      'programs-per-engine': { type: 'string', default: '48' },
+      speed: { type: 'string', default: '5' },
+      seconds: { type: 'string', default: '8' },
+      out: { type: 'string', default: 'bench-out/scale' },
+    },
+  });
+  const rows = await orUsageError('scale', () =>
+    runScaleBench({
+      engines: values.engines.split(',').map(Number),
+      programsPerEngine: Number(values['programs-per-engine']),
+      speed: Number(values.speed),
+      seconds: Number(values.seconds),
+      out: values.out,
+      log: (l) => console.log(l),
+    }),
+  );
+  console.log(`\nengines  calls/s  per engine  of linear\n${rows.map((r) => `${String(r.engines).padEnd(7)}  ${r.callsPerSecond.toFixed(1).padStart(7)}  ${r.perEngine.toFixed(1).padStart(10)}  ${r.ofLinear.toFixed(2)}`).join('\n')}\nwrote ${values.out}/scale.json`);
 } else if (argv[0] === 'chaos') {
   const { values } = parseArgs({
     args: argv.slice(1),
