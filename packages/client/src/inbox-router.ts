@@ -80,16 +80,17 @@ export class InboxRouter {
   }
 
   private route(msg: Msg): void {
-    const handler = this.routes.get(msg.subject);
-    if (handler === undefined) {
-      this.onDrop(msg.subject, 'no open route');
-      return;
-    }
     let m: InboundMessage;
     try {
       m = decodeMessage(msg.data, INBOUND_TYPES);
     } catch (err) {
       this.onDrop(msg.subject, err);
+      return;
+    }
+    const handler = this.routes.get(msg.subject);
+    if (handler === undefined) {
+      // Late or repeated: the request it answers has settled.
+      this.onDrop(msg.subject, `no open route for ${m.type}`);
       return;
     }
     handler.onMessage(m);

@@ -7,13 +7,19 @@ import { DEFAULT_ENGINE_SERVICE, startEngine } from '@autellix/engine';
 import { intakeStreamName, processTableBucket } from '@autellix/protocol';
 import type { RunningScheduler } from '@autellix/scheduler';
 import { DEFAULT_SERVICE_CONFIG, startScheduler } from '@autellix/scheduler';
-import { startNatsCluster } from '@autellix/testkit';
+import type { ServiceProcess } from '@autellix/testkit';
+import { spawnService, startNatsCluster, startNatsServer } from '@autellix/testkit';
+import { ENGINE_MAIN, SCHEDULER_MAIN } from './process-stack.ts';
 import { jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { connect } from '@nats-io/transport-node';
 import { ensureNatsServer } from './ensure-nats-server.ts';
 
+/** What is killed: a NATS cluster node (the intake stream's leader), the scheduler process (then restarted), or an engine process. */
+export type ChaosTarget = 'nats' | 'scheduler' | 'engine';
+
 export interface ChaosBenchOptions {
+  readonly target: ChaosTarget;
   readonly programs: number;
   readonly calls: number;
   readonly repeats: number;
@@ -31,10 +37,14 @@ export interface ChaosRun {
   /** First failure messages (at most 5). */
   readonly failures: readonly string[];
   readonly callsSubmitted: number;
-  /** Calls the engines ran beyond one each (a call placed again while its first run went on). */
-  readonly callsRunTwice: number;
+  /** Calls the engines ran beyond one each (a call placed again while its first run went on); null when the engines are other processes (not counted). */
+  readonly callsRunTwice: number | null;
   /** Longest stretch without a completion after the kill (ms). */
   readonly recoveryMs: number;
+  /** For the calls in flight at the kill, the longest time from the kill to their completion (ms). */
+  readonly inFlightRecoveryMs: number;
+  /** `call.result`s that reached the programs after their call had settled (a second result, dropped by the client); counted by the client. */
+  readonly repliesAfterSettle: number;
   readonly wallSeconds: number;
 }
 
@@ -60,8 +70,13 @@ export async function runChaosBench(o: ChaosBenchOptions): Promise<ChaosRun[]> {
   for (const [k, v] of [['programs', o.programs], ['calls', o.calls], ['repeats', o.repeats]] as const) {
     if (!Number.isSafeInteger(v) || v < 1) throw new ConfigError(`--${k} ${v}: expected an integer >= 1`);
   }
+  if (o.target !== 'nats' && o.target !== 'scheduler' && o.target !== 'engine') throw new ConfigError(`--target ${String(o.target)}: expected nats, scheduler or engine`);
   const runs: ChaosRun[] = [];
   for (let r = 0; r < o.repeats; r++) {
+    if (o.target !== 'nats') {
+      runs.push(await processChaos(o, r));
+      continue;
+    }
     const cluster = await startNatsCluster({ binary: ensureNatsServer(o.log) });
     const servers = cluster.urls[0] as string;
     let scheduler: RunningScheduler | null = null;
@@ -80,7 +95,8 @@ export async function runChaosBench(o: ChaosBenchOptions): Promise<ChaosRun[]> {
         }
       }
       for (const id of ['engine-0', 'engine-1']) engines.push(await startEngine({ ...DEFAULT_ENGINE_SERVICE, servers, engineId: id, speed: 40 }));
-      client = await AutellixClient.connect({ servers });
+      let drops = 0;
+      client = await AutellixClient.connect({ servers, onError: (e, ctx) => (ctx.startsWith('dropped message') && String(e).endsWith('call.result') ? drops++ : undefined) });
       const jsm = await jetstreamManager(admin);
       for (const name of [intakeStreamName(), `KV_${processTableBucket()}`]) {
         for (let i = 0; i < 20 && (await jsm.streams.info(name)).cluster?.leader === 'n0'; i++) {
@@ -89,38 +105,17 @@ export async function runChaosBench(o: ChaosBenchOptions): Promise<ChaosRun[]> {
         }
       }
       await new Promise((res) => setTimeout(res, 800)); // heartbeats
-      const completions: number[] = [];
-      const failures: string[] = [];
       const t0 = performance.now();
-      const c = client;
-      const run = Promise.all(
-        Array.from({ length: o.programs }, async (_, i) => {
-          await new Promise((res) => setTimeout(res, i * 12));
-          try {
-            const s = await c.openSession({ sessionId: `chaos-${r}-${i}`, timeoutMs: 30_000 });
-            let parent: string | null = null;
-            for (let j = 0; j < o.calls; j++) {
-              const callId = `c${j}`;
-              await s.call({ promptTokens: 64, maxTokens: 20, callId, stream: false, timeoutMs: 60_000, ...(parent === null ? {} : { parents: [parent] }) }).result;
-              completions.push(performance.now() - t0);
-              parent = callId;
-            }
-            await s.close({ timeoutMs: 30_000 });
-          } catch (err) {
-            failures.push((err as Error).message);
-          }
-        }),
-      );
+      const w = workload(client, o, `chaos-${r}`, t0);
       await new Promise((res) => setTimeout(res, o.killAfterMs));
       const leader = (await jsm.streams.info(intakeStreamName())).cluster?.leader ?? 'n1';
       await admin.close();
       const killedAt = performance.now() - t0;
       cluster.nodes[Number(leader.slice(1))]?.kill();
-      await run;
+      await w.done;
+      const { failures } = w;
       const wall = (performance.now() - t0) / 1000;
-      const after = completions.filter((t) => t >= killedAt).sort((a, b) => a - b);
-      let gap = (after[0] ?? killedAt) - killedAt;
-      for (let i = 1; i < after.length; i++) gap = Math.max(gap, (after[i] as number) - (after[i - 1] as number));
+      const gap = longestGap(w.completions, killedAt);
       const submitted = o.programs * o.calls;
       const ran = engines.reduce((n, e) => n + e.actor.counters.completed, 0);
       const row: ChaosRun = {
@@ -131,10 +126,14 @@ export async function runChaosBench(o: ChaosBenchOptions): Promise<ChaosRun[]> {
         callsSubmitted: submitted,
         callsRunTwice: Math.max(0, ran - (submitted - failures.length * o.calls)),
         recoveryMs: gap,
+        inFlightRecoveryMs: inFlightRecovery(w.spans, killedAt),
+        repliesAfterSettle: drops,
         wallSeconds: wall,
       };
       runs.push(row);
-      o.log(`run ${r + 1}: killed ${leader} at ${(killedAt / 1000).toFixed(2)} s; ${row.programsFailed} programs failed, ${row.callsRunTwice} calls run twice, recovery ${gap.toFixed(0)} ms`);
+      o.log(
+        `run ${r + 1}: killed ${leader} at ${(killedAt / 1000).toFixed(2)} s; ${row.programsFailed} programs failed, ${row.callsRunTwice} calls run twice, ${drops} second results, no completion for ${gap.toFixed(0)} ms, calls in flight done ${row.inFlightRecoveryMs.toFixed(0)} ms after the kill`,
+      );
     } finally {
       await client?.close();
       for (const e of engines) await e.stop();
@@ -145,4 +144,111 @@ export async function runChaosBench(o: ChaosBenchOptions): Promise<ChaosRun[]> {
   mkdirSync(o.out, { recursive: true });
   writeFileSync(join(o.out, 'chaos.json'), `${JSON.stringify({ programs: o.programs, calls: o.calls, runs }, null, 2)}\n`);
   return runs;
+}
+
+/** Runs `programs` chains of `calls` calls from `i * 12` ms on; completion times (ms since `t0`) and failure messages. */
+function workload(client: AutellixClient, o: ChaosBenchOptions, tag: string, t0: number): { done: Promise<void>; completions: number[]; spans: [number, number][]; failures: string[] } {
+  const completions: number[] = [];
+  const spans: [number, number][] = [];
+  const failures: string[] = [];
+  const done = Promise.all(
+    Array.from({ length: o.programs }, async (_, i) => {
+      await new Promise((res) => setTimeout(res, i * 12));
+      try {
+        const s = await client.openSession({ sessionId: `${tag}-${i}`, timeoutMs: 30_000 });
+        let parent: string | null = null;
+        for (let j = 0; j < o.calls; j++) {
+          const callId = `c${j}`;
+          const submitted = performance.now() - t0;
+          await s.call({ promptTokens: 64, maxTokens: 20, callId, stream: false, timeoutMs: 60_000, ...(parent === null ? {} : { parents: [parent] }) }).result;
+          const at = performance.now() - t0;
+          completions.push(at);
+          spans.push([submitted, at]);
+          parent = callId;
+        }
+        await s.close({ timeoutMs: 30_000 });
+      } catch (err) {
+        failures.push((err as Error).message);
+      }
+    }),
+  ).then(() => undefined);
+  return { done, completions, spans, failures };
+}
+
+/** For calls submitted before `at` and completed after it, the longest time from `at` to completion (ms). */
+function inFlightRecovery(spans: readonly [number, number][], at: number): number {
+  let worst = 0;
+  for (const [from, to] of spans) if (from < at && to >= at) worst = Math.max(worst, to - at);
+  return worst;
+}
+
+/** Longest stretch without a completion from `from` on (ms). */
+function longestGap(completions: readonly number[], from: number): number {
+  const after = completions.filter((t) => t >= from).sort((a, b) => a - b);
+  let gap = (after[0] ?? from) - from;
+  for (let i = 1; i < after.length; i++) gap = Math.max(gap, (after[i] as number) - (after[i - 1] as number));
+  return gap;
+}
+
+/**
+ * Kill -9 of the scheduler (restarted at once on the same stream and table) or of one of two
+ * engines (its calls are placed again on the other), each a process of its own on one
+ * nats-server, mid-run.
+ */
+async function processChaos(o: ChaosBenchOptions, r: number): Promise<ChaosRun> {
+  const server = await startNatsServer({ binary: ensureNatsServer(o.log) });
+  const procs: ServiceProcess[] = [];
+  const schedulerArgs = ['--nats', server.url, '--policy', 'plas', '--metrics-port', '0'];
+  const spawnScheduler = (): ServiceProcess => spawnService({ script: SCHEDULER_MAIN, args: schedulerArgs, readyPattern: /serving on/ });
+  let client: AutellixClient | null = null;
+  try {
+    let scheduler = spawnScheduler();
+    procs.push(scheduler);
+    await scheduler.ready;
+    const engines = ['engine-0', 'engine-1'].map((id) =>
+      spawnService({ script: ENGINE_MAIN, args: ['--nats', server.url, '--id', id, '--speed', '40', '--metrics-port', 'off'], readyPattern: /serving on/ }),
+    );
+    procs.push(...engines);
+    await Promise.all(engines.map((e) => e.ready));
+    await new Promise((res) => setTimeout(res, 800));
+    let drops = 0;
+    client = await AutellixClient.connect({ servers: server.url, onError: (e, ctx) => (ctx.startsWith('dropped message') && String(e).endsWith('call.result') ? drops++ : undefined) });
+    const t0 = performance.now();
+    const w = workload(client, o, `chaos-${o.target}-${r}`, t0);
+    await new Promise((res) => setTimeout(res, o.killAfterMs));
+    const killedAt = performance.now() - t0;
+    let killed: string;
+    if (o.target === 'scheduler') {
+      await scheduler.kill();
+      scheduler = spawnScheduler();
+      procs.push(scheduler);
+      await scheduler.ready;
+      killed = 'scheduler (restarted)';
+    } else {
+      await (engines[1] as ServiceProcess).kill();
+      killed = 'engine-1';
+    }
+    await w.done;
+    const row: ChaosRun = {
+      killed,
+      killedAtMs: killedAt,
+      programsFailed: w.failures.length,
+      failures: w.failures.slice(0, 5),
+      callsSubmitted: o.programs * o.calls,
+      // Engines run in their own processes here: not counted (a second result shows in repliesAfterSettle).
+      callsRunTwice: null,
+      recoveryMs: longestGap(w.completions, killedAt),
+      inFlightRecoveryMs: inFlightRecovery(w.spans, killedAt),
+      repliesAfterSettle: drops,
+      wallSeconds: (performance.now() - t0) / 1000,
+    };
+    o.log(
+      `run ${r + 1}: killed ${killed} at ${(killedAt / 1000).toFixed(2)} s; ${row.programsFailed} programs failed, ${drops} second results, no completion for ${row.recoveryMs.toFixed(0)} ms, calls in flight done ${row.inFlightRecoveryMs.toFixed(0)} ms after the kill`,
+    );
+    return row;
+  } finally {
+    await client?.close();
+    for (const p of procs.reverse()) await p.stop();
+    await server.stop();
+  }
 }

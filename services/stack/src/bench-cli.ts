@@ -81,11 +81,13 @@ if (argv[0] === 'intake') {
       calls: { type: 'string', default: '3' },
       repeats: { type: 'string', default: '5' },
       'kill-after-ms': { type: 'string', default: '1500' },
+      target: { type: 'string', default: 'nats' },
       out: { type: 'string', default: 'bench-out/chaos' },
     },
   });
   const runs = await orUsageError('chaos', () =>
     runChaosBench({
+      target: values.target as 'nats' | 'scheduler' | 'engine',
       programs: Number(values.programs),
       calls: Number(values.calls),
       repeats: Number(values.repeats),
@@ -95,8 +97,9 @@ if (argv[0] === 'intake') {
     }),
   );
   const lost = runs.reduce((n, r) => n + r.programsFailed, 0);
-  const twice = runs.reduce((n, r) => n + r.callsRunTwice, 0);
-  console.log(`\n${runs.length} runs: ${lost} programs lost, ${twice} calls run twice; recovery ${runs.map((r) => `${(r.recoveryMs / 1000).toFixed(1)} s`).join(', ')}\nwrote ${values.out}/chaos.json`);
+  const twice = runs.reduce((n, r) => n + (r.callsRunTwice ?? 0), 0);
+  const late = runs.reduce((n, r) => n + r.repliesAfterSettle, 0);
+  console.log(`\n${runs.length} runs: ${lost} programs lost, ${twice} calls run twice, ${late} second results (dropped by the client); recovery ${runs.map((r) => `${(r.recoveryMs / 1000).toFixed(1)} s`).join(', ')}\nwrote ${values.out}/chaos.json`);
 } else if (argv[0] === 'load') {
   const { values } = parseArgs({
     args: argv.slice(1),

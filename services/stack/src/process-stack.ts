@@ -4,8 +4,8 @@ import { spawnService, startNatsServer } from '@autellix/testkit';
 import { ensureNatsServer } from './ensure-nats-server.ts';
 import type { LocalStackOptions } from './local-stack.ts';
 
-const SCHEDULER_MAIN = fileURLToPath(new URL('../../scheduler/src/main.ts', import.meta.url));
-const ENGINE_MAIN = fileURLToPath(new URL('../../engine/src/main.ts', import.meta.url));
+export const SCHEDULER_MAIN = fileURLToPath(new URL('../../scheduler/src/main.ts', import.meta.url));
+export const ENGINE_MAIN = fileURLToPath(new URL('../../engine/src/main.ts', import.meta.url));
 
 /**
  * The local stack's settings that apply to separate processes (no in-process overrides), and
