@@ -8,3 +8,4 @@ export type { Env } from './tracing-env.ts';
 export { tracesEnabled } from './tracing-env.ts';
 export type { MetricsServer } from './metrics-server.ts';
 export { startMetricsServer } from './metrics-server.ts';
+export { readCounter, readGauge } from './scrape-metrics.ts';

@@ -1,4 +1,5 @@
-import { Counter, Gauge, Registry } from 'prom-client';
+import { readCounter, readGauge } from '@autellix/telemetry';
+import { Counter, Registry } from 'prom-client';
 
 /** What the gateway's metrics read at each scrape. */
 export interface GatewayMetricsSource {
@@ -17,17 +18,7 @@ export interface GatewayMetricsSource {
  */
 export function gatewayMetrics(source: GatewayMetricsSource): Registry {
   const r = new Registry();
-  const counter = (name: string, help: string, read: () => number): void => {
-    new Counter({
-      name,
-      help,
-      registers: [r],
-      collect() {
-        this.reset();
-        this.inc(read());
-      },
-    });
-  };
+  const counter = (name: string, help: string, read: () => number): void => readCounter(r, name, help, read);
   const c = source.counters;
   counter('autellix_gateway_requests_total', 'HTTP requests received, any path.', () => c.requests);
   counter('autellix_gateway_completions_total', 'Completion requests answered in full.', () => c.completed);
@@ -47,21 +38,7 @@ export function gatewayMetrics(source: GatewayMetricsSource): Registry {
       }
     },
   });
-  new Gauge({
-    name: 'autellix_gateway_requests_in_flight',
-    help: 'Completion requests in flight.',
-    registers: [r],
-    collect() {
-      this.set(source.inFlight());
-    },
-  });
-  new Gauge({
-    name: 'autellix_gateway_sessions_held',
-    help: 'Program sessions the gateway holds open.',
-    registers: [r],
-    collect() {
-      this.set(source.sessions());
-    },
-  });
+  readGauge(r, 'autellix_gateway_requests_in_flight', 'Completion requests in flight.', source.inFlight);
+  readGauge(r, 'autellix_gateway_sessions_held', 'Program sessions the gateway holds open.', source.sessions);
   return r;
 }

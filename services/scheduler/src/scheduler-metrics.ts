@@ -1,4 +1,5 @@
 import type { CallRecord } from '@autellix/core';
+import { readCounter, readGauge } from '@autellix/telemetry';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { CallEnd } from './call-traces.ts';
 import type { SchedulerActor, SchedulerObserver } from './scheduler-actor.ts';
@@ -8,19 +9,6 @@ interface ProgramMark {
   readonly firstArrivalMs: number;
   lastDoneMs: number;
   tokens: number;
-}
-
-/** A counter whose value is read from the actor at each scrape. */
-function readCounter(registry: Registry, name: string, help: string, read: () => number): void {
-  new Counter({
-    name,
-    help,
-    registers: [registry],
-    collect() {
-      this.reset();
-      this.inc(read());
-    },
-  });
 }
 
 /**
@@ -45,14 +33,7 @@ export class SchedulerMetrics implements SchedulerObserver {
   constructor(actor: SchedulerActor) {
     const r = this.registry;
     const c = actor.counters;
-    new Gauge({
-      name: 'autellix_scheduler_sessions_open',
-      help: 'Program sessions open in the process table.',
-      registers: [r],
-      collect() {
-        this.set(actor.core.programs.size);
-      },
-    });
+    readGauge(r, 'autellix_scheduler_sessions_open', 'Program sessions open in the process table.', () => actor.core.programs.size);
     new Gauge({
       name: 'autellix_scheduler_calls',
       help: 'Active calls by priority queue level and phase (queued, running, preempted).',

@@ -89,17 +89,23 @@ export async function runTracingBench(o: TracingBenchOptions): Promise<TracingBe
   for (const mode of modes) {
     let sink: ServiceProcess | null = null;
     let clientTracing: Tracing | null = null;
-    const saved = process.env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT;
+    let env: Record<string, string> | undefined;
     if (mode === 'on') {
       sink = spawnService({ script: SINK_MAIN, args: [], readyPattern: /otlp sink listening on/ });
       await sink.ready;
       const url = (sink.lines.find((l) => l.includes('listening on')) ?? '').split(' ').at(-1) ?? '';
-      process.env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT = url; // inherited by the service processes
+      env = { OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: url };
       clientTracing = startTracing({ serviceName: 'autellix-client', url });
     }
-    const stack = await startProcessStack({ engines: 1, speed: 1000, policy: 'plas', balancer: 'autellix', profile: 'llama3.1-8b-a100', log: () => {} });
-    if (saved === undefined) delete process.env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT;
-    else process.env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT = saved;
+    const stack = await startProcessStack({
+      engines: 1,
+      speed: 1000,
+      policy: 'plas',
+      balancer: 'autellix',
+      profile: 'llama3.1-8b-a100',
+      log: () => {},
+      ...(env === undefined ? {} : { env }),
+    });
     try {
       await new Promise((r) => setTimeout(r, 600)); // the engine's first heartbeat
       const client = await AutellixClient.connect({ servers: stack.url, ...(clientTracing === null ? {} : { tracer: clientTracing.tracer }) });

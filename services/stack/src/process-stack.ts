@@ -14,6 +14,8 @@ export const ENGINE_MAIN = fileURLToPath(new URL('../../engine/src/main.ts', imp
  */
 export type ProcessStackOptions = Pick<LocalStackOptions, 'engines' | 'speed' | 'policy' | 'balancer' | 'profile' | 'log'> & {
   readonly engineArgs?: (index: number) => readonly string[];
+  /** Variables added to the scheduler's and engines' environment (e.g. OTEL_*). */
+  readonly env?: Readonly<Record<string, string>>;
 };
 
 /** The local system with every service in its own process (as deployed), on a private nats-server. */
@@ -41,6 +43,7 @@ export async function startProcessStack(o: ProcessStackOptions): Promise<Process
       script: SCHEDULER_MAIN,
       args: ['--nats', server.url, '--policy', o.policy, '--balancer', o.balancer, '--metrics-port', '0'],
       readyPattern: /serving on/,
+      ...(o.env === undefined ? {} : { env: o.env }),
     });
     children.push(scheduler);
     await scheduler.ready;
@@ -50,6 +53,7 @@ export async function startProcessStack(o: ProcessStackOptions): Promise<Process
         script: ENGINE_MAIN,
         args: ['--nats', server.url, '--id', `engine-${i}`, ...(o.engineArgs?.(i) ?? ['--speed', String(o.speed), '--profile', o.profile])],
         readyPattern: /serving on/,
+        ...(o.env === undefined ? {} : { env: o.env }),
       });
       children.push(e);
       engines.push(e);

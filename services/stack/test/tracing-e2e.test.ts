@@ -80,6 +80,9 @@ describe('tracing: one trace per program across client, scheduler and engine', (
     }
     for (const t of Object.values(tracing)) await t.flush();
     expect(receiver.rejected).toEqual([]);
+    // Every span the services opened for these programs was ended.
+    expect(stack.scheduler.actor.traces.open).toEqual({ programs: 0, calls: 0 });
+    expect(stack.engines[0]?.actor.traces.open).toBe(0);
     const spans = receiver.spans;
 
     for (const program of ['trace-long', 'trace-short']) {
