@@ -28,27 +28,58 @@ export interface BatchPlan {
 }
 
 /**
- * Strict-priority batch rebuild (the paper's rule): walk the candidates in priority order and
- * take each while it fits; stop at the first that does not, so no lower-priority call jumps a
- * higher one. Running calls not taken are preempted. `ordered` must already be sorted, best
- * first; the sort (and its tie-break) belongs to the policy. An empty `ordered` gives an empty plan.
+ * The strict-priority rule one candidate at a time, for callers that walk their candidates
+ * without building a list (the simulated engine's hot path). Offer candidates best first: each
+ * is taken while it fits; the first that does not closes the batch, and every later offer is
+ * refused, so no lower-priority call jumps a higher one. Allocation-free; `reset` reuses it.
+ */
+export class StrictBatchFill {
+  private maxSeqs = 0;
+  private maxBlocks = 0;
+  private seqs = 0;
+  private blocks = 0;
+  private open = false;
+
+  /** Starts a new batch within `budget`. */
+  reset(budget: BatchBudget): void {
+    this.maxSeqs = budget.maxSeqs;
+    this.maxBlocks = budget.blocks;
+    this.seqs = 0;
+    this.blocks = 0;
+    this.open = true;
+  }
+
+  /** False once a candidate was refused (or before the first `reset`). */
+  get isOpen(): boolean {
+    return this.open;
+  }
+
+  /** Offers the next candidate, needing `blocksNeeded` KV blocks; true when it is in the batch. */
+  offer(blocksNeeded: number): boolean {
+    if (this.open && this.seqs < this.maxSeqs && this.blocks + blocksNeeded <= this.maxBlocks) {
+      this.seqs += 1;
+      this.blocks += blocksNeeded;
+      return true;
+    }
+    this.open = false;
+    return false;
+  }
+}
+
+/**
+ * Strict-priority batch rebuild (the paper's rule, `StrictBatchFill`) over a candidate list:
+ * running calls not taken are preempted. `ordered` must already be sorted, best first; the sort
+ * (and its tie-break) belongs to the policy. An empty `ordered` gives an empty plan.
  */
 export function rebuildBatch(ordered: readonly BatchCandidate[], budget: BatchBudget): BatchPlan {
   const keep: CallKey[] = [];
   const admit: CallKey[] = [];
   const preempt: CallKey[] = [];
-  let seqs = 0;
-  let blocks = 0;
-  let open = true;
+  const fill = new StrictBatchFill();
+  fill.reset(budget);
   for (const c of ordered) {
-    if (open && seqs < budget.maxSeqs && blocks + c.blocksNeeded <= budget.blocks) {
-      seqs += 1;
-      blocks += c.blocksNeeded;
-      (c.running ? keep : admit).push(c.key);
-    } else {
-      open = false;
-      if (c.running) preempt.push(c.key);
-    }
+    if (fill.offer(c.blocksNeeded)) (c.running ? keep : admit).push(c.key);
+    else if (c.running) preempt.push(c.key);
   }
   return { keep, admit, preempt };
 }

@@ -35,8 +35,17 @@ export interface Policy {
   readonly usesRank: boolean;
   /** Level a new call enters. */
   startLevel(program: ProgramRow, queues: QueueConfig): number;
-  /** Secondary key within a level (smaller first). */
-  orderKey(call: CallRecord, program: ProgramRow): number;
+  /**
+   * True when `orderKey` reads the program row. When false the core does not look the row up
+   * and passes `undefined`, so comparing two calls costs no map lookups.
+   */
+  readonly keyReadsProgram: boolean;
+  /**
+   * Secondary key within a level (smaller first). `program` is the call's row, or undefined when
+   * `keyReadsProgram` is false or the program is no longer open; a key that needs a missing row
+   * is NaN, which sorts last.
+   */
+  orderKey(call: CallRecord, program: ProgramRow | undefined): number;
   /** The program's new scalar once `call` has completed (its `service` is final). */
   foldCompleted(program: ProgramRow, call: CallRecord): number;
 }
@@ -51,6 +60,7 @@ export const fcfsPolicy: Policy = {
   antiStarvation: false,
   usesRank: false,
   startLevel: () => 0,
+  keyReadsProgram: false,
   orderKey: (call) => call.arrival,
   foldCompleted: keepScalar,
 };
@@ -63,6 +73,7 @@ export const mlfqPolicy: Policy = {
   antiStarvation: true,
   usesRank: false,
   startLevel: () => 0,
+  keyReadsProgram: false,
   orderKey: (call) => call.seq,
   foldCompleted: keepScalar,
 };
@@ -75,6 +86,7 @@ export const plasPolicy: Policy = {
   antiStarvation: true,
   usesRank: false,
   startLevel: (program, queues) => queueForScalar(queues, program.scalar),
+  keyReadsProgram: false,
   orderKey: (call) => call.seq,
   foldCompleted: (program, call) => program.scalar + call.service,
 };
@@ -87,6 +99,7 @@ export const atlasPolicy: Policy = {
   antiStarvation: true,
   usesRank: false,
   startLevel: (program, queues) => queueForScalar(queues, program.scalar),
+  keyReadsProgram: false,
   orderKey: (call) => call.seq,
   foldCompleted: (program, call) => Math.max(program.scalar, call.startScalar + call.service),
 };
@@ -99,7 +112,8 @@ export const programFcfsPolicy: Policy = {
   antiStarvation: false,
   usesRank: false,
   startLevel: () => 0,
-  orderKey: (_call, program) => program.arrival,
+  keyReadsProgram: true,
+  orderKey: (_call, program) => program?.arrival ?? Number.NaN,
   foldCompleted: keepScalar,
 };
 
@@ -111,7 +125,8 @@ export const srptPolicy: Policy = {
   antiStarvation: false,
   usesRank: false,
   startLevel: () => 0,
-  orderKey: (_call, program) => program.remainingWork,
+  keyReadsProgram: true,
+  orderKey: (_call, program) => program?.remainingWork ?? Number.NaN,
   foldCompleted: keepScalar,
 };
 
@@ -128,6 +143,7 @@ export const gittinsPolicy: Policy = {
   antiStarvation: false,
   usesRank: true,
   startLevel: () => 0,
+  keyReadsProgram: false,
   orderKey: (call) => -call.rank,
   foldCompleted: (program, call) => program.scalar + call.service,
 };

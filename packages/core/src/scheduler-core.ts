@@ -332,10 +332,10 @@ export class SchedulerCore {
    */
   compare(a: CallRecord, b: CallRecord): number {
     if (a.level !== b.level) return a.level - b.level;
-    const pa = this.programs.get(a.programId);
-    const pb = this.programs.get(b.programId);
-    const ka = orderable(pa ? this.policy.orderKey(a, pa) : Number.NaN);
-    const kb = orderable(pb ? this.policy.orderKey(b, pb) : Number.NaN);
+    const policy = this.policy;
+    const reads = policy.keyReadsProgram;
+    const ka = orderable(policy.orderKey(a, reads ? this.programs.get(a.programId) : undefined));
+    const kb = orderable(policy.orderKey(b, reads ? this.programs.get(b.programId) : undefined));
     if (ka !== kb) return ka < kb ? -1 : 1;
     return a.seq - b.seq;
   }

@@ -47,6 +47,17 @@ describe.each(policyNames)('policy %s (conformance)', (name) => {
     }
   });
 
+  it('reads the program row in its order key only when it says so', () => {
+    const { core, calls } = randomCalls(4, 14);
+    for (const call of calls) {
+      const row = core.programs.get(call.programId);
+      const withRow = policy.orderKey(call, row);
+      const without = policy.orderKey(call, undefined);
+      if (policy.keyReadsProgram) expect(without).toBeNaN();
+      else expect(Object.is(withRow, without)).toBe(true);
+    }
+  });
+
   it('uses seq as the final tie-break', () => {
     const core = makeCore(name, NO_STARVATION);
     core.openProgram('p', 0);

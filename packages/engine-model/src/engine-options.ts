@@ -35,8 +35,9 @@ export interface EngineOptions {
   /** Largest prompt plus output one call may have (tokens); longer calls are rejected at admission. */
   readonly maxContextTokens: number;
   /**
-   * Simulate a run of identical decode steps as one event (exact: runs end at the first
-   * completion, the next rebuild, or an `interrupt`). Off = one event per step.
+   * Simulate a run of steps whose batch cannot change as one event (exact: see
+   * `SimEngine.planRun`; runs end at the first completion, a demotion, an unstable rebuild, a
+   * due promotion, or an `interrupt`). Off = one event per step.
    */
   readonly macroSteps: boolean;
   readonly ablations: EngineAblations;

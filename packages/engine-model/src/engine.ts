@@ -1,17 +1,27 @@
-import type { BatchCandidate, EngineLoad, SchedulerCore } from '@autellix/core';
-import { CallPhase, ConfigError, rebuildBatch } from '@autellix/core';
+import type { EngineLoad, SchedulerCore } from '@autellix/core';
+import { CallPhase, ConfigError, StrictBatchFill } from '@autellix/core';
 import type { EngineCall, EngineCallSpec, EngineStats } from './engine-call.ts';
 import { EngineCallState } from './engine-call.ts';
 import type { EngineOptions } from './engine-options.ts';
 import { PreemptionMode, validateEngineOptions } from './engine-options.ts';
 import { PrefixCache } from './prefix-cache.ts';
+import { RunTable } from './run-table.ts';
 import type { EngineProfile } from './profile.ts';
 import { kvCapacityBlocks, swapSeconds } from './profile.ts';
 import { stepSeconds } from './step-time.ts';
 import type { StepShape } from './types.ts';
 
-/** Longest run of identical steps simulated as one event. */
+/** Longest run of steps simulated as one event. */
 const MAX_RUN_STEPS = 4096;
+
+/** Most demoted calls `sortRunning` moves one by one before it sorts the batch instead. */
+const MAX_REINSERT = 8;
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
+function emptyShape(): Mutable<StepShape> {
+  return { decodeSeqs: 0, decodeContextTokens: 0, prefillTokens: 0, prefillSeqs: 0, prefillAttentionPairs: 0 };
+}
 
 /**
  * A simulated GPU engine: continuous batching over the profile's cost model, driven by the
@@ -19,7 +29,7 @@ const MAX_RUN_STEPS = 4096;
  * returns its duration; `endStep(now)` applies it and returns the calls that finished.
  *
  * Batch rule: every `rebuildEverySteps` steps the batch is rebuilt in strict priority order
- * (`rebuildBatch`); between rebuilds, free slots are refilled from the head of the waiting
+ * (`StrictBatchFill`); between rebuilds, free slots are refilled from the head of the waiting
  * queue. Within a step, decodes take one token each and prefill chunks share what is left of
  * `maxBatchTokens`, in batch order. If KV runs out inside a step, cache is evicted first, then
  * the lowest-priority running call is preempted by recompute.
@@ -52,8 +62,13 @@ export class SimEngine {
   private stepSwapSeconds = 0;
   private stepDuration = 0;
   private stepping = false;
-  /** True when a running call changed level since the batch was last sorted. */
+  /** True when the batch needs a full re-sort (levels changed from outside). */
   private orderDirty = false;
+  /**
+   * Running calls whose rank fell (demoted) since the batch was last in order; `sortRunning`
+   * moves each to its place, or sorts in full when there are more than `MAX_REINSERT`.
+   */
+  private readonly moved: EngineCall[] = [];
   /** True when a waiting call changed level since the queue was last sorted. */
   private waitingDirty = false;
   /** True when waits must reach the core (anti-starvation can promote). */
@@ -66,11 +81,34 @@ export class SimEngine {
   private earliestPromotion = Number.POSITIVE_INFINITY;
   /** True when `earliestPromotion` must be recomputed (a waiting call's program changed). */
   private promotionStale = false;
-  /** Start, length in steps, first step time and per-step growth of the run in flight. */
+  /** Start and length in steps of the step or run in flight. */
   private stepStart = 0;
   private macroSteps = 1;
-  private firstStepSeconds = 0;
-  private stepGrowthSeconds = 0;
+  /** True when the step in flight was planned as a run (`planRun`): `table` and the calls' run fields hold its plan. */
+  private runPlanned = false;
+  /** Cumulative totals of the run in flight, step by step. */
+  private readonly table = new RunTable(MAX_RUN_STEPS);
+  /** The prefilling calls in batch order, as `planStep` left them for `planRun`. */
+  private readonly stream: EngineCall[] = [];
+  /** Scratch for `planStep`: the calls whose blocks grow this step. */
+  private readonly grow: EngineCall[] = [];
+  /**
+   * Decoders by free token slots in their blocks after the first step: `slots[s]` counts those
+   * with s slots (1..blockSize), `wideSlots` lists larger counts. A decoder with s slots needs
+   * ceil((k - s) / blockSize) more blocks after k steps.
+   */
+  private readonly slots: Int32Array;
+  private readonly wideSlots: number[] = [];
+  /** Fewest tokens any decoder has left to generate, and least quantum any has left (planStep). */
+  private seedLeft = 0;
+  private seedQuantum = 0;
+  /** The first step's shape, and scratch for the run's later steps. */
+  private readonly shape: Mutable<StepShape> = emptyShape();
+  private readonly runShape: Mutable<StepShape> = emptyShape();
+  /** Scratch for `rebuild`: the next batch, and the calls it preempts. */
+  private spare: EngineCall[] = [];
+  private readonly preempted: EngineCall[] = [];
+  private readonly fill = new StrictBatchFill();
   /** Reused for `endStep`'s result: valid until the next `endStep`. */
   private readonly doneBuffer: EngineCall[] = [];
   /** Calls with work in the current step. */
@@ -88,6 +126,7 @@ export class SimEngine {
     this.cache = new PrefixCache(profile.blockSize);
     this.tracksStarvation = core.policy.antiStarvation && core.config.starvation.beta !== null;
     this.capacityBlocks = options.ablations.unboundedKv ? Number.POSITIVE_INFINITY : kvCapacityBlocks(profile);
+    this.slots = new Int32Array(profile.blockSize + 1);
   }
 
   /** True while a step is in flight. */
@@ -138,6 +177,9 @@ export class SimEngine {
       execTime: 0,
       swapTime: 0,
       firstTokenAt: Number.NaN,
+      runFrom: 0,
+      streamAt: -1,
+      runDoneAt: 0,
     };
     this.core.setPhase(spec.rec, CallPhase.queued);
     this.insertWaiting(call);
@@ -146,16 +188,18 @@ export class SimEngine {
 
   /**
    * Plans the next step at `now` (rebuilding or refilling the batch) and returns its duration
-   * in seconds, or null when there is nothing to run (the engine goes idle).
+   * in seconds, or null when there is nothing to run (the engine goes idle). With
+   * `macroSteps`, the step may be the first of a run of steps simulated as one (`planRun`).
    */
   beginStep(now: number): number | null {
     if (this.stepping) throw new Error(`engine ${this.id}: beginStep while a step is in flight`);
     this.stepSwapSeconds = 0;
     this.refillBlocked = false;
     this.preemptedThisStep = false;
+    this.runPlanned = false;
     if (this.waiting.length === 0) {
       // Nothing can join or be preempted: a rebuild would only re-sort the batch.
-      if (this.orderDirty) this.sortRunning();
+      if (this.batchUnsorted) this.sortRunning();
       this.stepsSinceRebuild = 0;
     } else if (this.stepsSinceRebuild >= this.options.rebuildEverySteps || this.running.length === 0) {
       this.rebuild(now);
@@ -170,120 +214,188 @@ export class SimEngine {
     const swap = this.options.ablations.zeroSwapCost ? 0 : this.stepSwapSeconds;
     this.stepStart = now;
     this.macroSteps = 1;
-    this.firstStepSeconds = first + swap;
-    this.stepGrowthSeconds = 0;
-    if (this.options.macroSteps && swap === 0) this.extendRun(shape, first);
-    this.stepDuration = this.runSeconds(this.macroSteps);
+    this.stepDuration = first + swap;
+    if (this.options.macroSteps && swap === 0 && (this.options.chunkedPrefill || shape.prefillSeqs === 0)) {
+      this.planRun();
+    }
     this.stepping = true;
     return this.stepDuration;
   }
 
   /**
-   * Turns a step into a run of identical steps where that is exact. Two shapes repeat: a pure
-   * decode step, and (with chunked prefill) decodes plus one call's prefill chunk that fills the
-   * rest of the token budget, while that call has at least one more such chunk to go. The
-   * batch cannot change before its first completion, the prefilling call's last full chunk, an
-   * `interrupt`, or (while calls wait) the end of `stableSteps`. Each step reads D more context
-   * tokens (and the chunk attends to one chunk more) than the one before, and step time is
-   * linear in both, so step i takes first + i * growth.
+   * Extends the step `planStep` just laid out into a run of steps, simulated as one event, as
+   * far as that is exact. Within a run the batch's membership and order stay fixed: decoding
+   * calls take one token per step, and the prefilling calls form one stream, in batch order,
+   * that each step draws `maxBatchTokens` minus the decodes from (chunked prefill; without it a
+   * run holds decodes only). A call whose prompt completes emits its first token at that step's
+   * end and decodes from the next, so step shapes change from step to step; each step's time
+   * comes from the cost model. The run ends at the first of: a call's last token, the step that
+   * uses up a busy call's quantum (a demotion re-sorts the batch), the run's memory growth not
+   * fitting (it is halved until it does), `MAX_RUN_STEPS`, and, while calls wait, the next
+   * rebuild unless the batch is provably stable (`batchStable`), or the first step ending at or
+   * after a waiting call's anti-starvation promotion. `interrupt` can cut it shorter.
    */
-  private extendRun(shape: StepShape, first: number): void {
-    let k = MAX_RUN_STEPS;
-    let filler: EngineCall | null = null;
-    if (shape.prefillSeqs > 0) {
-      if (!this.options.chunkedPrefill || shape.prefillSeqs !== 1) return;
-      if (shape.prefillTokens !== this.options.maxBatchTokens - shape.decodeSeqs) return;
-      for (const c of this.running) if (c.chunk > 0) filler = c;
-      if (filler === null) return;
-      k = Math.floor((filler.prefillTarget - filler.computed) / filler.chunk);
+  private planRun(): void {
+    const o = this.options;
+    let limit = MAX_RUN_STEPS;
+    let due = Number.POSITIVE_INFINITY;
+    if (this.waiting.length > 0) {
+      if (!this.batchStable()) limit = Math.min(limit, o.rebuildEverySteps - this.stepsSinceRebuild);
+      else if (this.tracksStarvation) due = this.promotionBound();
     }
-    for (const c of this.running) {
-      if (!c.decoding) continue;
-      const left = c.spec.outputTokens - c.generated;
-      if (left < k) k = left;
+    if (this.seedLeft < limit) limit = this.seedLeft;
+    if (limit <= 1) return;
+    const core = this.core;
+    const quanta = core.config.queues.quanta;
+    const lastLevel = core.policy.demotes ? quanta.length - 1 : 0;
+    const share = core.config.serviceUnit === 'share';
+    const constant = o.ablations.constantStepSeconds;
+    const shape = this.shape;
+    let decodeSeqs = shape.decodeSeqs;
+    let context = shape.decodeContextTokens;
+    // Service from the run's start at which the first busy call uses up its quantum.
+    let demoteAt = this.seedQuantum;
+    const stream = this.stream;
+    const table = this.table;
+    table.clear();
+    let head = 0;
+    let drawn = 0;
+    let tailGrowth = Number.NaN;
+    let dt = 0;
+    while (table.length < limit) {
+      const j = table.length + 1;
+      let prefillTokens = 0;
+      let prefillSeqs = 0;
+      let pairs = 0;
+      let joinSeqs = 0;
+      let joinContext = 0;
+      let budget = o.maxBatchTokens - decodeSeqs;
+      while (head < stream.length && budget > 0) {
+        const c = stream[head] as EngineCall;
+        const done = drawn - c.streamAt;
+        const rem = c.prefillTarget - c.computed - done;
+        const chunk = Math.min(rem, budget);
+        if (c.runFrom === 0) {
+          c.runFrom = j;
+          const rec = c.spec.rec;
+          if (rec.level < lastLevel) {
+            const at = (table.service[j - 1] as number) + (quanta[rec.level] as number) - rec.levelService;
+            if (at < demoteAt) demoteAt = at;
+          }
+        }
+        pairs += chunk * (c.computed + done + chunk / 2);
+        budget -= chunk;
+        drawn += chunk;
+        prefillTokens += chunk;
+        prefillSeqs += 1;
+        if (chunk < rem) break;
+        c.runDoneAt = j;
+        joinSeqs += 1;
+        joinContext += c.prefillTarget;
+        // The prompt's last chunk emits a token; the call finishes when its output is all out.
+        const end = j + c.spec.outputTokens - c.generated - 1;
+        if (end < limit) limit = end;
+        head += 1;
+      }
+      if (prefillSeqs > 0 || Number.isNaN(tailGrowth)) {
+        const step = this.runShape;
+        step.decodeSeqs = decodeSeqs;
+        step.decodeContextTokens = context;
+        step.prefillTokens = prefillTokens;
+        step.prefillSeqs = prefillSeqs;
+        step.prefillAttentionPairs = pairs;
+        dt = constant !== null ? constant : stepSeconds(this.profile, step);
+        if (prefillSeqs === 0 && head >= stream.length) {
+          // Decodes only from here on: each step reads decodeSeqs more tokens of context than
+          // the one before, and step time is linear in that.
+          step.decodeContextTokens = context + decodeSeqs;
+          tailGrowth = constant !== null ? 0 : stepSeconds(this.profile, step) - dt;
+        }
+      } else {
+        dt += tailGrowth;
+      }
+      const busy = decodeSeqs + prefillSeqs;
+      table.push(dt, share ? dt / Math.max(1, busy) : dt, prefillTokens, busy);
+      if ((table.service[j] as number) >= demoteAt || this.stepStart + (table.seconds[j] as number) >= due) break;
+      context += decodeSeqs + joinContext;
+      decodeSeqs += joinSeqs;
     }
-    if (!(k > 1)) return;
-    const constant = this.options.ablations.constantStepSeconds;
-    if (constant === null) {
-      const chunk = filler === null ? 0 : filler.chunk;
-      const next: StepShape = {
-        ...shape,
-        decodeContextTokens: shape.decodeContextTokens + shape.decodeSeqs,
-        prefillAttentionPairs: shape.prefillAttentionPairs + chunk * chunk,
-      };
-      this.stepGrowthSeconds = stepSeconds(this.profile, next) - first;
+    // Memory: the run's growth is booked now but the cache is evicted for it only when the run
+    // ends (`endStep`), for the steps that actually ran: an interrupted run must not have
+    // evicted what a step-by-step engine would have kept. Eviction is in a fixed LRU order
+    // nothing in the run changes, so evicting the total at the end leaves the cache as
+    // step-by-step would. The calls' own `ownBlocks` keep the first step's value until the
+    // run ends (`blocksAt` gives any step's).
+    let k = table.length;
+    const room = this.freeBlocks() + this.cache.evictableBlocks;
+    let extra = this.runGrowth(k);
+    while (extra > room && k > 1) {
+      k = Math.floor(k / 2);
+      extra = this.runGrowth(k);
     }
-    // A demotion takes effect at the step that uses up the quantum (it re-sorts the batch, may
-    // let a waiting call outrank the demoted one, and restarts the level's service count), so
-    // the run stops there.
-    k = this.beforeDemotion(k);
-    if (this.waiting.length > 0) k = this.stableSteps(k);
-    if (!(k > 1)) return;
-    let extra = 0;
-    for (const c of this.running) {
-      if (!c.decoding) continue;
-      extra += this.blocksOf(c.computed + k - c.hit) - this.blocksOf(c.computed + 1 - c.hit);
-    }
-    // The run's growth is booked now but the cache is evicted for it only when the run ends
-    // (`endStep`), for the steps that actually ran: an interrupted run must not have evicted
-    // what a step-by-step engine would have kept. Eviction is in a fixed LRU order nothing in
-    // the run changes, so evicting the total at the end leaves the cache as step-by-step would.
-    if (extra > this.freeBlocks() + this.cache.evictableBlocks) return;
-    for (const c of this.running) if (c.decoding) c.ownBlocks = this.blocksOf(c.computed + k - c.hit);
+    if (extra > room) return;
+    table.length = k;
     this.ownBlocks += extra;
     this.macroSteps = k;
-  }
-
-  /** At most `k`, and no more steps than it takes any running call to use up its level's quantum. */
-  private beforeDemotion(k: number): number {
-    const core = this.core;
-    if (!core.policy.demotes) return k;
-    const quanta = core.config.queues.quanta;
-    // The most service any call can gain per step in this run is the last step's.
-    const lastStep = this.firstStepSeconds + this.stepGrowthSeconds * (k - 1);
-    const perStep = core.config.serviceUnit === 'share' ? lastStep / Math.max(1, this.activeCalls) : lastStep;
-    for (const c of this.running) {
-      const rec = c.spec.rec;
-      if (rec.level >= quanta.length - 1 || (c.chunk === 0 && !c.decoding)) continue;
-      const left = (quanta[rec.level] as number) - rec.levelService;
-      k = Math.min(k, Math.max(1, Math.ceil(left / perStep)));
-    }
-    return k;
+    this.stepDuration = table.seconds[k] as number;
+    this.runPlanned = true;
   }
 
   /**
-   * How many of the next `k` steps (at most) provably keep the batch as it is while
-   * calls wait. The batch is stable when no waiting call outranks its last call (a rebuild
-   * would then only refill), refilling already failed this step or the batch is full (during
-   * decode, memory and cached prefixes only shrink, so it fails again), no call was preempted
-   * for memory this step, no running call can use up its level's quantum before the last step
-   * (a demotion could let a waiting call outrank it), and no waiting call's anti-starvation
-   * promotion falls due before the last step ends. When any of that cannot be shown, the run
-   * stops at the next rebuild, as a step-by-step engine would.
+   * Blocks the running calls hold after the run's first `k` steps beyond what they held after
+   * its first: decoders by their free token slots (`slots`, `wideSlots`), the prefill stream
+   * call by call.
    */
-  private stableSteps(k: number): number {
-    const untilRebuild = Math.min(k, this.options.rebuildEverySteps - this.stepsSinceRebuild);
-    const worst = this.running[this.running.length - 1];
-    const head = this.waiting[0];
-    if (worst === undefined || head === undefined) return untilRebuild;
-    if (this.preemptedThisStep) return untilRebuild;
-    if (!this.refillBlocked && this.running.length < this.options.maxBatchSeqs) return untilRebuild;
-    const core = this.core;
-    if (core.compare(head.spec.rec, worst.spec.rec) < 0) return untilRebuild;
-    // Promotion: waits reach the core at rebuilds; the run ends at the first step end at or
-    // after the earliest moment a waiting call would be promoted.
-    if (this.tracksStarvation) {
-      const due = this.promotionBound();
-      let j = 1;
-      while (j < k && this.stepStart + this.runSeconds(j) < due) j += 1;
-      k = j;
+  private runGrowth(k: number): number {
+    const size = this.profile.blockSize;
+    let extra = 0;
+    const slots = this.slots;
+    for (let s = 1; s < k && s <= size; s++) {
+      const n = slots[s] as number;
+      if (n > 0) extra += n * Math.ceil((k - s) / size);
     }
-    return k;
+    for (const s of this.wideSlots) if (k > s) extra += Math.ceil((k - s) / size);
+    for (const c of this.stream) extra += this.blocksAt(c, k) - c.ownBlocks;
+    return extra;
   }
 
-  /** Seconds of the first `k` steps of the current run. */
+  /**
+   * Blocks call `c` holds after the first `j` steps of the run in flight, as a step-by-step
+   * engine would have reserved them (`ownBlocks` holds the first step's until the run ends).
+   */
+  private blocksAt(c: EngineCall, j: number): number {
+    const from = c.runFrom;
+    if (from === 0 || from > j) return c.ownBlocks;
+    let end: number;
+    if (c.streamAt < 0) {
+      end = c.computed + j;
+    } else if (c.runDoneAt === 0 || c.runDoneAt > j) {
+      end = c.computed + Math.min(c.prefillTarget - c.computed, (this.table.prefill[j] as number) - c.streamAt);
+    } else {
+      end = c.prefillTarget + j - c.runDoneAt;
+    }
+    return Math.max(c.ownBlocks, this.blocksOf(end - c.hit));
+  }
+
+  /**
+   * True when the steps after this one provably keep the batch as it is while calls wait: no
+   * waiting call outranks its last call (a rebuild would then only refill), refilling already
+   * failed this step or the batch is full (within a run, memory and cached prefixes only
+   * shrink, so it fails again), and no call was preempted for memory this step. Demotions and
+   * anti-starvation promotions, which change ranks, end the run where they fall (`planRun`).
+   */
+  private batchStable(): boolean {
+    const worst = this.running[this.running.length - 1];
+    const head = this.waiting[0];
+    if (worst === undefined || head === undefined) return true;
+    if (this.preemptedThisStep) return false;
+    if (!this.refillBlocked && this.running.length < this.options.maxBatchSeqs) return false;
+    return this.core.compare(head.spec.rec, worst.spec.rec) >= 0;
+  }
+
+  /** Seconds of the first `k` steps of the run in flight (`k` >= 1). */
   private runSeconds(k: number): number {
-    return k * this.firstStepSeconds + (this.stepGrowthSeconds * k * (k - 1)) / 2;
+    return this.runPlanned ? (this.table.seconds[k] as number) : this.stepDuration;
   }
 
   /**
@@ -293,18 +405,14 @@ export class SimEngine {
    */
   interrupt(now: number): number | null {
     if (!this.stepping || this.macroSteps <= 1) return null;
-    let j = 1;
-    while (j < this.macroSteps && this.stepStart + this.runSeconds(j) < now) j += 1;
+    const j = this.table.stepEndingBy(this.stepStart, now);
     if (j >= this.macroSteps) return null;
     this.macroSteps = j;
-    this.stepDuration = this.runSeconds(j);
+    this.table.length = j;
+    this.stepDuration = this.table.seconds[j] as number;
+    // Calls give back the blocks reserved for the steps that will not run.
     let sum = 0;
-    for (const c of this.running) {
-      // A prefilling call holds its whole prompt's reservation; decoding calls give back the
-      // blocks reserved for the steps that will not run.
-      if (c.decoding) c.ownBlocks = this.blocksOf(c.computed + j - c.hit);
-      sum += c.ownBlocks;
-    }
+    for (const c of this.running) sum += this.blocksAt(c, j);
     this.ownBlocks = sum;
     return this.stepStart + this.stepDuration;
   }
@@ -322,7 +430,7 @@ export class SimEngine {
    */
   arrivalChangesRun(c: EngineCall): boolean {
     if (!this.stepping || this.macroSteps <= 1) return true;
-    if (this.preemptedThisStep || this.orderDirty || this.waitingDirty) return true;
+    if (this.preemptedThisStep || this.batchUnsorted || this.waitingDirty) return true;
     const core = this.core;
     if (core.policy.clairvoyant) return true;
     const worst = this.running[this.running.length - 1];
@@ -358,7 +466,8 @@ export class SimEngine {
     if (c.chunk > 0 || c.decoding) this.activeCalls = Math.max(0, this.activeCalls - 1);
     c.chunk = 0;
     c.decoding = false;
-    this.ownBlocks -= c.ownBlocks;
+    // Within a run a call's share of the engine's blocks is what the run booked for it.
+    this.ownBlocks -= this.stepping && this.runPlanned ? this.blocksAt(c, this.macroSteps) : c.ownBlocks;
     c.ownBlocks = 0;
     this.cache.release(c.pins);
     c.pins = [];
@@ -375,12 +484,21 @@ export class SimEngine {
     if (k > 1) this.trimToCapacity();
     this.stats.steps += k;
     this.stats.busySeconds += dt;
-    this.stats.batchSeqSum += this.activeCalls * k;
     if (this.waiting.length > this.stats.maxWaiting) this.stats.maxWaiting = this.waiting.length;
     this.stepsSinceRebuild += k;
-    const share = this.core.config.serviceUnit === 'share' ? dt / Math.max(1, this.activeCalls) : dt;
     const done = this.doneBuffer;
     done.length = 0;
+    if (this.runPlanned) this.applyRun(now, done);
+    else this.applyStep(now, done);
+    for (const c of done) this.finish(c);
+    return done;
+  }
+
+  /** `endStep` for a single step planned by `planStep` alone (the calls' `chunk` and `decoding`). */
+  private applyStep(now: number, done: EngineCall[]): void {
+    const dt = this.stepDuration;
+    this.stats.batchSeqSum += this.activeCalls;
+    const share = this.core.config.serviceUnit === 'share' ? dt / Math.max(1, this.activeCalls) : dt;
     let kept = 0;
     for (const c of this.running) {
       c.execTime += dt;
@@ -388,23 +506,70 @@ export class SimEngine {
         this.running[kept++] = c;
         continue;
       }
-      if (this.core.addService(c.spec.rec, share) !== null) this.orderDirty = true;
+      const demoted = this.core.addService(c.spec.rec, share) !== null;
       if (c.chunk > 0) {
-        c.computed += c.chunk * k;
-        this.stats.prefillTokens += c.chunk * k;
+        c.computed += c.chunk;
+        this.stats.prefillTokens += c.chunk;
         c.chunk = 0;
         if (c.computed >= c.prefillTarget) this.emitToken(c, now, 1);
       } else {
         c.decoding = false;
-        c.computed += k;
-        this.emitToken(c, now, k);
+        c.computed += 1;
+        this.emitToken(c, now, 1);
       }
       if (c.generated >= c.spec.outputTokens) done.push(c);
-      else this.running[kept++] = c;
+      else {
+        this.running[kept++] = c;
+        if (demoted) this.moved.push(c);
+      }
     }
     this.running.length = kept;
-    for (const c of done) this.finish(c);
-    return done;
+  }
+
+  /** `endStep` for a run planned by `planRun` (the calls' run fields and `table`). */
+  private applyRun(now: number, done: EngineCall[]): void {
+    const k = this.macroSteps;
+    const table = this.table;
+    const dt = this.stepDuration;
+    this.stats.batchSeqSum += table.busyCalls[k] as number;
+    const serviceK = table.service[k] as number;
+    let kept = 0;
+    for (const c of this.running) {
+      c.execTime += dt;
+      c.chunk = 0;
+      c.decoding = false;
+      c.ownBlocks = this.blocksAt(c, k);
+      const from = c.runFrom;
+      c.runFrom = 0;
+      if (from === 0 || from > k) {
+        this.running[kept++] = c;
+        continue;
+      }
+      const demoted = this.core.addService(c.spec.rec, serviceK - (table.service[from - 1] as number)) !== null;
+      if (c.streamAt < 0) {
+        c.computed += k;
+        this.emitToken(c, now, k);
+      } else {
+        const tokens = Math.min(c.prefillTarget - c.computed, (table.prefill[k] as number) - c.streamAt);
+        c.computed += tokens;
+        this.stats.prefillTokens += tokens;
+        if (c.computed >= c.prefillTarget) {
+          // The prompt's last chunk ran in step runDoneAt and gave the first token; decodes follow.
+          const at = c.runDoneAt;
+          this.emitToken(c, this.stepStart + (table.seconds[at] as number), 1);
+          if (k > at) {
+            c.computed += k - at;
+            this.emitToken(c, now, k - at);
+          }
+        }
+      }
+      if (c.generated >= c.spec.outputTokens) done.push(c);
+      else {
+        this.running[kept++] = c;
+        if (demoted) this.moved.push(c);
+      }
+    }
+    this.running.length = kept;
   }
 
   private emitToken(c: EngineCall, now: number, tokens: number): void {
@@ -497,11 +662,50 @@ export class SimEngine {
     return this.core.addWait(c.spec.rec, w) !== null;
   }
 
-  /** Re-sorts the running batch by priority (after demotions, when no rebuild is needed). */
+  /** True when the batch is not known to be in priority order. */
+  private get batchUnsorted(): boolean {
+    return this.orderDirty || this.moved.length > 0;
+  }
+
+  /**
+   * Puts the running batch back in priority order: the demoted calls are moved to their places
+   * (the order is total, so this gives exactly what a sort would), or, after an outside change
+   * or many demotions, the batch is sorted.
+   */
   private sortRunning(): void {
     const core = this.core;
-    this.running.sort((a, b) => core.compare(a.spec.rec, b.spec.rec));
+    const moved = this.moved;
+    if (this.orderDirty || moved.length > MAX_REINSERT) {
+      this.running.sort((a, b) => core.compare(a.spec.rec, b.spec.rec));
+    } else {
+      for (const c of moved) {
+        const i = this.running.indexOf(c);
+        if (i < 0) continue;
+        this.running.splice(i, 1);
+        this.insertRunning(c);
+      }
+    }
+    moved.length = 0;
     this.orderDirty = false;
+  }
+
+  /** Inserts `c` into the batch, which must be in order, after every call it does not outrank. */
+  private insertRunning(c: EngineCall): void {
+    const core = this.core;
+    const running = this.running;
+    const last = running[running.length - 1];
+    if (last === undefined || core.compare(last.spec.rec, c.spec.rec) <= 0) {
+      running.push(c);
+      return;
+    }
+    let lo = 0;
+    let hi = running.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (core.compare((running[mid] as EngineCall).spec.rec, c.spec.rec) <= 0) lo = mid + 1;
+      else hi = mid;
+    }
+    running.splice(lo, 0, c);
   }
 
   /**
@@ -526,8 +730,13 @@ export class SimEngine {
       this.waiting.sort(byPriority);
       this.waitingDirty = false;
     }
-    if (this.orderDirty || this.core.policy.clairvoyant) this.running.sort(byPriority);
-    this.orderDirty = false;
+    if (this.core.policy.clairvoyant) {
+      this.running.sort(byPriority);
+      this.orderDirty = false;
+      this.moved.length = 0;
+    } else if (this.batchUnsorted) {
+      this.sortRunning();
+    }
     const worst = this.running[this.running.length - 1];
     const head = this.waiting[0];
     if (head === undefined) return;
@@ -537,52 +746,40 @@ export class SimEngine {
       this.refill(now);
       return;
     }
-    const budgetBlocks = this.capacityBlocks - this.cache.pinnedBlocks;
+    // The strict plan (`StrictBatchFill`) over the merge of the two sorted lists, walked as far
+    // as it can admit; every running call is still visited, to know which to preempt.
+    const fill = this.fill;
+    fill.reset({ maxSeqs: this.options.maxBatchSeqs, blocks: this.capacityBlocks - this.cache.pinnedBlocks });
     const running = this.running;
     const waiting = this.waiting;
-    const byKey = new Map<string, EngineCall>();
-    const candidates: BatchCandidate[] = [];
-    let used = 0;
-    let open = true;
+    const next = this.spare;
+    const preempted = this.preempted;
+    next.length = 0;
+    preempted.length = 0;
+    let admits = 0;
     let i = 0;
     let j = 0;
-    while (i < running.length || (open && j < waiting.length)) {
+    while (i < running.length || (fill.isOpen && j < waiting.length)) {
       const r = running[i];
-      const w = open ? waiting[j] : undefined;
-      let c: EngineCall;
+      const w = fill.isOpen ? waiting[j] : undefined;
       if (r !== undefined && (w === undefined || byPriority(r, w) <= 0)) {
-        c = r;
         i += 1;
+        if (fill.isOpen && fill.offer(this.blocksNeeded(r))) next.push(r);
+        else preempted.push(r);
       } else {
-        c = w as EngineCall;
         j += 1;
+        if (fill.offer(this.blocksNeeded(w as EngineCall))) admits += 1;
       }
-      byKey.set(c.spec.rec.key, c);
-      const need = open ? this.blocksNeeded(c) : Number.POSITIVE_INFINITY;
-      used += need;
-      if (used > budgetBlocks || candidates.length >= this.options.maxBatchSeqs) open = false;
-      candidates.push({ key: c.spec.rec.key, running: c.state === EngineCallState.running, blocksNeeded: need });
     }
-    const plan = rebuildBatch(candidates, { maxSeqs: this.options.maxBatchSeqs, blocks: budgetBlocks });
-    if (plan.admit.length === 0 && plan.preempt.length === 0) return;
-    const next: EngineCall[] = [];
-    for (const key of plan.keep) next.push(byKey.get(key) as EngineCall);
+    if (admits === 0 && preempted.length === 0) return;
+    this.spare = running;
     this.running = next;
     // Preempt first: the admitted calls need the memory the preempted ones give back.
-    const preempted: EngineCall[] = [];
-    for (const key of plan.preempt) {
-      const c = byKey.get(key) as EngineCall;
-      this.preempt(c, now);
-      preempted.push(c);
-    }
+    for (const c of preempted) this.preempt(c, now);
     // Admitted calls are the head of the sorted queue, in order.
     let admitted = 0;
-    for (const key of plan.admit) {
-      const c = byKey.get(key) as EngineCall;
-      if (!this.admit(c, now)) break;
-      admitted += 1;
-    }
-    this.waiting.splice(0, admitted);
+    while (admitted < admits && this.admit(waiting[admitted] as EngineCall, now)) admitted += 1;
+    waiting.splice(0, admitted);
     for (const c of preempted) this.insertWaiting(c);
     // The plan is an estimate (cache hits, block rounding): never leave the engine idle while a
     // call could run.
@@ -632,9 +829,9 @@ export class SimEngine {
     this.reportWait(c, now);
     c.state = EngineCallState.running;
     this.core.setPhase(c.spec.rec, CallPhase.running);
-    const last = this.running[this.running.length - 1];
-    if (last !== undefined && this.core.compare(c.spec.rec, last.spec.rec) < 0) this.orderDirty = true;
-    this.running.push(c);
+    if (this.moved.length > 0 && !this.orderDirty) this.sortRunning();
+    if (this.orderDirty) this.running.push(c);
+    else this.insertRunning(c);
     return true;
   }
 
@@ -684,15 +881,17 @@ export class SimEngine {
    * Decides this step's work: decodes first, then prefill chunks in batch order within the token
    * budget (whole prompts in prefill-only steps without chunked prefill). Reserves the KV the
    * step adds, preempting from the back of the batch when even eviction cannot make room.
+   * One pass over the batch; it also seeds `planRun` (`stream`, `seedLeft`, `seedQuantum` and
+   * the calls' run fields), so a run costs no second pass.
    */
-  private planStep(now: number): {
-    decodeSeqs: number;
-    decodeContextTokens: number;
-    prefillTokens: number;
-    prefillSeqs: number;
-    prefillAttentionPairs: number;
-  } {
-    if (this.orderDirty) this.sortRunning();
+  private planStep(now: number): StepShape {
+    if (this.batchUnsorted) this.sortRunning();
+    const chunked = this.options.chunkedPrefill;
+    const core = this.core;
+    const quanta = core.config.queues.quanta;
+    const lastLevel = core.policy.demotes ? quanta.length - 1 : 0;
+    const prefilling = this.stream;
+    const grow = this.grow;
     for (;;) {
       let decodeSeqs = 0;
       let decodeContextTokens = 0;
@@ -700,35 +899,57 @@ export class SimEngine {
       let prefillSeqs = 0;
       let prefillAttentionPairs = 0;
       let newBlocks = 0;
-      const chunked = this.options.chunkedPrefill;
-      let anyPrefill = false;
-      if (!chunked) {
-        for (const c of this.running) {
-          if (c.computed < c.prefillTarget) {
-            anyPrefill = true;
-            break;
-          }
-        }
-      }
-      let budget = this.options.maxBatchTokens;
+      let left = Number.POSITIVE_INFINITY;
+      let quantum = Number.POSITIVE_INFINITY;
+      prefilling.length = 0;
+      grow.length = 0;
+      this.slots.fill(0);
+      this.wideSlots.length = 0;
       for (const c of this.running) {
         c.chunk = 0;
-        c.decoding = false;
-      }
-      if (chunked || !anyPrefill) {
-        for (const c of this.running) {
-          if (c.computed >= c.prefillTarget) {
-            c.decoding = true;
-            decodeSeqs += 1;
-            decodeContextTokens += c.computed;
-            budget -= 1;
-            newBlocks += Math.max(0, this.blocksOf(c.computed + 1 - c.hit) - c.ownBlocks);
+        c.runDoneAt = 0;
+        if (c.computed >= c.prefillTarget) {
+          c.decoding = true;
+          c.runFrom = 1;
+          c.streamAt = -1;
+          decodeSeqs += 1;
+          decodeContextTokens += c.computed;
+          const need = this.blocksOf(c.computed + 1 - c.hit) - c.ownBlocks;
+          if (need > 0) {
+            newBlocks += need;
+            grow.push(c);
+          } else {
+            this.noteSlots(c);
           }
+          const out = c.spec.outputTokens - c.generated;
+          if (out < left) left = out;
+          const rec = c.spec.rec;
+          if (rec.level < lastLevel) {
+            const q = (quanta[rec.level] as number) - rec.levelService;
+            if (q < quantum) quantum = q;
+          }
+        } else {
+          c.decoding = false;
+          c.runFrom = 0;
+          prefilling.push(c);
         }
       }
-      for (const c of this.running) {
+      if (!chunked && prefilling.length > 0 && decodeSeqs > 0) {
+        // Without chunked prefill, a step with a prompt in it computes prompts only.
+        for (const c of this.running) c.decoding = false;
+        decodeSeqs = 0;
+        decodeContextTokens = 0;
+        newBlocks = 0;
+        grow.length = 0;
+        this.slots.fill(0);
+        this.wideSlots.length = 0;
+      }
+      let budget = this.options.maxBatchTokens - decodeSeqs;
+      let streamAt = 0;
+      for (const c of prefilling) {
         const remaining = c.prefillTarget - c.computed;
-        if (remaining <= 0) continue;
+        c.streamAt = streamAt;
+        streamAt += remaining;
         if (chunked) {
           if (budget <= 0) continue;
           c.chunk = Math.min(remaining, budget);
@@ -740,32 +961,49 @@ export class SimEngine {
         prefillTokens += c.chunk;
         prefillSeqs += 1;
         prefillAttentionPairs += c.chunk * (c.computed + c.chunk / 2);
-        newBlocks += Math.max(0, this.blocksOf(c.computed + c.chunk - c.hit) - c.ownBlocks);
+        const blocks = this.blocksOf(c.computed + c.chunk - c.hit);
+        if (blocks > c.ownBlocks) {
+          newBlocks += blocks - c.ownBlocks;
+          grow.push(c);
+        }
       }
       if (this.reserve(newBlocks)) {
         this.ownBlocks += newBlocks;
         this.activeCalls = decodeSeqs + prefillSeqs;
-        for (const c of this.running) {
-          const end = c.chunk > 0 ? c.computed + c.chunk : c.decoding ? c.computed + 1 : c.computed;
-          const blocks = this.blocksOf(end - c.hit);
-          c.ownBlocks = Math.max(c.ownBlocks, blocks);
+        for (const c of grow) {
+          const end = c.chunk > 0 ? c.computed + c.chunk : c.computed + 1;
+          c.ownBlocks = this.blocksOf(end - c.hit);
+          if (c.decoding) this.noteSlots(c);
         }
-        this.rebalanceOwn();
-        return { decodeSeqs, decodeContextTokens, prefillTokens, prefillSeqs, prefillAttentionPairs };
+        this.seedLeft = left;
+        this.seedQuantum = quantum;
+        const shape = this.shape;
+        shape.decodeSeqs = decodeSeqs;
+        shape.decodeContextTokens = decodeContextTokens;
+        shape.prefillTokens = prefillTokens;
+        shape.prefillSeqs = prefillSeqs;
+        shape.prefillAttentionPairs = prefillAttentionPairs;
+        return shape;
       }
       const victim = this.running.pop() as EngineCall;
       this.preemptForMemory(victim, now);
       if (this.running.length === 0) {
-        return { decodeSeqs: 0, decodeContextTokens: 0, prefillTokens: 0, prefillSeqs: 0, prefillAttentionPairs: 0 };
+        const shape = this.shape;
+        shape.decodeSeqs = 0;
+        shape.decodeContextTokens = 0;
+        shape.prefillTokens = 0;
+        shape.prefillSeqs = 0;
+        shape.prefillAttentionPairs = 0;
+        return shape;
       }
     }
   }
 
-  /** Keeps the engine's own-block total equal to the sum over running calls. */
-  private rebalanceOwn(): void {
-    let sum = 0;
-    for (const c of this.running) sum += c.ownBlocks;
-    this.ownBlocks = sum;
+  /** Counts decoder `c`'s free token slots (see `slots`); at least 1 once its step is reserved. */
+  private noteSlots(c: EngineCall): void {
+    const free = c.ownBlocks * this.profile.blockSize - (c.computed - c.hit);
+    if (free <= this.profile.blockSize) this.slots[free] = (this.slots[free] as number) + 1;
+    else if (free < MAX_RUN_STEPS) this.wideSlots.push(free);
   }
 
   private preemptForMemory(c: EngineCall, now: number): void {

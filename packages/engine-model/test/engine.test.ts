@@ -49,6 +49,41 @@ describe('SimEngine', () => {
     expect(r.finished[0]?.call.generated).toBe(5);
   });
 
+  it('runs across prompt boundaries as one event, exactly as step by step', () => {
+    // Five prompts of 100, 100, 700, 900 and 300 tokens: the prefill stream crosses four prompt
+    // boundaries, each finished prompt decodes from the next step, and the step shape changes
+    // from step to step. One run covers it until the first call is done.
+    const play = (macroSteps: boolean) => {
+      const r = rig('plas', 100_000, { macroSteps });
+      r.submit('a', 100, 40);
+      r.submit('b', 100, 60);
+      r.submit('c', 700, 30);
+      r.submit('d', 900, 30);
+      r.submit('e', 300, 30);
+      let events = 0;
+      while (r.step()) events += 1;
+      const calls = r.assigned.map((c) => ({ generated: c.generated, first: c.firstTokenAt, service: c.spec.rec.service, level: c.spec.rec.level }));
+      const done = r.finished.map((f) => ({ key: f.key, at: f.at }));
+      return { events, steps: r.engine.stats.steps, prefill: r.engine.stats.prefillTokens, batch: r.engine.stats.batchSeqSum, calls, done };
+    };
+    const run = play(true);
+    const slow = play(false);
+    expect(run.steps).toBe(slow.steps);
+    expect(run.prefill).toBe(slow.prefill);
+    expect(run.batch).toBe(slow.batch);
+    expect(run.done.map((d) => d.key)).toEqual(slow.done.map((d) => d.key));
+    for (const [i, d] of run.done.entries()) expect(d.at).toBeCloseTo(slow.done[i]?.at as number, 9);
+    for (const [i, c] of run.calls.entries()) {
+      const s = slow.calls[i] as (typeof slow.calls)[number];
+      expect(c.generated).toBe(s.generated);
+      expect(c.level).toBe(s.level);
+      expect(c.first).toBeCloseTo(s.first, 9);
+      expect(c.service).toBeCloseTo(s.service, 9);
+    }
+    // The prompts (1900 tokens, 4 steps at about 510 a step) do not cost an event each.
+    expect(run.events).toBeLessThan(slow.events / 4);
+  });
+
   it('runs a whole prompt in one prefill-only step without chunked prefill', () => {
     const r = rig('fcfs', 100_000, { chunkedPrefill: false, maxBatchTokens: 8192, macroSteps: false });
     r.submit('p', 1200, 5);
@@ -118,7 +153,7 @@ describe('SimEngine', () => {
     const full = rig('fcfs', 100_000, { maxBatchSeqs: 2 });
     full.submit('a', 100, 50);
     full.submit('b', 100, 50);
-    full.step(); // both prompts in one step
+    // One run: both prompts in its first step, then decodes until the first call is done.
     const run = full.engine.beginStep(full.time());
     expect(run).not.toBeNull();
     full.submit('c', 100, 5);
@@ -129,7 +164,6 @@ describe('SimEngine', () => {
     const room = rig('fcfs', 100_000, { maxBatchSeqs: 3 });
     room.submit('a', 100, 50);
     room.submit('b', 100, 50);
-    room.step();
     expect(room.engine.beginStep(room.time())).not.toBeNull();
     room.submit('c', 100, 5);
     expect(room.engine.arrivalChangesRun(room.assigned[2] as EngineCall)).toBe(true);

@@ -17,6 +17,7 @@ export function remoteOrderPolicy(keys: ReadonlyMap<CallKey, number>): Policy {
     antiStarvation: false,
     usesRank: false,
     startLevel: () => 0,
+    keyReadsProgram: false,
     orderKey: (call) => keys.get(call.key) ?? Number.POSITIVE_INFINITY,
     foldCompleted: (program: ProgramRow) => program.scalar,
   };

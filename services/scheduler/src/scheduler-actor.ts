@@ -89,8 +89,8 @@ const PROGRESS_WRITE_MS = 1_000;
 
 /** The sort key an engine orders by: the policy's order key, NaN (unknown) last. */
 function orderKeyOf(core: SchedulerCore, rec: CallRecord): number {
-  const program = core.programs.get(rec.programId);
-  const k = program ? core.policy.orderKey(rec, program) : Number.NaN;
+  const policy = core.policy;
+  const k = policy.orderKey(rec, policy.keyReadsProgram ? core.programs.get(rec.programId) : undefined);
   return Number.isFinite(k) ? k : Number.MAX_VALUE;
 }
 
