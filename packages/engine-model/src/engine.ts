@@ -109,6 +109,8 @@ export class SimEngine {
   private spare: EngineCall[] = [];
   private readonly preempted: EngineCall[] = [];
   private readonly fill = new StrictBatchFill();
+  /** The core's order on engine calls (made once: a closure per use would cost an allocation). */
+  private readonly byPriority = (a: EngineCall, b: EngineCall): number => this.core.compare(a.spec.rec, b.spec.rec);
   /** Reused for `endStep`'s result: valid until the next `endStep`. */
   private readonly doneBuffer: EngineCall[] = [];
   /** Calls with work in the current step. */
@@ -132,6 +134,14 @@ export class SimEngine {
   /** True while a step is in flight. */
   get busy(): boolean {
     return this.stepping;
+  }
+
+  /**
+   * The running batch, best first once a step is planned (`beginStep` puts it in priority
+   * order). A view for inspection: valid until the engine next changes.
+   */
+  get batch(): readonly EngineCall[] {
+    return this.running;
   }
 
   /** True when the engine holds no calls. */
@@ -673,17 +683,19 @@ export class SimEngine {
    * or many demotions, the batch is sorted.
    */
   private sortRunning(): void {
-    const core = this.core;
     const moved = this.moved;
     if (this.orderDirty || moved.length > MAX_REINSERT) {
-      this.running.sort((a, b) => core.compare(a.spec.rec, b.spec.rec));
+      this.running.sort(this.byPriority);
     } else {
+      // All of them out first: the binary search needs the rest of the batch in order.
+      let back = 0;
       for (const c of moved) {
         const i = this.running.indexOf(c);
         if (i < 0) continue;
         this.running.splice(i, 1);
-        this.insertRunning(c);
+        moved[back++] = c;
       }
+      for (let i = 0; i < back; i++) this.insertRunning(moved[i] as EngineCall);
     }
     moved.length = 0;
     this.orderDirty = false;
@@ -716,7 +728,6 @@ export class SimEngine {
    */
   private rebuild(now: number): void {
     this.stepsSinceRebuild = 0;
-    const core = this.core;
     if (this.tracksStarvation && now >= this.promotionBound()) {
       // A promotion may be due: every wait reaches the core now (a call's wait is otherwise
       // reported when it is admitted), then the bound is recomputed.
@@ -725,7 +736,7 @@ export class SimEngine {
       if (promoted) this.waitingDirty = true;
       this.promotionStale = true;
     }
-    const byPriority = (a: EngineCall, b: EngineCall): number => core.compare(a.spec.rec, b.spec.rec);
+    const byPriority = this.byPriority;
     if (this.waitingDirty || this.core.policy.clairvoyant) {
       this.waiting.sort(byPriority);
       this.waitingDirty = false;

@@ -12,9 +12,13 @@ export interface CacheNode {
   cachedChildren: number;
   /** Child nodes that exist in the map; a node is dropped from the map only when it has none. */
   children: number;
-  /** Neighbours in the LRU list (older, newer); null at the ends or when not cached. */
+  /** Neighbours in the LRU list (older, newer); null at the ends or when not listed. */
   older: CacheNode | null;
   newer: CacheNode | null;
+  /** Recency: a larger stamp was used more recently. Unique among cached nodes. */
+  stamp: number;
+  /** True while the node is in the LRU list, i.e. cached and unpinned. */
+  listed: boolean;
 }
 
 /** The nodes a call pinned, to unpin exactly those later. */
@@ -28,6 +32,9 @@ export type PinSet = CacheNode[];
  * the root and stops at the first node not fully cached. `blocks` = sum of ceil(cached / blockSize).
  * Eviction is least-recently-used over unpinned nodes with no cached children; a use touches
  * a path from leaf to root, so ancestors are always more recent than their descendants.
+ * Recency is a stamp per node; the LRU list holds only the cached unpinned nodes, in stamp
+ * order (a pinned node leaves it and returns to its stamp's place when unpinned), so eviction
+ * never walks past the nodes running calls hold.
  */
 export class PrefixCache {
   readonly blockSize: number;
@@ -38,6 +45,8 @@ export class PrefixCache {
    */
   private lruOldest: CacheNode | null = null;
   private lruNewest: CacheNode | null = null;
+  /** Last stamp given out. */
+  private clock = 0;
   /** Root-to-leaf scratch path, reused by every call (never exposed). */
   private readonly scratch: CacheNode[] = [];
   /** Leaf-to-root scratch chain for `peek`. */
@@ -62,7 +71,7 @@ export class PrefixCache {
     let n = this.nodes.get(segment);
     if (n === undefined) {
       const parent = segment.parent === null ? null : this.node(segment.parent);
-      n = { segment, parent, cached: 0, pins: 0, cachedChildren: 0, children: 0, older: null, newer: null };
+      n = { segment, parent, cached: 0, pins: 0, cachedChildren: 0, children: 0, older: null, newer: null, stamp: 0, listed: false };
       if (parent) parent.children += 1;
       this.nodes.set(segment, n);
     }
@@ -76,10 +85,11 @@ export class PrefixCache {
     if (n.pins > 0) this.pinnedBlocks += delta;
     if (n.cached === 0 && cached > 0) {
       if (n.parent) n.parent.cachedChildren += 1;
-      this.lruAppend(n);
+      n.stamp = ++this.clock;
+      if (n.pins === 0) this.lruAppend(n);
     } else if (n.cached > 0 && cached === 0) {
       if (n.parent) n.parent.cachedChildren -= 1;
-      this.lruUnlink(n);
+      if (n.listed) this.lruUnlink(n);
     }
     n.cached = cached;
     if (cached === 0) this.drop(n);
@@ -112,6 +122,21 @@ export class PrefixCache {
   }
 
   /**
+   * Like `path`, but creates no node: the root-to-leaf list ends at the deepest segment of the
+   * chain that has a node (every ancestor of a node has one). Segments below it hold no cache,
+   * so a lookup stops before them anyway. Empty when no segment of the chain has a node.
+   */
+  private existingPath(leaf: Segment): CacheNode[] {
+    const out = this.scratch;
+    out.length = 0;
+    let deepest: CacheNode | null = null;
+    for (let s: Segment | null = leaf; s !== null && deepest === null; s = s.parent) deepest = this.nodes.get(s) ?? null;
+    for (let n = deepest; n !== null; n = n.parent) out.push(n);
+    out.reverse();
+    return out;
+  }
+
+  /**
    * Cached tokens of the first `want` tokens of `leaf`'s chain, without pinning or touching.
    * At most want - 1: the last prompt token is always computed (its logits are needed).
    */
@@ -134,7 +159,7 @@ export class PrefixCache {
    * the path. Returns the hit (at most want - 1) and the pinned nodes. Counts hit statistics.
    */
   acquire(leaf: Segment, want: number): { hit: number; pins: PinSet } {
-    const path = this.path(leaf);
+    const path = this.existingPath(leaf);
     let hit = 0;
     const pins: PinSet = [];
     const limit = want - 1;
@@ -146,11 +171,13 @@ export class PrefixCache {
     }
     hit = Math.max(0, Math.min(hit, limit));
     for (const n of pins) {
-      if (n.pins === 0) this.pinnedBlocks += this.blocksOf(n.cached);
+      if (n.pins === 0) {
+        this.pinnedBlocks += this.blocksOf(n.cached);
+        if (n.listed) this.lruUnlink(n);
+      }
       n.pins += 1;
     }
     for (let i = pins.length - 1; i >= 0; i--) this.touch(pins[i] as CacheNode);
-    this.drop(path[path.length - 1] as CacheNode);
     this.hitTokens += hit;
     this.lookupTokens += want;
     return { hit, pins };
@@ -169,6 +196,7 @@ export class PrefixCache {
       n.pins -= 1;
       if (n.pins === 0) {
         this.pinnedBlocks -= this.blocksOf(n.cached);
+        if (n.cached > 0) this.lruInsertByStamp(n);
         this.drop(n);
       }
     }
@@ -196,12 +224,16 @@ export class PrefixCache {
 
   /** Makes a cached node the most recently used. */
   private touch(n: CacheNode): void {
-    if (this.lruNewest === n) return;
+    if (n.stamp === this.clock) return;
+    n.stamp = ++this.clock;
+    if (!n.listed) return;
     this.lruUnlink(n);
     this.lruAppend(n);
   }
 
+  /** Appends `n` (its stamp the newest) at the newest end. */
   private lruAppend(n: CacheNode): void {
+    n.listed = true;
     n.older = this.lruNewest;
     n.newer = null;
     if (this.lruNewest !== null) this.lruNewest.newer = n;
@@ -209,7 +241,21 @@ export class PrefixCache {
     this.lruNewest = n;
   }
 
+  /** Puts an unpinned node back in the list at its stamp's place (searching from the newest end). */
+  private lruInsertByStamp(n: CacheNode): void {
+    let after = this.lruNewest;
+    while (after !== null && after.stamp > n.stamp) after = after.older;
+    n.listed = true;
+    n.older = after;
+    n.newer = after === null ? this.lruOldest : after.newer;
+    if (n.newer !== null) n.newer.older = n;
+    else this.lruNewest = n;
+    if (after !== null) after.newer = n;
+    else this.lruOldest = n;
+  }
+
   private lruUnlink(n: CacheNode): void {
+    n.listed = false;
     if (n.older !== null) n.older.newer = n.newer;
     else if (this.lruOldest === n) this.lruOldest = n.newer;
     if (n.newer !== null) n.newer.older = n.older;

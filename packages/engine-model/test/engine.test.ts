@@ -84,6 +84,43 @@ describe('SimEngine', () => {
     expect(run.events).toBeLessThan(slow.events / 4);
   });
 
+  it('keeps the batch in priority order when several calls demote in one step', () => {
+    // Calls arrive one per step with different prompts and small quanta (0.02 s, doubling), so
+    // calls at different levels use up their quanta in the same steps, wherever they sit in
+    // the batch. After every plan the batch must be exactly the priority order.
+    const core = new SchedulerCore(
+      getPolicy('mlfq'),
+      { ...DEFAULT_SCHEDULER_CONFIG, queues: { boundaries: [1, 2, 4, 8, 16], quanta: [0.02, 0.04, 0.08, 0.16, 0.32, 0.64] }, starvation: { beta: null, minService: 1 } },
+      getBalancer('least-used'),
+    );
+    const engine = new SimEngine('e0', base, { ...DEFAULT_ENGINE_OPTIONS, macroSteps: false }, core);
+    let now = 0;
+    let checked = 0;
+    let together = 0;
+    for (let i = 0; i < 2000; i++) {
+      if (i < 150) {
+        core.openProgram(`p${i}`, now);
+        const input = 20 + ((i * 37) % 90);
+        const output = 100 + ((i * 53) % 300);
+        const rec = core.submit({ programId: `p${i}`, callId: 'c', threadId: 't', parents: [], promptTokens: input, maxOutputTokens: output }, now);
+        engine.assign({ rec, segment: makeSegment(`call:${rec.key}`, input + output, null), promptTokens: input, outputTokens: output }, now);
+      }
+      const dt = engine.beginStep(now);
+      if (dt === null) break;
+      const order = engine.batch.map((c) => c.spec.rec.key);
+      const sorted = [...engine.batch].sort((a, b) => core.compare(a.spec.rec, b.spec.rec)).map((c) => c.spec.rec.key);
+      expect(order).toEqual(sorted);
+      checked += 1;
+      now += dt;
+      const before = core.counters.demotions;
+      for (const c of engine.endStep(now)) core.complete(c.spec.rec, now);
+      if (core.counters.demotions - before >= 2) together += 1;
+    }
+    expect(checked).toBeGreaterThan(100);
+    // The scenario must do what it claims: steps in which two or more calls demote.
+    expect(together).toBeGreaterThan(10);
+  });
+
   it('runs a whole prompt in one prefill-only step without chunked prefill', () => {
     const r = rig('fcfs', 100_000, { chunkedPrefill: false, maxBatchTokens: 8192, macroSteps: false });
     r.submit('p', 1200, 5);

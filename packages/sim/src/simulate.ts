@@ -1,4 +1,4 @@
-import type { CallRecord } from '@autellix/core';
+import type { CallRecord, EngineLoad } from '@autellix/core';
 import { CallPhase, ConfigError, getBalancer, getPolicy, SchedulerCore } from '@autellix/core';
 import type { EngineCall, EngineProfile, Segment } from '@autellix/engine-model';
 import { getProfile, kernelSeconds, makeSegment, SimEngine } from '@autellix/engine-model';
@@ -126,6 +126,8 @@ export function simulate(config: SimConfig): SimResult {
 
   // A step event is stale when its engine's version moved on (the run was interrupted).
   const versions = engines.map(() => 0);
+  /** Scratch: the engines' loads for the balancer, refilled at each placement. */
+  const loads: EngineLoad[] = [];
   const startEngine = (e: number, now: number): void => {
     const engine = engines[e] as SimEngine;
     if (engine.busy) {
@@ -162,9 +164,11 @@ export function simulate(config: SimConfig): SimResult {
       }
       inSystem += 1;
       if (run.spec.arrival >= config.warmup) backlog.push(inSystem);
-      run.spec.calls.forEach((c, j) => {
+      const calls = run.spec.calls;
+      for (let j = 0; j < calls.length; j++) {
+        const c = calls[j] as CallSpec;
         if (c.parents.length === 0) events.push(now + c.delay, { kind: 'ready', program: ev.program, call: j });
-      });
+      }
     } else if (ev.kind === 'ready') {
       const run = runs[ev.program] as ProgramRun;
       const c = run.spec.calls[ev.call] as CallSpec;
@@ -181,11 +185,10 @@ export function simulate(config: SimConfig): SimResult {
         now,
       );
       owner.set(rec.key, { run, call: ev.call });
-      const placement = core.place(
-        rec,
-        engines.map((e) => e.load()),
-      );
-      const e = engines.findIndex((x) => x.id === placement?.engine);
+      for (let i = 0; i < engines.length; i++) loads[i] = (engines[i] as SimEngine).load();
+      const placement = core.place(rec, loads);
+      const e = placement === null ? undefined : engineIndex.get(placement.engine);
+      if (e === undefined) throw new Error(`balancer ${config.balancer} placed call ${rec.key} on no known engine`);
       const engine = engines[e] as SimEngine;
       const call = engine.assign({ rec, segment, promptTokens: segment.offset + c.input, outputTokens: c.output }, now);
       // A busy engine's run of steps is cut short only when the arrival could change it.
