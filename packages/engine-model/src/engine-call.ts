@@ -52,15 +52,14 @@ export interface EngineCall {
   /** Time of the first generated token, or NaN. */
   firstTokenAt: number;
   /**
-   * Plan of the run of steps in flight (set when it is planned, read when it ends or is cut
-   * short). `runFrom`: the first step of the run (1-based) in which the call has work; 0 when
-   * it has none in the run.
+   * Plan of the run of steps in flight for a call that prefills in it (a call with `decoding`
+   * set is busy in every step of the run and these are unused). `runFrom`: the first step of
+   * the run (1-based) in which the call has work; 0 when it has none in the run.
    */
   runFrom: number;
   /**
    * Where the call's remaining prompt starts in the run's prefill stream (tokens of prompt of
-   * the prefilling calls ahead of it in batch order); -1 for a call that decodes from the run's
-   * first step.
+   * the prefilling calls ahead of it in batch order).
    */
   streamAt: number;
   /** The step of the run in which the call's prefill completes; 0 when it does not within the run. */

@@ -374,12 +374,11 @@ export class SimEngine {
    * engine would have reserved them (`ownBlocks` holds the first step's until the run ends).
    */
   private blocksAt(c: EngineCall, j: number): number {
+    if (c.decoding) return Math.max(c.ownBlocks, this.blocksOf(c.computed + j - c.hit));
     const from = c.runFrom;
     if (from === 0 || from > j) return c.ownBlocks;
     let end: number;
-    if (c.streamAt < 0) {
-      end = c.computed + j;
-    } else if (c.runDoneAt === 0 || c.runDoneAt > j) {
+    if (c.runDoneAt === 0 || c.runDoneAt > j) {
       end = c.computed + Math.min(c.prefillTarget - c.computed, (this.table.prefill[j] as number) - c.streamAt);
     } else {
       end = c.prefillTarget + j - c.runDoneAt;
@@ -543,23 +542,27 @@ export class SimEngine {
     const dt = this.stepDuration;
     this.stats.batchSeqSum += table.busyCalls[k] as number;
     const serviceK = table.service[k] as number;
+    const core = this.core;
     let kept = 0;
     for (const c of this.running) {
       c.execTime += dt;
-      c.chunk = 0;
-      c.decoding = false;
       c.ownBlocks = this.blocksAt(c, k);
-      const from = c.runFrom;
-      c.runFrom = 0;
-      if (from === 0 || from > k) {
-        this.running[kept++] = c;
-        continue;
-      }
-      const demoted = this.core.addService(c.spec.rec, serviceK - (table.service[from - 1] as number)) !== null;
-      if (c.streamAt < 0) {
+      let demoted: boolean;
+      if (c.decoding) {
+        // Busy from the run's first step.
+        c.decoding = false;
+        demoted = core.addService(c.spec.rec, serviceK) !== null;
         c.computed += k;
         this.emitToken(c, now, k);
       } else {
+        const from = c.runFrom;
+        c.runFrom = 0;
+        c.chunk = 0;
+        if (from === 0 || from > k) {
+          this.running[kept++] = c;
+          continue;
+        }
+        demoted = core.addService(c.spec.rec, serviceK - (table.service[from - 1] as number)) !== null;
         const tokens = Math.min(c.prefillTarget - c.computed, (table.prefill[k] as number) - c.streamAt);
         c.computed += tokens;
         this.stats.prefillTokens += tokens;
@@ -916,21 +919,22 @@ export class SimEngine {
       grow.length = 0;
       this.slots.fill(0);
       this.wideSlots.length = 0;
+      const size = this.profile.blockSize;
+      const slots = this.slots;
       for (const c of this.running) {
-        c.chunk = 0;
-        c.runDoneAt = 0;
         if (c.computed >= c.prefillTarget) {
           c.decoding = true;
-          c.runFrom = 1;
-          c.streamAt = -1;
           decodeSeqs += 1;
           decodeContextTokens += c.computed;
-          const need = this.blocksOf(c.computed + 1 - c.hit) - c.ownBlocks;
-          if (need > 0) {
-            newBlocks += need;
+          // Token slots left in the call's blocks: the decode needs one.
+          const free = c.ownBlocks * size - (c.computed - c.hit);
+          if (free <= 0) {
+            newBlocks += this.blocksOf(c.computed + 1 - c.hit) - c.ownBlocks;
             grow.push(c);
-          } else {
-            this.noteSlots(c);
+          } else if (free <= size) {
+            slots[free] = (slots[free] as number) + 1;
+          } else if (free < MAX_RUN_STEPS) {
+            this.wideSlots.push(free);
           }
           const out = c.spec.outputTokens - c.generated;
           if (out < left) left = out;
@@ -941,7 +945,9 @@ export class SimEngine {
           }
         } else {
           c.decoding = false;
+          c.chunk = 0;
           c.runFrom = 0;
+          c.runDoneAt = 0;
           prefilling.push(c);
         }
       }
@@ -978,6 +984,7 @@ export class SimEngine {
           grow.push(c);
         }
       }
+      // A decoder's run fields are unused: `decoding` marks it as busy from the run's first step.
       if (this.reserve(newBlocks)) {
         this.ownBlocks += newBlocks;
         this.activeCalls = decodeSeqs + prefillSeqs;
