@@ -6,6 +6,7 @@ import type { EngineOptions } from './engine-options.ts';
 import { PreemptionMode, validateEngineOptions } from './engine-options.ts';
 import { PrefixCache } from './prefix-cache.ts';
 import { RunTable } from './run-table.ts';
+import { ScratchList } from './scratch-list.ts';
 import type { EngineProfile } from './profile.ts';
 import { kvCapacityBlocks, swapSeconds } from './profile.ts';
 import { stepSeconds } from './step-time.ts';
@@ -89,16 +90,16 @@ export class SimEngine {
   /** Cumulative totals of the run in flight, step by step. */
   private readonly table = new RunTable(MAX_RUN_STEPS);
   /** The prefilling calls in batch order, as `planStep` left them for `planRun`. */
-  private readonly stream: EngineCall[] = [];
+  private readonly stream = new ScratchList<EngineCall>();
   /** Scratch for `planStep`: the calls whose blocks grow this step. */
-  private readonly grow: EngineCall[] = [];
+  private readonly grow = new ScratchList<EngineCall>();
   /**
    * Decoders by free token slots in their blocks after the first step: `slots[s]` counts those
    * with s slots (1..blockSize), `wideSlots` lists larger counts. A decoder with s slots needs
    * ceil((k - s) / blockSize) more blocks after k steps.
    */
   private readonly slots: Int32Array;
-  private readonly wideSlots: number[] = [];
+  private readonly wideSlots = new ScratchList<number>();
   /** Fewest tokens any decoder has left to generate, and least quantum any has left (planStep). */
   private seedLeft = 0;
   private seedQuantum = 0;
@@ -107,7 +108,7 @@ export class SimEngine {
   private readonly runShape: Mutable<StepShape> = emptyShape();
   /** Scratch for `rebuild`: the next batch, and the calls it preempts. */
   private spare: EngineCall[] = [];
-  private readonly preempted: EngineCall[] = [];
+  private readonly preempted = new ScratchList<EngineCall>();
   private readonly fill = new StrictBatchFill();
   /** The core's order on engine calls (made once: a closure per use would cost an allocation). */
   private readonly byPriority = (a: EngineCall, b: EngineCall): number => this.core.compare(a.spec.rec, b.spec.rec);
@@ -265,7 +266,8 @@ export class SimEngine {
     let context = shape.decodeContextTokens;
     // Service from the run's start at which the first busy call uses up its quantum.
     let demoteAt = this.seedQuantum;
-    const stream = this.stream;
+    const stream = this.stream.items;
+    const streamLength = this.stream.length;
     const table = this.table;
     table.clear();
     let head = 0;
@@ -280,7 +282,7 @@ export class SimEngine {
       let joinSeqs = 0;
       let joinContext = 0;
       let budget = o.maxBatchTokens - decodeSeqs;
-      while (head < stream.length && budget > 0) {
+      while (head < streamLength && budget > 0) {
         const c = stream[head] as EngineCall;
         const done = drawn - c.streamAt;
         const rem = c.prefillTarget - c.computed - done;
@@ -315,7 +317,7 @@ export class SimEngine {
         step.prefillSeqs = prefillSeqs;
         step.prefillAttentionPairs = pairs;
         dt = constant !== null ? constant : stepSeconds(this.profile, step);
-        if (prefillSeqs === 0 && head >= stream.length) {
+        if (prefillSeqs === 0 && head >= streamLength) {
           // Decodes only from here on: each step reads decodeSeqs more tokens of context than
           // the one before, and step time is linear in that.
           step.decodeContextTokens = context + decodeSeqs;
@@ -364,8 +366,16 @@ export class SimEngine {
       const n = slots[s] as number;
       if (n > 0) extra += n * Math.ceil((k - s) / size);
     }
-    for (const s of this.wideSlots) if (k > s) extra += Math.ceil((k - s) / size);
-    for (const c of this.stream) extra += this.blocksAt(c, k) - c.ownBlocks;
+    const wide = this.wideSlots;
+    for (let i = 0; i < wide.length; i++) {
+      const s = wide.items[i] as number;
+      if (k > s) extra += Math.ceil((k - s) / size);
+    }
+    const stream = this.stream;
+    for (let i = 0; i < stream.length; i++) {
+      const c = stream.items[i] as EngineCall;
+      extra += this.blocksAt(c, k) - c.ownBlocks;
+    }
     return extra;
   }
 
@@ -767,9 +777,9 @@ export class SimEngine {
     const running = this.running;
     const waiting = this.waiting;
     const next = this.spare;
+    let kept = 0;
     const preempted = this.preempted;
-    next.length = 0;
-    preempted.length = 0;
+    preempted.clear();
     let admits = 0;
     let i = 0;
     let j = 0;
@@ -778,7 +788,7 @@ export class SimEngine {
       const w = fill.isOpen ? waiting[j] : undefined;
       if (r !== undefined && (w === undefined || byPriority(r, w) <= 0)) {
         i += 1;
-        if (fill.isOpen && fill.offer(this.blocksNeeded(r))) next.push(r);
+        if (fill.isOpen && fill.offer(this.blocksNeeded(r))) next[kept++] = r;
         else preempted.push(r);
       } else {
         j += 1;
@@ -786,15 +796,16 @@ export class SimEngine {
       }
     }
     if (admits === 0 && preempted.length === 0) return;
+    next.length = kept;
     this.spare = running;
     this.running = next;
     // Preempt first: the admitted calls need the memory the preempted ones give back.
-    for (const c of preempted) this.preempt(c, now);
+    for (let p = 0; p < preempted.length; p++) this.preempt(preempted.items[p] as EngineCall, now);
     // Admitted calls are the head of the sorted queue, in order.
     let admitted = 0;
     while (admitted < admits && this.admit(waiting[admitted] as EngineCall, now)) admitted += 1;
     waiting.splice(0, admitted);
-    for (const c of preempted) this.insertWaiting(c);
+    for (let p = 0; p < preempted.length; p++) this.insertWaiting(preempted.items[p] as EngineCall);
     // The plan is an estimate (cache hits, block rounding): never leave the engine idle while a
     // call could run.
     if (this.running.length === 0) this.refill(now);
@@ -915,10 +926,10 @@ export class SimEngine {
       let newBlocks = 0;
       let left = Number.POSITIVE_INFINITY;
       let quantum = Number.POSITIVE_INFINITY;
-      prefilling.length = 0;
-      grow.length = 0;
+      prefilling.clear();
+      grow.clear();
       this.slots.fill(0);
-      this.wideSlots.length = 0;
+      this.wideSlots.clear();
       const size = this.profile.blockSize;
       const slots = this.slots;
       for (const c of this.running) {
@@ -957,13 +968,14 @@ export class SimEngine {
         decodeSeqs = 0;
         decodeContextTokens = 0;
         newBlocks = 0;
-        grow.length = 0;
+        grow.clear();
         this.slots.fill(0);
-        this.wideSlots.length = 0;
+        this.wideSlots.clear();
       }
       let budget = this.options.maxBatchTokens - decodeSeqs;
       let streamAt = 0;
-      for (const c of prefilling) {
+      for (let p = 0; p < prefilling.length; p++) {
+        const c = prefilling.items[p] as EngineCall;
         const remaining = c.prefillTarget - c.computed;
         c.streamAt = streamAt;
         streamAt += remaining;
@@ -988,7 +1000,8 @@ export class SimEngine {
       if (this.reserve(newBlocks)) {
         this.ownBlocks += newBlocks;
         this.activeCalls = decodeSeqs + prefillSeqs;
-        for (const c of grow) {
+        for (let g = 0; g < grow.length; g++) {
+          const c = grow.items[g] as EngineCall;
           const end = c.chunk > 0 ? c.computed + c.chunk : c.computed + 1;
           c.ownBlocks = this.blocksOf(end - c.hit);
           if (c.decoding) this.noteSlots(c);

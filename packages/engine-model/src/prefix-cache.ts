@@ -1,3 +1,4 @@
+import { ScratchList } from './scratch-list.ts';
 import type { Segment } from './segment.ts';
 
 /** One engine's cache state for one segment. */
@@ -47,10 +48,10 @@ export class PrefixCache {
   private lruNewest: CacheNode | null = null;
   /** Last stamp given out. */
   private clock = 0;
-  /** Root-to-leaf scratch path, reused by every call (never exposed). */
-  private readonly scratch: CacheNode[] = [];
+  /** Leaf-to-root scratch path, reused by every call (never exposed). */
+  private readonly scratch = new ScratchList<CacheNode>();
   /** Leaf-to-root scratch chain for `peek`. */
-  private readonly segmentScratch: Segment[] = [];
+  private readonly segmentScratch = new ScratchList<Segment>();
   /** Blocks held by cached nodes. */
   blocks = 0;
   /** Blocks of cached nodes that are pinned (not evictable). */
@@ -110,29 +111,28 @@ export class PrefixCache {
   }
 
   /**
-   * Root-to-leaf list of the nodes of `leaf`'s chain, in the shared scratch array: valid until
-   * the next call to `path`, so callers finish with it before calling anything that uses it.
+   * Leaf-to-root list of the nodes of `leaf`'s chain (the root last), in the shared scratch
+   * list: valid until the next call to `path`, so callers finish with it before calling
+   * anything that uses it.
    */
-  private path(leaf: Segment): CacheNode[] {
+  private path(leaf: Segment): ScratchList<CacheNode> {
     const out = this.scratch;
-    out.length = 0;
+    out.clear();
     for (let n: CacheNode | null = this.node(leaf); n !== null; n = n.parent) out.push(n);
-    out.reverse();
     return out;
   }
 
   /**
-   * Like `path`, but creates no node: the root-to-leaf list ends at the deepest segment of the
-   * chain that has a node (every ancestor of a node has one). Segments below it hold no cache,
-   * so a lookup stops before them anyway. Empty when no segment of the chain has a node.
+   * Like `path`, but creates no node: the list starts at the deepest segment of the chain
+   * that has a node (every ancestor of a node has one). Segments below it hold no cache, so a
+   * lookup stops before them anyway. Empty when no segment of the chain has a node.
    */
-  private existingPath(leaf: Segment): CacheNode[] {
+  private existingPath(leaf: Segment): ScratchList<CacheNode> {
     const out = this.scratch;
-    out.length = 0;
+    out.clear();
     let deepest: CacheNode | null = null;
     for (let s: Segment | null = leaf; s !== null && deepest === null; s = s.parent) deepest = this.nodes.get(s) ?? null;
     for (let n = deepest; n !== null; n = n.parent) out.push(n);
-    out.reverse();
     return out;
   }
 
@@ -142,11 +142,11 @@ export class PrefixCache {
    */
   peek(leaf: Segment, want: number): number {
     const chain = this.segmentScratch;
-    chain.length = 0;
+    chain.clear();
     for (let s: Segment | null = leaf; s !== null; s = s.parent) chain.push(s);
     let hit = 0;
     for (let i = chain.length - 1; i >= 0; i--) {
-      const n = this.nodes.get(chain[i] as Segment);
+      const n = this.nodes.get(chain.items[i] as Segment);
       if (n === undefined) break;
       hit += n.cached;
       if (n.cached < n.segment.length) break;
@@ -163,7 +163,8 @@ export class PrefixCache {
     let hit = 0;
     const pins: PinSet = [];
     const limit = want - 1;
-    for (const n of path) {
+    for (let i = path.length - 1; i >= 0; i--) {
+      const n = path.items[i] as CacheNode;
       if (n.cached === 0 || hit >= limit) break;
       pins.push(n);
       hit += n.cached;
@@ -209,16 +210,17 @@ export class PrefixCache {
   insert(leaf: Segment, tokens: number): number {
     const before = this.blocks;
     const path = this.path(leaf);
-    for (const n of path) {
+    for (let i = path.length - 1; i >= 0; i--) {
+      const n = path.items[i] as CacheNode;
       const covered = Math.min(n.segment.length, Math.max(0, tokens - n.segment.offset));
       if (covered <= 0) break;
       if (covered > n.cached) this.setCached(n, covered);
     }
-    for (let i = path.length - 1; i >= 0; i--) {
-      const n = path[i] as CacheNode;
+    for (let i = 0; i < path.length; i++) {
+      const n = path.items[i] as CacheNode;
       if (n.cached > 0) this.touch(n);
     }
-    this.drop(path[path.length - 1] as CacheNode);
+    this.drop(path.items[0] as CacheNode);
     return this.blocks - before;
   }
 

@@ -35,9 +35,19 @@ export class EventQueue<T> {
 
   /** Removes and returns the earliest event; undefined when empty. */
   pop(): { time: number; item: T } | undefined {
+    const time = this.times[0];
+    if (time === undefined) return undefined;
+    return { time, item: this.popItem() as T };
+  }
+
+  /**
+   * Removes and returns the earliest event's item (its time is `peekTime()` before the call);
+   * undefined when empty. Allocates nothing, for the simulator's loop.
+   */
+  popItem(): T | undefined {
     const n = this.items.length;
     if (n === 0) return undefined;
-    const top = { time: this.times[0] as number, item: this.items[0] as T };
+    const top = this.items[0] as T;
     const lastTime = this.times.pop() as number;
     const lastSeq = this.seqs.pop() as number;
     const lastItem = this.items.pop() as T;

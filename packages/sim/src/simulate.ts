@@ -148,12 +148,11 @@ export function simulate(config: SimConfig): SimResult {
   let now = 0;
 
   for (;;) {
-    const next = events.pop();
-    if (next === undefined) break;
-    if (next.time > horizon) break;
-    const ev = next.item;
+    const time = events.peekTime();
+    if (time === undefined || time > horizon) break;
+    const ev = events.popItem() as SimEvent;
     if (ev.kind === 'step' && ev.version !== versions[ev.engine]) continue;
-    now = next.time;
+    now = time;
     if (ev.kind === 'arrive') {
       const run = runs[ev.program] as ProgramRun;
       const row = core.openProgram(run.spec.id, now, run.spec.kind);
@@ -209,7 +208,7 @@ export function simulate(config: SimConfig): SimResult {
     const spec = run.spec.calls[own.call] as CallSpec;
     const row = core.complete(rec, t);
     if (policy.clairvoyant) row.remainingWork -= oracleCost(profile, spec);
-    if (promotionsTrackCompletions) {
+    if (promotionsTrackCompletions && row.active.size > 0) {
       for (const sibling of row.active.values()) {
         if (sibling.phase === CallPhase.running || sibling.engine === null) continue;
         const e = engineIndex.get(sibling.engine);

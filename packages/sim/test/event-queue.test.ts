@@ -36,4 +36,15 @@ describe('EventQueue', () => {
     for (let e = q.pop(); e; e = q.pop()) out.push(e.item);
     expect(out).toEqual(ref.map((r) => r.i));
   });
+
+  it('popItem gives the same order as pop, the time read from peekTime first', () => {
+    const q = new EventQueue<string>();
+    q.push(2, 'c');
+    q.push(1, 'a');
+    q.push(1, 'b');
+    const out: string[] = [];
+    for (let t = q.peekTime(); t !== undefined; t = q.peekTime()) out.push(`${t}:${q.popItem()}`);
+    expect(out).toEqual(['1:a', '1:b', '2:c']);
+    expect(q.popItem()).toBeUndefined();
+  });
 });
