@@ -783,17 +783,30 @@ export class SimEngine {
     let admits = 0;
     let i = 0;
     let j = 0;
-    while (i < running.length || (fill.isOpen && j < waiting.length)) {
-      const r = running[i];
-      const w = fill.isOpen ? waiting[j] : undefined;
-      if (r !== undefined && (w === undefined || byPriority(r, w) <= 0)) {
-        i += 1;
+    while (fill.isOpen && j < waiting.length) {
+      const w = waiting[j] as EngineCall;
+      // The running calls ranked before w come first: found by binary search (the batch is
+      // sorted), so the merge costs a few comparisons per waiting call, not one per running one.
+      let lo = i;
+      let hi = running.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if (byPriority(running[mid] as EngineCall, w) <= 0) lo = mid + 1;
+        else hi = mid;
+      }
+      for (; i < lo; i++) {
+        const r = running[i] as EngineCall;
         if (fill.isOpen && fill.offer(this.blocksNeeded(r))) next[kept++] = r;
         else preempted.push(r);
-      } else {
-        j += 1;
-        if (fill.offer(this.blocksNeeded(w as EngineCall))) admits += 1;
       }
+      if (!fill.isOpen) break;
+      j += 1;
+      if (fill.offer(this.blocksNeeded(w))) admits += 1;
+    }
+    for (; i < running.length; i++) {
+      const r = running[i] as EngineCall;
+      if (fill.isOpen && fill.offer(this.blocksNeeded(r))) next[kept++] = r;
+      else preempted.push(r);
     }
     if (admits === 0 && preempted.length === 0) return;
     next.length = kept;
