@@ -15,8 +15,23 @@ const packr = new Packr({ useRecords: false, mapsAsObjects: true, int64AsType: '
  * wire has no undefined: leave optional fields out instead) or a non-safe integer.
  */
 export function encode(message: object): Uint8Array {
-  assertWireSafe(message, '');
+  // The fast check builds no paths; only a message that fails it is walked again for the error.
+  if (!isWireSafe(message)) assertWireSafe(message, '');
   return packr.pack(message);
+}
+
+/** True when `v` holds no undefined, bigint or integer above 2^53 anywhere. */
+function isWireSafe(v: unknown): boolean {
+  if (v === undefined || typeof v === 'bigint') return false;
+  if (typeof v === 'number') return !Number.isInteger(v) || Number.isSafeInteger(v);
+  if (v === null || typeof v !== 'object' || v instanceof Uint8Array) return true;
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) if (!isWireSafe(v[i])) return false;
+    return true;
+  }
+  const o = v as Record<string, unknown>;
+  for (const k in o) if (Object.hasOwn(o, k) && !isWireSafe(o[k])) return false;
+  return true;
 }
 
 /** Decodes bytes into an untrusted value. Throws `ProtocolError(bad_msgpack)` on malformed input. */

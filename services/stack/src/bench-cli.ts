@@ -39,17 +39,19 @@ if (argv[0] === 'intake') {
     options: {
       sessions: { type: 'string', default: '200' },
       calls: { type: 'string', default: '40000' },
+      repeats: { type: 'string', default: '3' },
       out: { type: 'string', default: 'bench-out/intake' },
     },
   });
   const r = await runIntakeBench({
     sessions: Number(values.sessions),
     calls: Number(values.calls),
+    repeats: Number(values.repeats),
     out: values.out,
     log: (l) => console.log(l),
   });
   console.log(
-    `\n${r.calls} calls in ${r.sessions} sessions: ${r.seconds.toFixed(2)} s wall, ${r.cpuSeconds.toFixed(2)} s CPU, ${Math.round(r.eventsPerSecond)} events/s\nwrote ${values.out}/intake.json`,
+    `\n${r.calls} calls in ${r.sessions} sessions, ${r.runs.length} runs: ${Math.round(r.bestEventsPerSecond)} events/s best, ${Math.round(r.medianEventsPerSecond)} median\nwrote ${values.out}/intake.json`,
   );
 } else if (argv[0] === 'scale') {
   const { values } = parseArgs({
