@@ -1,4 +1,4 @@
-import type { IntakeKind, MessageOf, MessageType, Outgoing } from '@autellix/protocol';
+import type { MessageOf, MessageType, Outgoing, ProgramIntakeKind } from '@autellix/protocol';
 import { encodeMessage, subjects } from '@autellix/protocol';
 import { hasTrace, writeTraceHeaders } from '@autellix/telemetry';
 import type { JetStreamClient } from '@nats-io/jetstream';
@@ -24,7 +24,7 @@ export type ErrorListener = (err: unknown, context: string) => void;
 
 /** How a `request` ends: the awaited reply type, or an `error` message. */
 export interface RequestSpec<T extends MessageType, R extends InboundMessage['type']> {
-  readonly kind: IntakeKind;
+  readonly kind: ProgramIntakeKind;
   /** Builds the request given its reply subject. */
   readonly build: (replyTo: string) => Outgoing<T>;
   /** JetStream message id (deduplication within the stream's window); none when absent. */
@@ -68,7 +68,7 @@ export class Intake {
    * holds a span, its context rides in the message's headers (`traceparent`, `tracestate`).
    * @throws PublishError when the message could not be encoded or the stream did not acknowledge it.
    */
-  async publish<T extends MessageType>(kind: IntakeKind, message: Outgoing<T>, msgID?: string, trace?: Context): Promise<boolean> {
+  async publish<T extends MessageType>(kind: ProgramIntakeKind, message: Outgoing<T>, msgID?: string, trace?: Context): Promise<boolean> {
     const fail = (err: unknown): PublishError =>
       new PublishError(ClientErrorCode.publishFailed, `could not store ${message.type}: ${(err as Error).message}`, { cause: err });
     let data: Uint8Array;

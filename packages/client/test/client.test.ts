@@ -1,4 +1,4 @@
-import type { IntakeKind, MessageOf, MessageType, Outgoing } from '@autellix/protocol';
+import type { MessageOf, MessageType, Outgoing, ProgramIntakeKind } from '@autellix/protocol';
 import { decodeMessage, encodeMessage, ErrorCode, intakeStreamName, subjects } from '@autellix/protocol';
 import type { NatsServerHandle } from '@autellix/testkit';
 import { startNatsServer } from '@autellix/testkit';
@@ -46,7 +46,7 @@ class IntakeReader {
   private consumer: Consumer | null = null;
   constructor(
     private readonly prefix: string,
-    private readonly kind: IntakeKind,
+    private readonly kind: ProgramIntakeKind,
   ) {}
 
   async next<T extends MessageType>(types: readonly T[]): Promise<{ m: MessageOf<T>; msgId: string | undefined }> {
@@ -66,7 +66,7 @@ async function fixture() {
   const client = await AutellixClient.connect({ servers: server.url, prefix, name: 'client-test', onError: (_e, ctx) => dropped.push(ctx) });
   clients.push(client);
   const streamSize = async (): Promise<number> => (await jsm.streams.info(intakeStreamName(prefix))).state.messages;
-  return { prefix, client, dropped, streamSize, reader: (kind: IntakeKind) => new IntakeReader(prefix, kind) };
+  return { prefix, client, dropped, streamSize, reader: (kind: ProgramIntakeKind) => new IntakeReader(prefix, kind) };
 }
 
 function reply<T extends MessageType>(subject: string, m: Outgoing<T>): void {

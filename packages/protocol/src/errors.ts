@@ -29,6 +29,11 @@ export const ErrorCode = {
   cancelled: 'cancelled',
   /** The receiver is not the one this message was meant for (e.g. an assignment for another engine). */
   wrongTarget: 'wrong_target',
+  /**
+   * The message came on a subject that does not carry it: its type belongs on another subject
+   * (a `call.done` on `<p>.intake.call`), or the engine id in the subject is not the message's.
+   */
+  wrongSubject: 'wrong_subject',
   /** Anything else: a bug; the receiver logged it and kept running. */
   internal: 'internal',
 } as const;

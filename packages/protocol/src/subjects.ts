@@ -16,7 +16,11 @@ export function processTableBucket(prefix: string = DEFAULT_PREFIX): string {
   return `${prefix.replace(/[^A-Za-z0-9_-]/g, '_')}_programs`;
 }
 
-/** The kinds of durable scheduler input; each is one subject under `<prefix>.intake.`. */
+/**
+ * The kinds of durable scheduler input; each is one subject under `<prefix>.intake.` (outcomes
+ * one per engine: `<prefix>.intake.outcome.<engineId>`, see `subjects.outcome`). The scheduler
+ * accepts each message type only on its kind's subject.
+ */
 export const IntakeKind = {
   session: 'session',
   call: 'call',
@@ -24,16 +28,35 @@ export const IntakeKind = {
   outcome: 'outcome',
 } as const;
 export type IntakeKind = (typeof IntakeKind)[keyof typeof IntakeKind];
+/** The intake kinds programs publish (outcomes are engines'). */
+export type ProgramIntakeKind = Exclude<IntakeKind, 'outcome'>;
 
 export const subjects = {
   /** All intake subjects (the stream's filter). */
   intakeAll: (prefix: string = DEFAULT_PREFIX): string => `${prefix}.intake.>`,
-  /** Where programs publish `session.open`/`session.close` (session), `call.submit` (call), `call.cancel` (cancel); engines publish `call.done`/`call.failed` (outcome). */
-  intake: (kind: IntakeKind, prefix: string = DEFAULT_PREFIX): string => `${prefix}.intake.${kind}`,
-  /** Engines publish `engine.heartbeat` here (core NATS). */
-  heartbeat: (prefix: string = DEFAULT_PREFIX): string => `${prefix}.engine.heartbeat`,
-  /** Engines publish `call.progress` here (core NATS; totals, so a lost report is harmless). */
-  progress: (prefix: string = DEFAULT_PREFIX): string => `${prefix}.sched.progress`,
+  /** Where programs publish `session.open`/`session.close` (session), `call.submit` (call), `call.cancel` (cancel). */
+  intake: (kind: ProgramIntakeKind, prefix: string = DEFAULT_PREFIX): string => `${prefix}.intake.${kind}`,
+  /** Where engine `engineId` publishes its `call.done`/`call.failed` (JetStream, in the intake stream). */
+  outcome: (engineId: string, prefix: string = DEFAULT_PREFIX): string => `${prefix}.intake.outcome.${token(engineId)}`,
+  /** Engine `engineId` publishes `engine.heartbeat` here (core NATS). */
+  heartbeat: (engineId: string, prefix: string = DEFAULT_PREFIX): string => `${prefix}.engine.${token(engineId)}.heartbeat`,
+  /** Every engine's heartbeats (the scheduler's and monitors' subscription). */
+  heartbeatAll: (prefix: string = DEFAULT_PREFIX): string => `${prefix}.engine.*.heartbeat`,
+  /** Engine `engineId` publishes `call.progress` here (core NATS; totals, so a lost report is harmless). */
+  progress: (engineId: string, prefix: string = DEFAULT_PREFIX): string => `${prefix}.engine.${token(engineId)}.progress`,
+  /** Every engine's progress reports. */
+  progressAll: (prefix: string = DEFAULT_PREFIX): string => `${prefix}.engine.*.progress`,
+  /**
+   * Reply subject of a `call.assign`: `<prefix>.ack.<engineId>.<nonce>.<attempt>[.<offer>]`,
+   * `nonce` naming the scheduler instance. The engine answers on it with the token after
+   * `ack.` set to its own id (`ackSubjectFor`): for an offer of shared work that token is
+   * `SHARED_ENGINE_ID`, and whichever engine takes it answers under its own. With per-engine
+   * permissions on `<prefix>.ack.<id>.>`, an engine can answer only as itself.
+   */
+  assignReply: (engineId: string, nonce: string, attempt: number, offer?: number, prefix: string = DEFAULT_PREFIX): string =>
+    `${prefix}.ack.${token(engineId)}.${token(nonce)}.${attempt}${offer === undefined ? '' : `.${offer}`}`,
+  /** Every engine's answers to one scheduler instance's assignments. */
+  assignRepliesAll: (nonce: string, prefix: string = DEFAULT_PREFIX): string => `${prefix}.ack.*.${token(nonce)}.>`,
   /** The scheduler requests `call.assign` here; the engine replies `assign.ack` or `error`. */
   engineAssign: (engineId: string, prefix: string = DEFAULT_PREFIX): string => `${prefix}.engine.${token(engineId)}.assign`,
   /** The scheduler publishes `call.priority` and `call.revoke` here. */
@@ -49,6 +72,32 @@ export const subjects = {
   /** Scheduler live view: request `monitor.request`, reply `monitor` (core request/reply). */
   monitor: (prefix: string = DEFAULT_PREFIX): string => `${prefix}.sched.monitor`,
 } as const;
+
+/**
+ * The subject engine `engineId` answers an assignment on, given the assignment's reply subject:
+ * the reply with its engine token (the one after `<prefix>.ack.`) replaced by `engineId`. Throws
+ * `ProtocolError(bad_field)` when `reply` is not an assignment reply subject of this prefix.
+ */
+export function ackSubjectFor(reply: string, engineId: string, prefix: string = DEFAULT_PREFIX): string {
+  const head = `${prefix}.ack.`;
+  const rest = reply.startsWith(head) ? reply.slice(head.length) : '';
+  const dot = rest.indexOf('.');
+  if (dot <= 0) throw new ProtocolError(ErrorCode.badField, `"${reply}" is not an assignment reply subject (${head}<engineId>.<nonce>.<attempt>)`);
+  return `${head}${token(engineId)}${rest.slice(dot)}`;
+}
+
+/**
+ * The engine id in an engine-published subject (`<prefix>.engine.<id>.heartbeat|progress`,
+ * `<prefix>.intake.outcome.<id>`, `<prefix>.ack.<id>.…`), or null when the subject is not one.
+ */
+export function engineOfSubject(subject: string, prefix: string = DEFAULT_PREFIX): string | null {
+  const parts = subject.slice(prefix.length + 1).split('.');
+  if (!subject.startsWith(`${prefix}.`)) return null;
+  if (parts[0] === 'engine' && parts.length === 3 && (parts[2] === 'heartbeat' || parts[2] === 'progress')) return parts[1] ?? null;
+  if (parts[0] === 'intake' && parts[1] === 'outcome' && parts.length === 3) return parts[2] ?? null;
+  if (parts[0] === 'ack' && parts.length >= 4) return parts[1] ?? null;
+  return null;
+}
 
 /** The `engineId` of an assignment offered on the shared work subject; no engine may be called this. */
 export const SHARED_ENGINE_ID = '_shared';

@@ -3,6 +3,7 @@ import { jetstream } from '@nats-io/jetstream';
 import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
 import type { CallAssign, MessageType, Outgoing } from '@autellix/protocol';
 import {
+  ackSubjectFor,
   callKeyOf,
   DEFAULT_PREFIX,
   decodeMessage,
@@ -192,7 +193,7 @@ export class EngineActor implements BackendSink {
 
   /** Publishes an outcome durably (JetStream, deduplicated by call key, engine and attempt), retrying while the server is away. */
   private publishOutcome<T extends 'call.done' | 'call.failed'>(m: Outgoing<T>, msgID: string): void {
-    const subject = subjects.intake('outcome', this.options.prefix);
+    const subject = subjects.outcome(this.options.engineId, this.options.prefix);
     const bytes = encodeMessage(m);
     const key = callKeyOf(m);
     this.outcomePending.add(key);
@@ -257,7 +258,7 @@ export class EngineActor implements BackendSink {
         pendingTokens: 0,
       });
     }
-    msg.respond(encodeMessage<'assign.ack'>({ type: 'assign.ack', engineId: this.options.engineId, sessionId: a.sessionId, callId: a.callId }));
+    this.answer(msg, encodeMessage<'assign.ack'>({ type: 'assign.ack', engineId: this.options.engineId, sessionId: a.sessionId, callId: a.callId }));
     this.updateSharedSubscription();
   }
 
@@ -296,7 +297,23 @@ export class EngineActor implements BackendSink {
     this.counters.rejected[code] = (this.counters.rejected[code] ?? 0) + 1;
     const refs = salvageRefs(msg.data);
     this.options.log(`rejected ${refs.type ?? 'message'} on ${msg.subject}: ${(err as Error).message}`);
-    if (msg.reply) msg.respond(encodeMessage(errorMessage(err, refs)));
+    this.answer(msg, encodeMessage(errorMessage(err, refs)));
+  }
+
+  /**
+   * Answers a request. An assignment's reply subject (`<p>.ack.<engine>.…`) is answered under
+   * this engine's own id (`ackSubjectFor`: an offer of shared work names no engine there), so
+   * per-engine permissions can hold; any other reply subject is answered as it is.
+   */
+  private answer(msg: Msg, bytes: Uint8Array): void {
+    const reply = msg.reply;
+    if (!reply) return;
+    try {
+      const ack = reply.startsWith(`${this.options.prefix}.ack.`) ? ackSubjectFor(reply, this.options.engineId, this.options.prefix) : reply;
+      this.nc.publish(ack, bytes);
+    } catch (err) {
+      this.options.log(`answer to ${reply} failed: ${(err as Error).message}`);
+    }
   }
 
   private onControl(msg: Msg): void {
@@ -420,7 +437,7 @@ export class EngineActor implements BackendSink {
 
   private heartbeat(): void {
     const l = this.be.load();
-    this.publish<'engine.heartbeat'>(subjects.heartbeat(this.options.prefix), {
+    this.publish<'engine.heartbeat'>(subjects.heartbeat(this.options.engineId, this.options.prefix), {
       type: 'engine.heartbeat',
       engineId: this.options.engineId,
       backend: this.be.name,
@@ -451,7 +468,7 @@ export class EngineActor implements BackendSink {
       return true;
     });
     if (items.length === 0) return;
-    this.publish<'call.progress'>(subjects.progress(this.options.prefix), { type: 'call.progress', engineId: this.options.engineId, items });
+    this.publish<'call.progress'>(subjects.progress(this.options.engineId, this.options.prefix), { type: 'call.progress', engineId: this.options.engineId, items });
   }
 
 }

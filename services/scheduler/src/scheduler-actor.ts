@@ -4,6 +4,7 @@ import type { CallSubmit, MessageType, MonitorProgram, Outgoing } from '@autelli
 import {
   decodeMessage,
   encodeMessage,
+  engineOfSubject,
   ErrorCode,
   errorMessage,
   intakeStreamName,
@@ -18,7 +19,7 @@ import type { Consumer, ConsumerMessages, JsMsg } from '@nats-io/jetstream';
 import { AckPolicy, jetstream, jetstreamManager, RetentionPolicy } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import type { Msg, MsgHdrs, NatsConnection, Subscription } from '@nats-io/transport-node';
-import { createInbox, headers } from '@nats-io/transport-node';
+import { headers, nuid } from '@nats-io/transport-node';
 import { contextFromHeaders, hasTrace, writeTraceHeaders } from '@autellix/telemetry';
 import type { Context, Tracer } from '@opentelemetry/api';
 import { ProxyTracerProvider } from '@opentelemetry/api';
@@ -175,8 +176,11 @@ export class SchedulerActor {
    */
   private recovering = false;
   private recoverUntil = 0;
-  /** Reply subjects of assignments are `<ackPrefix>.<attempt>.<engineId>` (one subscription). */
-  private ackPrefix = '';
+  /**
+   * Names this scheduler instance in its assignments' reply subjects
+   * (`<p>.ack.<engineId>.<ackNonce>.<attempt>[.<offer>]`, one subscription for all).
+   */
+  private ackNonce = '';
   /** Wall ms of `start`; engines the table names but that never reported are dead after a grace. */
   private startedAt = 0;
 
@@ -245,7 +249,7 @@ export class SchedulerActor {
     }
     for (const [id, r] of recovered.ended) this.ended.set(id, r);
     if (recovered.sessions.length > 0) this.log(`recovered ${recovered.sessions.length} open sessions from the process table`);
-    this.ackPrefix = createInbox();
+    this.ackNonce = nuid.next();
     const pending = (await jsm.consumers.info(stream, CONSUMER)).num_pending;
     if (recovered.sessions.length > 0 || pending > 0) {
       this.recovering = true;
@@ -253,11 +257,11 @@ export class SchedulerActor {
       this.log(`recovering: ${pending} intake messages to apply; placements wait ${this.config.missingGraceMs} ms for engines to report`);
     }
     this.subs.push(
-      this.nc.subscribe(`${this.ackPrefix}.>`, { callback: (_e, m) => this.safely(m, () => this.onAssignReply(m)) }),
-      this.nc.subscribe(subjects.heartbeat(prefix), { callback: (_e, m) => this.safely(m, () => this.onHeartbeat(m)) }),
+      this.nc.subscribe(subjects.assignRepliesAll(this.ackNonce, prefix), { callback: (_e, m) => this.safely(m, () => this.onAssignReply(m)) }),
+      this.nc.subscribe(subjects.heartbeatAll(prefix), { callback: (_e, m) => this.safely(m, () => this.onHeartbeat(m)) }),
       this.nc.subscribe(subjects.status(prefix), { callback: (_e, m) => this.safely(m, () => this.onStatus(m)) }),
       this.nc.subscribe(subjects.monitor(prefix), { callback: (_e, m) => this.safely(m, () => this.onMonitor(m)) }),
-      this.nc.subscribe(subjects.progress(prefix), { callback: (_e, m) => this.safely(m, () => this.onProgress(m)) }),
+      this.nc.subscribe(subjects.progressAll(prefix), { callback: (_e, m) => this.safely(m, () => this.onProgress(m)) }),
     );
     const consumer: Consumer = await jetstream(this.nc).consumers.get(stream, CONSUMER);
     // Short pull expiry and heartbeats: when the stream's leader changes (a cluster node died) the
@@ -314,11 +318,27 @@ export class SchedulerActor {
       return null;
     }
     try {
+      this.checkIntakeSubject(m.subject, msg);
       return this.apply(msg, m.seq, m.headers);
     } catch (err) {
       this.reject(err, 'replyTo' in msg ? msg.replyTo : undefined, salvageRefs(m.data));
       return null;
     }
+  }
+
+  /**
+   * Throws `wrong_subject` unless `msg` came on its kind's intake subject: sessions on
+   * `<p>.intake.session`, calls on `.call`, cancels on `.cancel`, and outcomes on the outcome
+   * subject of the engine they name, so a program cannot forge an outcome and an engine cannot
+   * report one for another.
+   */
+  private checkIntakeSubject(subject: string, msg: ReturnType<typeof decodeMessage<(typeof INTAKE_TYPES)[number]>>): void {
+    const prefix = this.config.prefix;
+    const expected =
+      msg.type === 'call.done' || msg.type === 'call.failed'
+        ? subjects.outcome(msg.engineId, prefix)
+        : subjects.intake(msg.type === 'call.submit' ? 'call' : msg.type === 'call.cancel' ? 'cancel' : 'session', prefix);
+    if (subject !== expected) throw new ProtocolError(ErrorCode.wrongSubject, `${msg.type} on ${subject}; it is accepted only on ${expected}`);
   }
 
   /** Applies a validated message; returns the session whose record must be written, or null. */
@@ -566,7 +586,7 @@ export class SchedulerActor {
     };
     const subject = engine === SHARED_ENGINE_ID ? subjects.sharedWork(this.config.prefix) : subjects.engineAssign(engine, this.config.prefix);
     try {
-      const reply = `${this.ackPrefix}.${live.attempt}.${engine}${offer === undefined ? '' : `.${offer}`}`;
+      const reply = subjects.assignReply(engine, this.ackNonce, live.attempt, offer === undefined ? undefined : Number(offer), this.config.prefix);
       this.traces.assigned(key, engine, live.attempt, rec.level);
       this.history.assigned(s.id, callId, engine, live.assignedAt);
       const ctx = this.traces.contextOf(key);
@@ -584,16 +604,21 @@ export class SchedulerActor {
 
 
   /**
-   * An engine's answer to an assignment, on `<ackPrefix>.<attempt>.<engineId>`. Answers for an
-   * older placement are ignored. There is no timer per assignment: an engine that dies is found
-   * by the liveness sweep, and a live engine that never got the call by heartbeat reconciliation.
+   * An engine's answer to an assignment, on `<p>.ack.<engineId>.<nonce>.<attempt>[.<offer>]`
+   * with `engineId` the answering engine (an offer of shared work is answered under the taker's
+   * id); the server's no-responders status comes on the subject as sent (`_shared` for an
+   * offer). An `assign.ack` whose `engineId` is not the subject's is refused (`wrong_subject`):
+   * with per-engine permissions an engine cannot answer for another. Answers for an older
+   * placement are ignored. There is no timer per assignment: an engine that dies is found by the
+   * liveness sweep, and a live engine that never got the call by heartbeat reconciliation.
    */
   private onAssignReply(m: Msg): void {
-    const [attemptText = '', engine = '', offer] = m.subject.slice(this.ackPrefix.length + 1).split('.');
+    const [engine = '', , attemptText = '', offer] = m.subject.slice(`${this.config.prefix}.ack.`.length).split('.');
     const attempt = Number(attemptText);
+    const shared = offer !== undefined;
     if (m.headers?.code === 503 || m.data.length === 0) {
-      if (engine === SHARED_ENGINE_ID) {
-        if (offer !== undefined) this.sharedUntaken(offer);
+      if (shared) {
+        this.sharedUntaken(offer);
       } else if (this.engines.forget(engine)) {
         // Nobody takes this engine's assignments (it stopped, or its heartbeat was not its own):
         // it is dead from now on, and what it held is placed again.
@@ -602,6 +627,9 @@ export class SchedulerActor {
       return;
     }
     const reply = decodeMessage(m.data, ['assign.ack', 'error']);
+    if (reply.type === 'assign.ack' && reply.engineId !== engine) {
+      throw new ProtocolError(ErrorCode.wrongSubject, `assign.ack of engine ${reply.engineId} on engine ${engine}'s reply subject`, 'engineId');
+    }
     if (reply.sessionId === undefined || reply.callId === undefined) {
       this.log(`engine ${engine} answered an assignment without naming the call: ${reply.type === 'error' ? reply.message : ''}`);
       return;
@@ -609,10 +637,10 @@ export class SchedulerActor {
     const { sessionId, callId } = reply;
     const s = this.sessions.get(sessionId);
     const live = s?.calls.get(callId);
-    if (s === undefined || live === undefined || live.attempt !== attempt || live.engine !== engine) {
+    if (s === undefined || live === undefined || live.attempt !== attempt || live.engine !== (shared ? SHARED_ENGINE_ID : engine)) {
       // A shared offer taken after the call was cancelled, ended or placed elsewhere: the taker
       // must drop it.
-      if (engine === SHARED_ENGINE_ID && reply.type === 'assign.ack' && live?.engine !== reply.engineId) {
+      if (shared && reply.type === 'assign.ack' && live?.engine !== reply.engineId) {
         this.publish<'call.revoke'>(subjects.engineControl(reply.engineId, this.config.prefix), {
           type: 'call.revoke',
           sessionId,
@@ -624,7 +652,7 @@ export class SchedulerActor {
     }
     if (reply.type === 'assign.ack') {
       live.acked = true;
-      if (engine === SHARED_ENGINE_ID) {
+      if (shared) {
         // Taken from the shared queue: the call now belongs to the engine that took it.
         const key = `${sessionId}/${callId}`;
         this.sharedOffers.drop(key);
@@ -821,6 +849,7 @@ export class SchedulerActor {
     let p: ReturnType<typeof decodeMessage<'call.progress'>>;
     try {
       p = decodeMessage(m.data, ['call.progress']);
+      this.checkEngineSubject(m.subject, p.engineId);
     } catch (err) {
       this.reject(err, undefined, salvageRefs(m.data));
       return;
@@ -844,6 +873,7 @@ export class SchedulerActor {
     let hb: ReturnType<typeof decodeMessage<'engine.heartbeat'>>;
     try {
       hb = decodeMessage(m.data, ['engine.heartbeat']);
+      this.checkEngineSubject(m.subject, hb.engineId);
     } catch (err) {
       this.reject(err, undefined, salvageRefs(m.data));
       return;
@@ -852,6 +882,17 @@ export class SchedulerActor {
     if (fresh) this.log(`engine ${hb.engineId} (${hb.backend}) is live`);
     this.reconcile(hb.engineId);
     if (this.unplaced.size > 0) this.placeParked();
+  }
+
+  /**
+   * Throws `wrong_subject` unless `subject` is engine `engineId`'s own (`engineOfSubject`): with
+   * per-engine permissions, an engine cannot speak for another.
+   */
+  private checkEngineSubject(subject: string, engineId: string): void {
+    const of = engineOfSubject(subject, this.config.prefix);
+    if (of !== engineId) {
+      throw new ProtocolError(ErrorCode.wrongSubject, `a message of engine ${engineId} on ${subject}${of === null ? '' : `, engine ${of}'s subject`}`, 'engineId');
+    }
   }
 
   /** Compares what an engine holds with what it should: lost calls are placed again, strays revoked. */

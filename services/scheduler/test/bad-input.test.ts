@@ -124,7 +124,7 @@ describe('bad input: typed errors, counted, nothing stops', () => {
   it('a heartbeat with an engine id that is not a subject token is refused, and heartbeats keep working', async () => {
     const before = scheduler.actor.counters.rejected.bad_field ?? 0;
     nc.publish(
-      subjects.heartbeat(),
+      subjects.heartbeat('bad-id'),
       encodeMessage<'engine.heartbeat'>({
         type: 'engine.heartbeat',
         engineId: 'bad.id',

@@ -136,12 +136,12 @@ describe('raw protocol against the live scheduler and a sim engine', () => {
     expect(scheduler.actor.counters.callsEndedWithSession).toBe(before.callsEndedWithSession + 1);
     // The engine had finished the call just before the revoke reached it: its outcome comes after the close.
     const done = { type: 'call.done', engineId: 'e0', sessionId: 'raw-late', callId: 'c1', service: 1, wait: 0, completionTokens: 4000, cachedTokens: 0, preemptions: 0 } as const;
-    await jetstream(nc).publish(subjects.intake('outcome'), encodeMessage<'call.done'>(done));
+    await jetstream(nc).publish(subjects.outcome('e0'), encodeMessage<'call.done'>(done));
     await expect.poll(() => scheduler.actor.counters.lateOutcomes).toBe(before.lateOutcomes + 1);
     expect(scheduler.actor.counters.callsCompleted).toBe(before.callsCompleted + 1);
     // Only once: a second copy, or one from another engine, is ignored.
-    await jetstream(nc).publish(subjects.intake('outcome'), encodeMessage<'call.done'>(done));
-    await jetstream(nc).publish(subjects.intake('outcome'), encodeMessage<'call.done'>({ ...done, callId: 'c2' }));
+    await jetstream(nc).publish(subjects.outcome('e0'), encodeMessage<'call.done'>(done));
+    await jetstream(nc).publish(subjects.outcome('e0'), encodeMessage<'call.done'>({ ...done, callId: 'c2' }));
     // The intake stream is applied in order: once a later message is answered, those two were applied.
     await exchange<'session.open'>('session', (replyTo) => ({ type: 'session.open', sessionId: 'raw-after', replyTo }), () => true);
     expect(scheduler.actor.counters.lateOutcomes).toBe(before.lateOutcomes + 1);

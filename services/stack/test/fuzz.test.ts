@@ -131,11 +131,11 @@ describe('fuzzing: every subject and the gateway', () => {
       subjects.intake('session'),
       subjects.intake('call'),
       subjects.intake('cancel'),
-      subjects.intake('outcome'),
+      subjects.outcome('engine-0'),
       subjects.engineAssign('engine-0'),
       subjects.engineControl('engine-0'),
-      subjects.heartbeat(),
-      subjects.progress(),
+      subjects.heartbeat('engine-0'),
+      subjects.progress('engine-0'),
       subjects.status(),
       subjects.monitor(),
       subjects.sharedWork(),
@@ -182,7 +182,7 @@ describe('fuzzing: every subject and the gateway', () => {
     // placed again.
     const nc = client.connection;
     nc.publish(
-      subjects.heartbeat(),
+      subjects.heartbeat('a-ghost'),
       encodeMessage<'engine.heartbeat'>({ type: 'engine.heartbeat', engineId: 'a-ghost', backend: 'sim', running: 0, queued: 0, kvUsed: 0, maxBatch: 8, deadAfterMs: 2 ** 31, calls: [] }),
     );
     await nc.flush();

@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { AutellixClient } from '@autellix/client';
 import type { RunningEngine } from '@autellix/engine';
 import { DEFAULT_ENGINE_SERVICE, startEngine } from '@autellix/engine';
-import { intakeStreamName, processTableBucket } from '@autellix/protocol';
+import { encodeMessage, intakeStreamName, processTableBucket, subjects } from '@autellix/protocol';
 import type { RunningScheduler } from '@autellix/scheduler';
 import { DEFAULT_SERVICE_CONFIG, startScheduler } from '@autellix/scheduler';
 import type { NatsServerHandle } from '@autellix/testkit';
@@ -53,7 +53,11 @@ describe('infra/nats/auth.conf: per-role users and permissions', () => {
       env[`AUTELLIX_${r}_PASSWORD`] = pw[r] as string;
     }
     server = await startNatsServer({ binary: ensureNatsServer(() => {}), configFile: CONFIG, env });
-    scheduler = await startScheduler(server.url, DEFAULT_SERVICE_CONFIG, () => {}, undefined, { user: 'scheduler', pass: pw.SCHEDULER as string });
+    scheduler = await startScheduler(server.url, DEFAULT_SERVICE_CONFIG, () => {}, undefined, {
+      user: 'scheduler',
+      pass: pw.SCHEDULER as string,
+      inboxPrefix: '_INBOX.scheduler',
+    });
     engine = await startEngine({
       ...DEFAULT_ENGINE_SERVICE,
       servers: server.url,
@@ -106,13 +110,19 @@ describe('infra/nats/auth.conf: per-role users and permissions', () => {
     for (const subject of [
       'autellix.engine.engine-0.assign',
       'autellix.engine.engine-0.control',
-      'autellix.intake.outcome',
+      'autellix.intake.outcome.engine-0',
+      'autellix.ack.engine-0.n.1',
       `$KV.${processTableBucket()}.x`,
       `$JS.API.STREAM.PURGE.${intakeStreamName()}`,
     ]) {
       const v = await violation(alice, subject, () => alice.publish(subject, new Uint8Array([0x80])));
       expect(v.operation).toBe('publish');
     }
+    // An outcome where calls go is allowed by the server but refused by the scheduler.
+    const before = scheduler.actor.counters.rejected.wrong_subject ?? 0;
+    const forged = { type: 'call.done', engineId: 'engine-0', sessionId: 's', callId: 'c', service: 1, wait: 0, completionTokens: 1, cachedTokens: 0, preemptions: 0 } as const;
+    alice.publish(subjects.intake('call'), encodeMessage<'call.done'>(forged));
+    await expect.poll(() => scheduler.actor.counters.rejected.wrong_subject ?? 0).toBe(before + 1);
   });
 
   it("a program cannot subscribe to another program's replies or to engine traffic", async () => {
@@ -129,6 +139,28 @@ describe('infra/nats/auth.conf: per-role users and permissions', () => {
     expect((await violation(e1, 'autellix.engine.engine-0.>', () => e1.subscribe('autellix.engine.engine-0.>'))).operation).toBe('subscription');
     expect((await violation(e1, 'autellix.engine.engine-0.assign', () => e1.publish('autellix.engine.engine-0.assign'))).operation).toBe('publish');
     expect((await violation(e1, `$KV.${processTableBucket()}.x`, () => e1.publish(`$KV.${processTableBucket()}.x`))).operation).toBe('publish');
+  });
+
+  it('an engine cannot speak for another: heartbeats, progress, outcomes and answers go only under its own id', async () => {
+    const e1 = await as('engine-1', pw.ENGINE as string);
+    for (const subject of [
+      'autellix.engine.engine-0.heartbeat',
+      'autellix.engine.engine-0.progress',
+      'autellix.intake.outcome.engine-0',
+      'autellix.ack.engine-0.n.1',
+      '_INBOX.scheduler.x',
+    ]) {
+      expect((await violation(e1, subject, () => e1.publish(subject, new Uint8Array([0x80])))).operation).toBe('publish');
+    }
+    // On its own subjects it may publish, but a message that names another engine is refused.
+    const before = scheduler.actor.counters.rejected.wrong_subject ?? 0;
+    const heartbeat = { type: 'engine.heartbeat', engineId: 'engine-0', backend: 'sim', running: 0, queued: 0, kvUsed: 0, maxBatch: 8, deadAfterMs: 1000, calls: [] } as const;
+    e1.publish(subjects.heartbeat('engine-1'), encodeMessage<'engine.heartbeat'>(heartbeat));
+    e1.publish(subjects.progress('engine-1'), encodeMessage<'call.progress'>({ type: 'call.progress', engineId: 'engine-0', items: [] }));
+    const done = { type: 'call.done', engineId: 'engine-0', sessionId: 's', callId: 'c', service: 1, wait: 0, completionTokens: 1, cachedTokens: 0, preemptions: 0 } as const;
+    e1.publish(subjects.outcome('engine-1'), encodeMessage<'call.done'>(done));
+    await expect.poll(() => scheduler.actor.counters.rejected.wrong_subject ?? 0).toBe(before + 3);
+    expect(scheduler.actor.engines.has('engine-1')).toBe(false);
   });
 
   it('a monitor may only read', async () => {
