@@ -47,6 +47,13 @@ export interface SchedulerServiceConfig {
    * is used as it is.
    */
   readonly replicas: number;
+  /**
+   * Active/standby: with a lease (ms), any number of schedulers may run on one prefix; one holds
+   * a leadership lease in KV (`<prefix>_leader`) and runs, the others stand by and take over
+   * when its renewals stop for this long (`LeadershipLease`). null (the default): no lease, one
+   * scheduler per prefix. 300 ms to 10 min.
+   */
+  readonly leaseMs: number | null;
 }
 
 export const DEFAULT_SERVICE_CONFIG: SchedulerServiceConfig = {
@@ -63,6 +70,7 @@ export const DEFAULT_SERVICE_CONFIG: SchedulerServiceConfig = {
   missingGraceMs: 2_000,
   sharedShortCalls: false,
   replicas: 1,
+  leaseMs: null,
 };
 
 function positiveInt(name: string, v: number): void {
@@ -86,6 +94,9 @@ export function validateServiceConfig(c: SchedulerServiceConfig): SchedulerServi
   positiveInt('sweepMs', c.sweepMs);
   positiveInt('missingGraceMs', c.missingGraceMs);
   if (!Number.isSafeInteger(c.replicas) || c.replicas < 1 || c.replicas > 5) throw new ConfigError(`replicas = ${c.replicas} must be an integer 1-5`);
+  if (c.leaseMs !== null && (!Number.isSafeInteger(c.leaseMs) || c.leaseMs < 300 || c.leaseMs > 600_000)) {
+    throw new ConfigError(`leaseMs = ${c.leaseMs} must be null or an integer 300-600000`);
+  }
   if (typeof c.sharedShortCalls !== 'boolean') throw new ConfigError(`sharedShortCalls = ${String(c.sharedShortCalls)} must be a boolean`);
   if (!isSubjectToken(c.prefix.replace(/\./g, '_'))) throw new ConfigError(`prefix "${c.prefix}" is too long`);
   return c;
@@ -105,6 +116,7 @@ const TOP_KEYS: readonly (keyof SchedulerServiceConfig)[] = [
   'missingGraceMs',
   'sharedShortCalls',
   'replicas',
+  'leaseMs',
 ];
 const CORE_KEYS = ['queues', 'starvation', 'rebuildEverySteps', 'serviceUnit'] as const;
 
@@ -136,6 +148,7 @@ export function parseServiceConfig(json: unknown, base: SchedulerServiceConfig =
     expectType(k, json[k], 'number');
   }
   expectType('sharedShortCalls', json.sharedShortCalls, 'boolean');
+  if (json.leaseMs !== undefined && json.leaseMs !== null) expectType('leaseMs', json.leaseMs, 'number');
   let core = base.core;
   if (json.core !== undefined) {
     if (!isObject(json.core)) throw new ConfigError('core must be an object');

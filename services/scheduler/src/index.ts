@@ -6,3 +6,5 @@ export * from './start-scheduler.ts';
 export * from './table-store.ts';
 export * from './call-traces.ts';
 export * from './scheduler-metrics.ts';
+export * from './lease-watch.ts';
+export * from './leadership-lease.ts';

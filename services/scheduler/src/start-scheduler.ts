@@ -4,6 +4,8 @@ import type { NatsAuth } from '@autellix/protocol';
 import type { Tracing } from '@autellix/telemetry';
 import { startTracing } from '@autellix/telemetry';
 import type { SchedulerServiceConfig } from './config.ts';
+import { LeadershipLease } from './leadership-lease.ts';
+import { leaseTiming } from './lease-watch.ts';
 import { SchedulerActor } from './scheduler-actor.ts';
 import { SchedulerMetrics } from './scheduler-metrics.ts';
 
@@ -13,7 +15,22 @@ export interface RunningScheduler {
   readonly nc: NatsConnection;
   /** The scheduler's Prometheus metrics (serve `metrics.registry`, e.g. with `startMetricsServer`). */
   readonly metrics: SchedulerMetrics;
+  /** The leadership lease it holds (`config.leaseMs`), or null without one. */
+  readonly lease: LeadershipLease | null;
+  /** Stops the scheduler and, with a lease, releases it so a standby takes over at once. */
   stop(): Promise<void>;
+}
+
+/** Options of `startScheduler` beyond the config. */
+export interface StartSchedulerOptions {
+  /**
+   * With a lease: called once if the lease is lost while running (another scheduler took it,
+   * or it could not be renewed). The connection is already closed (no more writes,
+   * acknowledgements or assignments); the process should exit. Default: log only.
+   */
+  readonly onFenced?: (why: string) => void;
+  /** With a lease: called when this scheduler starts standing by (another holds the lease). */
+  readonly onStandby?: () => void;
 }
 
 /**
@@ -29,6 +46,7 @@ export async function startScheduler(
   tracing?: Tracing,
   /** Credentials, inbox prefix and TLS for the NATS connection (see `natsAuthFromEnv`). */
   auth: NatsAuth = {},
+  options: StartSchedulerOptions = {},
 ): Promise<RunningScheduler> {
   const active = tracing ?? startTracing({ serviceName: 'autellix-scheduler' });
   const own = tracing === undefined ? active : null;
@@ -37,9 +55,23 @@ export async function startScheduler(
   const actor = new SchedulerActor(nc, config, Date.now, log, active.tracer);
   const metrics = new SchedulerMetrics(actor);
   actor.observer = metrics;
+  let lease: LeadershipLease | null = null;
   try {
+    if (config.leaseMs !== null) {
+      // Active/standby: wait for the lease (standing by while another scheduler holds it).
+      lease = await LeadershipLease.open(nc, config.prefix, config.replicas, leaseTiming(config.leaseMs), Date.now, log);
+      await lease.acquire(options.onStandby);
+      const held = lease;
+      held.onLost((why) => {
+        // Fenced: the connection goes at once, so nothing more is written, acknowledged or sent;
+        // the new holder resumes from the table and the stream.
+        void nc.close();
+        (options.onFenced ?? ((w: string) => log(`fenced: ${w}`)))(why);
+      });
+    }
     await actor.start();
   } catch (err) {
+    lease?.close();
     await nc.close();
     await own?.shutdown();
     throw err;
@@ -48,8 +80,15 @@ export async function startScheduler(
     actor,
     nc,
     metrics,
+    lease,
     async stop() {
+      if (nc.isClosed()) {
+        lease?.close();
+        await own?.shutdown();
+        return;
+      }
       await actor.stop();
+      await lease?.release();
       await nc.drain();
       await own?.shutdown();
     },

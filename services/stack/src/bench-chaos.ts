@@ -15,8 +15,15 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { connect } from '@nats-io/transport-node';
 import { ensureNatsServer } from './ensure-nats-server.ts';
 
-/** What is killed: a NATS cluster node (the intake stream's leader), the scheduler process (then restarted), or an engine process. */
-export type ChaosTarget = 'nats' | 'scheduler' | 'engine';
+/**
+ * What is killed: a NATS cluster node (the intake stream's leader), the scheduler process (then
+ * restarted), the active one of two schedulers with a leadership lease (the standby takes over),
+ * or an engine process.
+ */
+export type ChaosTarget = 'nats' | 'scheduler' | 'standby' | 'engine';
+
+/** Lease of the `standby` target's schedulers (ms). */
+const CHAOS_LEASE_MS = 1000;
 
 export interface ChaosBenchOptions {
   readonly target: ChaosTarget;
@@ -45,6 +52,8 @@ export interface ChaosRun {
   readonly inFlightRecoveryMs: number;
   /** `call.result`s that reached the programs after their call had settled (a second result, dropped by the client); counted by the client. */
   readonly repliesAfterSettle: number;
+  /** `standby` target: ms from the kill to the standby serving (the lease lapsing, then its start); else null. */
+  readonly takeoverMs: number | null;
   readonly wallSeconds: number;
 }
 
@@ -70,7 +79,9 @@ export async function runChaosBench(o: ChaosBenchOptions): Promise<ChaosRun[]> {
   for (const [k, v] of [['programs', o.programs], ['calls', o.calls], ['repeats', o.repeats]] as const) {
     if (!Number.isSafeInteger(v) || v < 1) throw new ConfigError(`--${k} ${v}: expected an integer >= 1`);
   }
-  if (o.target !== 'nats' && o.target !== 'scheduler' && o.target !== 'engine') throw new ConfigError(`--target ${String(o.target)}: expected nats, scheduler or engine`);
+  if (o.target !== 'nats' && o.target !== 'scheduler' && o.target !== 'standby' && o.target !== 'engine') {
+    throw new ConfigError(`--target ${String(o.target)}: expected nats, scheduler, standby or engine`);
+  }
   const runs: ChaosRun[] = [];
   for (let r = 0; r < o.repeats; r++) {
     if (o.target !== 'nats') {
@@ -128,6 +139,7 @@ export async function runChaosBench(o: ChaosBenchOptions): Promise<ChaosRun[]> {
         recoveryMs: gap,
         inFlightRecoveryMs: inFlightRecovery(w.spans, killedAt),
         repliesAfterSettle: drops,
+        takeoverMs: null,
         wallSeconds: wall,
       };
       runs.push(row);
@@ -191,20 +203,28 @@ function longestGap(completions: readonly number[], from: number): number {
 }
 
 /**
- * Kill -9 of the scheduler (restarted at once on the same stream and table) or of one of two
- * engines (its calls are placed again on the other), each a process of its own on one
- * nats-server, mid-run.
+ * Kill -9 of the scheduler (restarted at once on the same stream and table), of the active one
+ * of two schedulers with a leadership lease (the standby takes over), or of one of two engines
+ * (its calls are placed again on the other), each a process of its own on one nats-server,
+ * mid-run.
  */
 async function processChaos(o: ChaosBenchOptions, r: number): Promise<ChaosRun> {
   const server = await startNatsServer({ binary: ensureNatsServer(o.log) });
   const procs: ServiceProcess[] = [];
   const schedulerArgs = ['--nats', server.url, '--policy', 'plas', '--metrics-port', '0'];
+  if (o.target === 'standby') schedulerArgs.push('--lease-ms', String(CHAOS_LEASE_MS));
   const spawnScheduler = (): ServiceProcess => spawnService({ script: SCHEDULER_MAIN, args: schedulerArgs, readyPattern: /serving on/ });
   let client: AutellixClient | null = null;
   try {
     let scheduler = spawnScheduler();
     procs.push(scheduler);
     await scheduler.ready;
+    let standby: ServiceProcess | null = null;
+    if (o.target === 'standby') {
+      standby = spawnScheduler();
+      procs.push(standby);
+      for (let i = 0; i < 100 && !standby.lines.some((l) => /standing by/.test(l)); i++) await new Promise((res) => setTimeout(res, 50));
+    }
     const engines = ['engine-0', 'engine-1'].map((id) =>
       spawnService({ script: ENGINE_MAIN, args: ['--nats', server.url, '--id', id, '--speed', '40', '--metrics-port', 'off'], readyPattern: /serving on/ }),
     );
@@ -218,7 +238,14 @@ async function processChaos(o: ChaosBenchOptions, r: number): Promise<ChaosRun> 
     await new Promise((res) => setTimeout(res, o.killAfterMs));
     const killedAt = performance.now() - t0;
     let killed: string;
-    if (o.target === 'scheduler') {
+    let takeoverMs: number | null = null;
+    if (o.target === 'standby' && standby !== null) {
+      const at = performance.now();
+      await scheduler.kill();
+      await standby.ready;
+      takeoverMs = performance.now() - at;
+      killed = 'active scheduler (standby took over)';
+    } else if (o.target === 'scheduler') {
       await scheduler.kill();
       scheduler = spawnScheduler();
       procs.push(scheduler);
@@ -240,10 +267,11 @@ async function processChaos(o: ChaosBenchOptions, r: number): Promise<ChaosRun> 
       recoveryMs: longestGap(w.completions, killedAt),
       inFlightRecoveryMs: inFlightRecovery(w.spans, killedAt),
       repliesAfterSettle: drops,
+      takeoverMs,
       wallSeconds: (performance.now() - t0) / 1000,
     };
     o.log(
-      `run ${r + 1}: killed ${killed} at ${(killedAt / 1000).toFixed(2)} s; ${row.programsFailed} programs failed, ${drops} second results, no completion for ${row.recoveryMs.toFixed(0)} ms, calls in flight done ${row.inFlightRecoveryMs.toFixed(0)} ms after the kill`,
+      `run ${r + 1}: killed ${killed} at ${(killedAt / 1000).toFixed(2)} s; ${row.programsFailed} programs failed, ${drops} second results, no completion for ${row.recoveryMs.toFixed(0)} ms, calls in flight done ${row.inFlightRecoveryMs.toFixed(0)} ms after the kill${takeoverMs === null ? '' : `, standby serving ${takeoverMs.toFixed(0)} ms after it`}`,
     );
     return row;
   } finally {

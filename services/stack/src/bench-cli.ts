@@ -4,6 +4,7 @@ import { ConfigError } from '@autellix/core';
 import { main as simMain } from '@autellix/sim/cli';
 import { runIntakeBench } from './bench-intake.ts';
 import { liveBenchTable, runLiveBench } from './bench-live.ts';
+import type { ChaosTarget } from './bench-chaos.ts';
 import { runChaosBench } from './bench-chaos.ts';
 import { runScaleBench } from './bench-scale.ts';
 import { runLlamaBench } from './bench-llama.ts';
@@ -89,7 +90,7 @@ if (argv[0] === 'intake') {
   });
   const runs = await orUsageError('chaos', () =>
     runChaosBench({
-      target: values.target as 'nats' | 'scheduler' | 'engine',
+      target: values.target as ChaosTarget,
       programs: Number(values.programs),
       calls: Number(values.calls),
       repeats: Number(values.repeats),

@@ -3,7 +3,9 @@ import { AutellixClient } from '@autellix/client';
 import type { RunningEngine } from '@autellix/engine';
 import { DEFAULT_ENGINE_SERVICE, startEngine } from '@autellix/engine';
 import type { RunningScheduler } from '@autellix/scheduler';
-import { DEFAULT_SERVICE_CONFIG, startScheduler } from '@autellix/scheduler';
+import { DEFAULT_SERVICE_CONFIG, leaseBucket, startScheduler } from '@autellix/scheduler';
+import { jetstream } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
 import { generatePrograms } from '@autellix/sim';
 import type { NatsServerHandle, ServiceProcess } from '@autellix/testkit';
 import { spawnService, startNatsServer } from '@autellix/testkit';
@@ -93,5 +95,56 @@ describe('the live system survives crashes', () => {
     const closed = await probe.close();
     expect(closed.callsCompleted).toBe(4);
     expect(closed.service).toBeGreaterThan(0);
+  });
+
+  it('kill -9 of the active scheduler with a standby: the standby takes over through the lease, every program completes once', async () => {
+    const nats = await server();
+    const args = ['--nats', nats.url, '--policy', 'plas', '--metrics-port', '0', '--lease-ms', '800'];
+    const active = child(SCHEDULER_MAIN, args, /serving on/);
+    await active.ready;
+    const standby = child(SCHEDULER_MAIN, args, /serving on/);
+    await expect.poll(() => standby.lines.some((l) => /standing by/.test(l)), { timeout: 5000 }).toBe(true);
+    const engines = [await engine(nats.url, 'e0'), await engine(nats.url, 'e1')];
+    const c = await client(nats.url);
+    const probe = await c.openSession({ sessionId: 'probe' });
+    for (let i = 0; i < 3; i++) await probe.call({ promptTokens: 500, maxTokens: 50, stream: false }).result;
+    const programs = generatePrograms('mixed', { seed: 5, count: 40, rate: 0.6 });
+    const calls = programs.reduce((s, p) => s + p.calls.length, 0);
+    const run = replay({ client: c, programs, speed: SPEED, clock: () => performance.now(), runTag: 'standby' });
+    await sleep(2000);
+    const killedAt = performance.now();
+    await active.kill();
+    await standby.ready;
+    const tookOver = performance.now() - killedAt;
+    expect(standby.lines.some((l) => /took over the leadership lease/.test(l))).toBe(true);
+    // Not before the lease lapsed (800 ms unrenewed), and well before a restart would be needed.
+    expect(tookOver).toBeGreaterThan(500);
+    expect(tookOver).toBeLessThan(10_000);
+    const out = await run;
+    expect(out.filter((p) => p.error !== null).map((p) => p.error)).toEqual([]);
+    await probe.call({ promptTokens: 500, maxTokens: 50, stream: false }).result;
+    const completed = engines.reduce((s, e) => s + e.actor.counters.completed, 0);
+    expect(completed).toBe(calls + 4);
+    const closed = await probe.close();
+    expect(closed.callsCompleted).toBe(4);
+    expect(closed.service).toBeGreaterThan(0);
+  });
+
+  it('a scheduler whose lease is taken from it stops at once (fenced)', async () => {
+    const nats = await server();
+    const fenced: string[] = [];
+    const config = { ...DEFAULT_SERVICE_CONFIG, leaseMs: 600 };
+    const a = await startScheduler(nats.url, config, () => {}, undefined, {}, { onFenced: (why) => fenced.push(why) });
+    cleanups.push(() => a.stop());
+    expect(a.lease?.isHeld).toBe(true);
+    // Another holder writes the record (as a scheduler that wrongly believed the lease lapsed would).
+    const nc = await connect({ servers: nats.url });
+    cleanups.push(() => nc.close());
+    // A plain put to the key's subject: a new revision the holder did not write.
+    await jetstream(nc).publish(`$KV.${leaseBucket(config.prefix)}.leader`, new Uint8Array([0x80]));
+    await expect.poll(() => fenced.length, { timeout: 3000 }).toBe(1);
+    expect(fenced[0]).toMatch(/another scheduler holds the lease/);
+    expect(a.nc.isClosed()).toBe(true);
+    expect(a.lease?.isHeld).toBe(false);
   });
 });
