@@ -177,6 +177,17 @@ export class SchedulerActor {
   private recovering = false;
   private recoverUntil = 0;
   /**
+   * Hot standby: the engines live when this scheduler took over (it heard their heartbeats while
+   * standing by). Recovery ends as soon as each has reported since the start and the backlog of
+   * `recoveryBacklog` intake messages is applied, instead of after the whole `missingGraceMs`.
+   * Null after a cold start: recovery waits out the grace.
+   */
+  private recoveryEngines: ReadonlySet<string> | null = null;
+  private recoveryBacklog = 0;
+  private recoveryStartedAt = 0;
+  /** Intake messages handled since the start. */
+  private intakeHandled = 0;
+  /**
    * Names this scheduler instance in its assignments' reply subjects
    * (`<p>.ack.<engineId>.<ackNonce>.<attempt>[.<offer>]`, one subscription for all).
    */
@@ -200,8 +211,12 @@ export class SchedulerActor {
     return this.clock() / 1000;
   }
 
-  /** Creates the stream and bucket when missing, reloads the table, and starts consuming. */
-  async start(): Promise<void> {
+  /**
+   * Creates the stream and bucket when missing, reloads the table, and starts consuming.
+   * `liveEngines`: the engines a standby heard while waiting (see `recoveryEngines`); omit after
+   * a cold start.
+   */
+  async start(liveEngines?: ReadonlySet<string>): Promise<void> {
     const prefix = this.config.prefix;
     const jsm = await jetstreamManager(this.nc);
     const stream = intakeStreamName(prefix);
@@ -254,7 +269,14 @@ export class SchedulerActor {
     if (recovered.sessions.length > 0 || pending > 0) {
       this.recovering = true;
       this.recoverUntil = wall + this.config.missingGraceMs;
-      this.log(`recovering: ${pending} intake messages to apply; placements wait ${this.config.missingGraceMs} ms for engines to report`);
+      this.recoveryEngines = liveEngines ?? null;
+      this.recoveryBacklog = pending;
+      this.recoveryStartedAt = wall;
+      this.log(
+        liveEngines === undefined
+          ? `recovering: ${pending} intake messages to apply; placements wait ${this.config.missingGraceMs} ms for engines to report`
+          : `recovering: ${pending} intake messages to apply; placements wait for ${liveEngines.size} engines to report (at most ${this.config.missingGraceMs} ms)`,
+      );
     }
     this.subs.push(
       this.nc.subscribe(subjects.assignRepliesAll(this.ackNonce, prefix), { callback: (_e, m) => this.safely(m, () => this.onAssignReply(m)) }),
@@ -309,6 +331,7 @@ export class SchedulerActor {
 
   /** Decodes and applies one intake message; returns the session whose record changed, or null. */
   private handleIntake(m: JsMsg): Session | null {
+    this.intakeHandled += 1;
     let msg: ReturnType<typeof decodeMessage<(typeof INTAKE_TYPES)[number]>>;
     try {
       msg = decodeMessage(m.data, INTAKE_TYPES);
@@ -938,6 +961,17 @@ export class SchedulerActor {
   }
 
   /** Adopts parked calls that a live engine reports holding; places the rest. */
+  /** Hot standby: every engine live at the takeover has reported since, and the backlog is applied. */
+  private caughtUp(): boolean {
+    const live = this.recoveryEngines;
+    if (live === null || this.intakeHandled < this.recoveryBacklog) return false;
+    for (const id of live) {
+      const e = this.engines.get(id);
+      if (e === undefined || e.lastSeen < this.recoveryStartedAt) return false;
+    }
+    return true;
+  }
+
   private endRecovery(): void {
     this.recovering = false;
     const wall = this.clock();
@@ -981,7 +1015,7 @@ export class SchedulerActor {
     this.sweeping = true;
     try {
       const wall = this.clock();
-      if (this.recovering && wall >= this.recoverUntil) this.endRecovery();
+      if (this.recovering && (wall >= this.recoverUntil || this.caughtUp())) this.endRecovery();
       // An offer whose taker never answered (it died, or the offer was lost) is placed again.
       for (const o of this.sharedOffers.takeOverdue(wall, this.config.assignTimeoutMs)) this.fallBack(o);
       this.finishOverdue(wall);

@@ -1,6 +1,7 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import { connect } from '@nats-io/transport-node';
 import type { NatsAuth } from '@autellix/protocol';
+import { engineOfSubject, subjects } from '@autellix/protocol';
 import type { Tracing } from '@autellix/telemetry';
 import { startTracing } from '@autellix/telemetry';
 import type { SchedulerServiceConfig } from './config.ts';
@@ -56,11 +57,28 @@ export async function startScheduler(
   const metrics = new SchedulerMetrics(actor);
   actor.observer = metrics;
   let lease: LeadershipLease | null = null;
+  let liveEngines: Set<string> | undefined;
   try {
     if (config.leaseMs !== null) {
       // Active/standby: wait for the lease (standing by while another scheduler holds it).
       lease = await LeadershipLease.open(nc, config.prefix, config.replicas, leaseTiming(config.leaseMs), Date.now, log);
+      // While standing by, note which engines heartbeat (the subject names the engine), so that
+      // after a takeover recovery waits for those to report rather than for the whole grace.
+      const heard = new Map<string, number>();
+      const listening = Date.now();
+      const sub = nc.subscribe(subjects.heartbeatAll(config.prefix), {
+        callback: (_e, m) => {
+          const id = engineOfSubject(m.subject, config.prefix);
+          if (id !== null) heard.set(id, Date.now());
+        },
+      });
       await lease.acquire(options.onStandby);
+      sub.unsubscribe();
+      const now = Date.now();
+      // Only a standby that listened for a whole grace knows every live engine.
+      if (now - listening >= config.missingGraceMs) {
+        liveEngines = new Set([...heard].filter(([, at]) => now - at <= config.missingGraceMs).map(([id]) => id));
+      }
       const held = lease;
       held.onLost((why) => {
         // Fenced: the connection goes at once, so nothing more is written, acknowledged or sent;
@@ -69,7 +87,7 @@ export async function startScheduler(
         (options.onFenced ?? ((w: string) => log(`fenced: ${w}`)))(why);
       });
     }
-    await actor.start();
+    await actor.start(liveEngines);
   } catch (err) {
     lease?.close();
     await nc.close();

@@ -117,6 +117,8 @@ describe('the live system survives crashes', () => {
     await standby.ready;
     const tookOver = performance.now() - killedAt;
     expect(standby.lines.some((l) => /took over the leadership lease/.test(l))).toBe(true);
+    // A hot standby: it heard both engines while waiting, so recovery waits for their reports, not the whole grace.
+    expect(standby.lines.some((l) => /placements wait for 2 engines to report/.test(l))).toBe(true);
     // Not before the lease lapsed (800 ms unrenewed), and well before a restart would be needed.
     expect(tookOver).toBeGreaterThan(500);
     expect(tookOver).toBeLessThan(10_000);
