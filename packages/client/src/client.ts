@@ -44,6 +44,9 @@ export interface ConnectOptions extends ClientOptions {
  * Entry point of the SDK: one NATS connection, one inbox subscription (`<inbox>.>`) shared by all
  * requests of the client, and the sessions opened through it.
  */
+/** When, after a reconnect, the client reads stored answers of its pending calls (ms). */
+const RECOVER_AFTER_RECONNECT_MS = [250, 2_000, 6_000] as const;
+
 export class AutellixClient {
   private readonly intake: Intake;
   private closing: Promise<void> | null = null;
@@ -60,6 +63,27 @@ export class AutellixClient {
     this.intake = new Intake(connection, jetstream(connection), router, opts.prefix ?? DEFAULT_PREFIX, report, tracer);
     // A connection that closes under us ends every pending request instead of leaving it hanging.
     void connection.closed().then(() => router.close(new ClientClosedError(ClientErrorCode.clientClosed, 'NATS connection closed')));
+    // After a reconnect, answers sent while the connection was down are read from the results
+    // stream (soon, and once more when engines that were cut off too have stored theirs).
+    void (async () => {
+      for await (const s of connection.status()) {
+        if (s.type !== 'reconnect') continue;
+        for (const ms of RECOVER_AFTER_RECONNECT_MS) {
+          setTimeout(() => {
+            if (!router.isClosed) void this.recoverResults();
+          }, ms);
+        }
+      }
+    })().catch(() => {});
+  }
+
+  /**
+   * Reads the durable copies of pending calls' answers from the results stream and delivers the
+   * ones found (see `InboxRouter.recover`). Done after every reconnect on its own; call it when
+   * answers may have been lost otherwise. Resolves with the number delivered.
+   */
+  recoverResults(): Promise<number> {
+    return this.intake.router.recover(this.prefix);
   }
 
   /** Connects to NATS and returns a client that owns the connection (`close` drains it). */

@@ -1,7 +1,7 @@
 import type { MessageOf } from '@autellix/protocol';
-import { decodeMessage } from '@autellix/protocol';
+import { decodeMessage, directGetLastSubject, resultsStreamName, subjects } from '@autellix/protocol';
 import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
-import { createInbox } from '@nats-io/transport-node';
+import { createInbox, Empty } from '@nats-io/transport-node';
 import type { AutellixError } from './errors.ts';
 
 /** The message types a client can receive on its reply subjects. */
@@ -41,7 +41,7 @@ export class InboxRouter {
   private closed = false;
 
   constructor(
-    nc: NatsConnection,
+    private readonly nc: NatsConnection,
     private readonly onDrop: DropListener = () => {},
     inboxPrefix?: string,
   ) {
@@ -79,7 +79,38 @@ export class InboxRouter {
     if (!this.sub.isClosed()) await this.sub.drain().catch(() => {});
   }
 
+  /**
+   * Reads, for every open route, the durable copy of its final answer from the results stream
+   * (protocol: `subjects.result`) and delivers the ones found, as if they had just arrived. A
+   * reply sent while the connection was down is lost on the wire; this gets it back. Routes with
+   * nothing stored (still running, or a session request) are left as they are. Resolves with the
+   * number of answers delivered; errors (no stream, a timeout) count as nothing found.
+   */
+  async recover(prefix: string, timeoutMs = 2000): Promise<number> {
+    const stream = resultsStreamName(prefix);
+    let delivered = 0;
+    await Promise.all(
+      [...this.routes.keys()].map(async (subject) => {
+        try {
+          const m = await this.nc.request(directGetLastSubject(stream, subjects.result(subject, prefix)), Empty, { timeout: timeoutMs });
+          if (m.data.length === 0 || (m.headers?.code ?? 0) >= 400) return;
+          if (!this.routes.has(subject)) return; // it arrived on the wire meanwhile
+          this.deliver(subject, m.data);
+          delivered += 1;
+        } catch {
+          // Nothing to recover from here.
+        }
+      }),
+    );
+    return delivered;
+  }
+
   private route(msg: Msg): void {
+    this.deliver(msg.subject, msg.data);
+  }
+
+  private deliver(subject: string, data: Uint8Array): void {
+    const msg = { subject, data };
     let m: InboundMessage;
     try {
       m = decodeMessage(msg.data, INBOUND_TYPES);

@@ -1,5 +1,5 @@
 import type { MessageOf, MessageType, Outgoing, ProgramIntakeKind } from '@autellix/protocol';
-import { decodeMessage, encodeMessage, ErrorCode, intakeStreamName, subjects } from '@autellix/protocol';
+import { decodeMessage, encodeMessage, ErrorCode, intakeStreamName, resultsStreamName, subjects } from '@autellix/protocol';
 import type { NatsServerHandle } from '@autellix/testkit';
 import { startNatsServer } from '@autellix/testkit';
 import type { Consumer, JetStreamClient } from '@nats-io/jetstream';
@@ -187,6 +187,45 @@ describe('AutellixClient against a real nats-server', () => {
     await expect(h.result).rejects.toBeInstanceOf(TimeoutError);
     const { m } = await fx.reader('cancel').next(['call.cancel']);
     expect(m).toMatchObject({ sessionId: 'stime', callId: 'slow' });
+  });
+
+  it('reads an answer lost on the wire back from the results stream', async () => {
+    const fx = await fixture();
+    const jsm = await jetstreamManager(nc);
+    await jsm.streams.add({ name: resultsStreamName(fx.prefix), subjects: [subjects.resultsAll(fx.prefix)], max_msgs_per_subject: 1, allow_direct: true });
+    const session = await openAnswered(fx, 'slost');
+    const lost = session.call({ prompt: 'a', maxTokens: 2, callId: 'lost' });
+    const waiting = session.call({ prompt: 'b', maxTokens: 2, callId: 'waiting' });
+    const calls = fx.reader('call');
+    const submits = [(await calls.next(['call.submit'])).m, (await calls.next(['call.submit'])).m];
+    const lostSubmit = submits.find((m) => m.callId === 'lost') as (typeof submits)[number];
+    // Nothing stored yet: nothing recovered, both still pending.
+    expect(await fx.client.recoverResults()).toBe(0);
+    // The engine's answer reached the stream but not the client (it was disconnected then).
+    const answer = encodeMessage<'call.result'>({
+      type: 'call.result',
+      sessionId: 'slost',
+      callId: 'lost',
+      engineId: 'e9',
+      text: 'xy',
+      usage: { promptTokens: 1, completionTokens: 2, cachedTokens: 0 },
+      timings: { queuedMs: 1, firstTokenMs: 2, totalMs: 3 },
+      preemptions: 0,
+    });
+    await js.publish(subjects.result(lostSubmit.replyTo, fx.prefix), answer);
+    expect(await fx.client.recoverResults()).toBe(1);
+    const r = await lost.result;
+    expect(r).toMatchObject({ callId: 'lost', engineId: 'e9', text: 'xy' });
+    // Recovered once: a second pass finds the route settled, and the other call still waits.
+    expect(await fx.client.recoverResults()).toBe(0);
+    let settled = false;
+    void waiting.result.then(
+      () => (settled = true),
+      () => (settled = true),
+    );
+    await new Promise((res) => setTimeout(res, 50));
+    expect(settled).toBe(false);
+    await waiting.cancel();
   });
 
   it('delivers the result exactly once and chunks in index order without duplicates', async () => {

@@ -11,6 +11,27 @@ export function intakeStreamName(prefix: string = DEFAULT_PREFIX): string {
   return `${prefix.toUpperCase().replace(/[^A-Z0-9_-]/g, '_')}_INTAKE`;
 }
 
+/**
+ * JetStream stream holding a durable copy of each call's final answer (`call.result`, or the
+ * `error` that ends it), under `subjects.result(replyTo)`: a program that was disconnected when
+ * the answer went to its reply subject reads it from here (`directGetLastSubject`).
+ */
+export function resultsStreamName(prefix: string = DEFAULT_PREFIX): string {
+  return `${prefix.toUpperCase().replace(/[^A-Z0-9_-]/g, '_')}_RESULTS`;
+}
+
+/** How long the results stream keeps an answer (ms). */
+export const RESULT_RETENTION_MS = 10 * 60_000;
+
+/**
+ * The subject of a direct read of the last message stored under `subject` in `stream` (NATS
+ * 2.9 direct get, the subject in the request subject so permissions can scope it). The reply is
+ * the stored message, or a 404 status with no data when there is none.
+ */
+export function directGetLastSubject(stream: string, subject: string): string {
+  return `$JS.API.DIRECT.GET.${stream}.${subject}`;
+}
+
 /** JetStream KV bucket that holds the process table. */
 export function processTableBucket(prefix: string = DEFAULT_PREFIX): string {
   return `${prefix.replace(/[^A-Za-z0-9_-]/g, '_')}_programs`;
@@ -55,6 +76,14 @@ export const subjects = {
    */
   assignReply: (engineId: string, nonce: string, attempt: number, offer?: number, prefix: string = DEFAULT_PREFIX): string =>
     `${prefix}.ack.${token(engineId)}.${token(nonce)}.${attempt}${offer === undefined ? '' : `.${offer}`}`,
+  /**
+   * Where the durable copy of the final answer sent to `replyTo` is stored (results stream):
+   * `<prefix>.result.<replyTo>`. One per reply subject (the stream keeps the last), so a
+   * client that wants durable answers uses a reply subject per call, as the TypeScript client does.
+   */
+  result: (replyTo: string, prefix: string = DEFAULT_PREFIX): string => `${prefix}.result.${replyTo}`,
+  /** All durable answers (the results stream's subjects). */
+  resultsAll: (prefix: string = DEFAULT_PREFIX): string => `${prefix}.result.>`,
   /** Every engine's answers to one scheduler instance's assignments. */
   assignRepliesAll: (nonce: string, prefix: string = DEFAULT_PREFIX): string => `${prefix}.ack.*.${token(nonce)}.>`,
   /** The scheduler requests `call.assign` here; the engine replies `assign.ack` or `error`. */

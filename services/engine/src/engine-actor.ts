@@ -191,6 +191,40 @@ export class EngineActor implements BackendSink {
     }
   }
 
+  private publishBytes(subject: string, bytes: Uint8Array): void {
+    try {
+      this.nc.publish(subject, bytes);
+    } catch (err) {
+      this.options.log(`publish to ${subject} failed: ${(err as Error).message}`);
+    }
+  }
+
+  /**
+   * Stores the durable copy of a call's final answer in the results stream (deduplicated by
+   * `msgID`), retrying while the server is away, so a caller that was disconnected when the
+   * answer went to its reply subject can read it (`subjects.result`).
+   */
+  private storeAnswer(replyTo: string, bytes: Uint8Array, msgID: string): void {
+    const subject = subjects.result(replyTo, this.options.prefix);
+    const attempt = async (): Promise<void> => {
+      for (let i = 0; ; i++) {
+        try {
+          await this.js.publish(subject, bytes, { msgID });
+          return;
+        } catch (err) {
+          if (i >= 50 || this.nc.isClosed()) {
+            this.options.log(`answer to ${replyTo} not stored: ${(err as Error).message}`);
+            return;
+          }
+          await new Promise((r) => setTimeout(r, Math.min(1000, 20 * 2 ** i)));
+        }
+      }
+    };
+    const p = attempt();
+    this.inflight.add(p);
+    void p.finally(() => this.inflight.delete(p));
+  }
+
   /** Publishes an outcome durably (JetStream, deduplicated by call key, engine and attempt), retrying while the server is away. */
   private publishOutcome<T extends 'call.done' | 'call.failed'>(m: Outgoing<T>, msgID: string): void {
     const subject = subjects.outcome(this.options.engineId, this.options.prefix);
@@ -386,7 +420,7 @@ export class EngineActor implements BackendSink {
     this.counters.completed += 1;
     this.updateSharedSubscription();
     const engineId = this.options.engineId;
-    this.publish<'call.result'>(r.replyTo, {
+    const result = encodeMessage<'call.result'>({
       type: 'call.result',
       sessionId: r.sessionId,
       callId: r.callId,
@@ -396,6 +430,8 @@ export class EngineActor implements BackendSink {
       timings: { queuedMs: f.queuedMs, firstTokenMs: f.firstTokenMs, totalMs: f.totalMs, receivedAtMs: r.receivedAtMs },
       preemptions: f.preemptions,
     });
+    this.publishBytes(r.replyTo, result);
+    this.storeAnswer(r.replyTo, result, `result:${f.key}:${engineId}:${r.attempt}`);
     this.publishOutcome<'call.done'>(
       {
         type: 'call.done',
@@ -420,7 +456,9 @@ export class EngineActor implements BackendSink {
     this.traces.failed(key, message);
     this.counters.failed += 1;
     const err = new ProtocolError(ErrorCode.engineFailed, message);
-    this.publish(r.replyTo, errorMessage(err, r));
+    const answer = encodeMessage(errorMessage(err, r));
+    this.publishBytes(r.replyTo, answer);
+    this.storeAnswer(r.replyTo, answer, `result:${key}:${this.options.engineId}:${r.attempt}`);
     this.publishOutcome<'call.failed'>(
       { type: 'call.failed', engineId: this.options.engineId, sessionId: r.sessionId, callId: r.callId, code: ErrorCode.engineFailed, message },
       `failed:${key}:${this.options.engineId}:${r.attempt}`,

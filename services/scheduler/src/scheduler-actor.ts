@@ -11,6 +11,8 @@ import {
   pickCallBody,
   processTableBucket,
   ProtocolError,
+  RESULT_RETENTION_MS,
+  resultsStreamName,
   salvageRefs,
   SHARED_ENGINE_ID,
   subjects,
@@ -231,6 +233,22 @@ export class SchedulerActor {
         num_replicas: this.config.replicas,
       });
     }
+    // Durable copies of calls' final answers (engines store them; a caller reads one after a
+    // reconnect). Limits retention: the last answer per reply subject, for RESULT_RETENTION_MS.
+    const results = resultsStreamName(prefix);
+    try {
+      await jsm.streams.info(results);
+    } catch {
+      await jsm.streams.add({
+        name: results,
+        subjects: [subjects.resultsAll(prefix)],
+        retention: RetentionPolicy.Limits,
+        max_age: RESULT_RETENTION_MS * 1_000_000,
+        max_msgs_per_subject: 1,
+        allow_direct: true,
+        num_replicas: this.config.replicas,
+      });
+    }
     // A fresh consumer on every start: with work-queue retention the stream holds exactly the
     // messages never acknowledged, and a new consumer delivers them at once and in order, where
     // the old one would hold back those it had handed to a crashed scheduler until ack_wait.
@@ -318,7 +336,7 @@ export class SchedulerActor {
     const code = err instanceof ProtocolError ? err.code : ErrorCode.internal;
     this.counters.rejected[code] = (this.counters.rejected[code] ?? 0) + 1;
     this.log(`rejected ${refs.type ?? 'message'} (${code}): ${(err as Error).message}`);
-    if (replyTo !== undefined) this.publish(replyTo, errorMessage(err, refs));
+    if (replyTo !== undefined) this.answer(replyTo, errorMessage(err, refs));
   }
 
   private publish<T extends MessageType>(subject: string, m: Outgoing<T>): void {
@@ -386,7 +404,7 @@ export class SchedulerActor {
     const existing = this.sessions.get(id);
     if (existing !== undefined) {
       existing.lastActivity = this.clock();
-      this.publish<'session.opened'>(replyTo, { type: 'session.opened', sessionId: id, idleTtlMs: existing.idleTtlMs, existing: true });
+      this.answer<'session.opened'>(replyTo, { type: 'session.opened', sessionId: id, idleTtlMs: existing.idleTtlMs, existing: true });
       return null;
     }
     if (this.ended.has(id)) {
@@ -399,7 +417,7 @@ export class SchedulerActor {
     this.traces.sessionOpened(id, programClass, parent);
     this.history.opened(id);
     this.counters.sessionsOpened += 1;
-    this.publish<'session.opened'>(replyTo, { type: 'session.opened', sessionId: id, idleTtlMs: s.idleTtlMs, existing: false });
+    this.answer<'session.opened'>(replyTo, { type: 'session.opened', sessionId: id, idleTtlMs: s.idleTtlMs, existing: false });
     return s;
   }
 
@@ -429,7 +447,7 @@ export class SchedulerActor {
       if (live.engine !== null) this.rememberEndedCall(`${id}/${callId}`, live.engine);
       this.revoke(id, callId, live, 'session_ended');
       const err = new ProtocolError(ErrorCode.sessionEnded, `session ${id} ended (${reason}) before call ${callId} finished`);
-      this.publish(live.submit.replyTo, errorMessage(err, { sessionId: id, callId }));
+      this.answer(live.submit.replyTo, errorMessage(err, { sessionId: id, callId }));
     }
     s.calls.clear();
     const callsCompleted = row?.callsCompleted ?? 0;
@@ -442,7 +460,7 @@ export class SchedulerActor {
     this.ended.set(id, reason);
     this.counters.sessionsEnded += 1;
     if (replyTo !== undefined) {
-      this.publish<'session.closed'>(replyTo, { type: 'session.closed', sessionId: id, callsCompleted, service, reason });
+      this.answer<'session.closed'>(replyTo, { type: 'session.closed', sessionId: id, callsCompleted, service, reason });
     }
     s.dirty = true;
     return s;
@@ -749,11 +767,30 @@ export class SchedulerActor {
   }
 
   /** A call that can never run: tell its caller, fold it out of the table. */
+  /**
+   * Sends the answer to a request (`session.opened`, `session.closed`, or an `error` that ends
+   * it) to its reply subject, and stores a durable copy in the results stream for a caller that
+   * was disconnected meanwhile (protocol: `subjects.result`).
+   */
+  private answer<T extends MessageType>(replyTo: string, m: Outgoing<T>): void {
+    let bytes: Uint8Array;
+    try {
+      bytes = encodeMessage(m);
+      this.nc.publish(replyTo, bytes);
+    } catch (err) {
+      this.log(`answer to ${replyTo} failed: ${(err as Error).message}`);
+      return;
+    }
+    this.publisher?.publish(subjects.result(replyTo, this.config.prefix), bytes).catch((err: unknown) => {
+      this.log(`answer to ${replyTo} not stored: ${(err as Error).message}`);
+    });
+  }
+
   private failCall(sessionId: string, callId: string, err: ProtocolError): void {
     const s = this.sessions.get(sessionId);
     const live = s?.calls.get(callId);
     if (s === undefined || live === undefined) return;
-    this.publish(live.submit.replyTo, errorMessage(err, { sessionId, callId }));
+    this.answer(live.submit.replyTo, errorMessage(err, { sessionId, callId }));
     const failedRec = this.core.programs.get(sessionId)?.active.get(callId);
     this.traces.ended(`${sessionId}/${callId}`, 'failed', failedRec, live.engine, err.message);
     this.history.finished(sessionId, callId, 'failed', this.clock());

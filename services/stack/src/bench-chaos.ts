@@ -4,7 +4,7 @@ import { AutellixClient } from '@autellix/client';
 import { ConfigError } from '@autellix/core';
 import type { RunningEngine } from '@autellix/engine';
 import { DEFAULT_ENGINE_SERVICE, startEngine } from '@autellix/engine';
-import { intakeStreamName, processTableBucket } from '@autellix/protocol';
+import { intakeStreamName, processTableBucket, resultsStreamName } from '@autellix/protocol';
 import type { RunningScheduler } from '@autellix/scheduler';
 import { DEFAULT_SERVICE_CONFIG, startScheduler } from '@autellix/scheduler';
 import type { ServiceProcess } from '@autellix/testkit';
@@ -16,11 +16,12 @@ import { connect } from '@nats-io/transport-node';
 import { ensureNatsServer } from './ensure-nats-server.ts';
 
 /**
- * What is killed: a NATS cluster node (the intake stream's leader), the scheduler process (then
- * restarted), the active one of two schedulers with a leadership lease (the standby takes over),
- * or an engine process.
+ * What is killed: a NATS cluster node (the intake stream's leader), the node the programs are
+ * connected to (`nats-clients`: answers sent while they reconnect are read back from the results
+ * stream), the scheduler process (then restarted), the active one of two schedulers with a
+ * leadership lease (the standby takes over), or an engine process.
  */
-export type ChaosTarget = 'nats' | 'scheduler' | 'standby' | 'engine';
+export type ChaosTarget = 'nats' | 'nats-clients' | 'scheduler' | 'standby' | 'engine';
 
 /** Lease of the `standby` target's schedulers (ms). */
 const CHAOS_LEASE_MS = 1000;
@@ -79,12 +80,13 @@ export async function runChaosBench(o: ChaosBenchOptions): Promise<ChaosRun[]> {
   for (const [k, v] of [['programs', o.programs], ['calls', o.calls], ['repeats', o.repeats]] as const) {
     if (!Number.isSafeInteger(v) || v < 1) throw new ConfigError(`--${k} ${v}: expected an integer >= 1`);
   }
-  if (o.target !== 'nats' && o.target !== 'scheduler' && o.target !== 'standby' && o.target !== 'engine') {
-    throw new ConfigError(`--target ${String(o.target)}: expected nats, scheduler, standby or engine`);
+  if (!['nats', 'nats-clients', 'scheduler', 'standby', 'engine'].includes(o.target)) {
+    throw new ConfigError(`--target ${String(o.target)}: expected nats, nats-clients, scheduler, standby or engine`);
   }
   const runs: ChaosRun[] = [];
+  const clientsNode = o.target === 'nats-clients';
   for (let r = 0; r < o.repeats; r++) {
-    if (o.target !== 'nats') {
+    if (o.target !== 'nats' && !clientsNode) {
       runs.push(await processChaos(o, r));
       continue;
     }
@@ -107,10 +109,15 @@ export async function runChaosBench(o: ChaosBenchOptions): Promise<ChaosRun[]> {
       }
       for (const id of ['engine-0', 'engine-1']) engines.push(await startEngine({ ...DEFAULT_ENGINE_SERVICE, servers, engineId: id, speed: 40 }));
       let drops = 0;
-      client = await AutellixClient.connect({ servers, onError: (e, ctx) => (ctx.startsWith('dropped message') && String(e).endsWith('call.result') ? drops++ : undefined) });
+      // The programs connect to n0 with the services, or (nats-clients) to n2 alone.
+      client = await AutellixClient.connect({
+        servers: clientsNode ? (cluster.urls[2] as string) : servers,
+        onError: (e, ctx) => (ctx.startsWith('dropped message') && String(e).endsWith('call.result') ? drops++ : undefined),
+      });
       const jsm = await jetstreamManager(admin);
-      for (const name of [intakeStreamName(), `KV_${processTableBucket()}`]) {
-        for (let i = 0; i < 20 && (await jsm.streams.info(name)).cluster?.leader === 'n0'; i++) {
+      const avoid = clientsNode ? ['n0', 'n2'] : ['n0'];
+      for (const name of [intakeStreamName(), `KV_${processTableBucket()}`, resultsStreamName()]) {
+        for (let i = 0; i < 20 && avoid.includes((await jsm.streams.info(name)).cluster?.leader ?? ''); i++) {
           await admin.request(`$JS.API.STREAM.LEADER.STEPDOWN.${name}`, undefined, { timeout: 5000 }).catch(() => undefined);
           await new Promise((res) => setTimeout(res, 500));
         }
@@ -119,7 +126,7 @@ export async function runChaosBench(o: ChaosBenchOptions): Promise<ChaosRun[]> {
       const t0 = performance.now();
       const w = workload(client, o, `chaos-${r}`, t0);
       await new Promise((res) => setTimeout(res, o.killAfterMs));
-      const leader = (await jsm.streams.info(intakeStreamName())).cluster?.leader ?? 'n1';
+      const leader = clientsNode ? 'n2' : ((await jsm.streams.info(intakeStreamName())).cluster?.leader ?? 'n1');
       await admin.close();
       const killedAt = performance.now() - t0;
       cluster.nodes[Number(leader.slice(1))]?.kill();

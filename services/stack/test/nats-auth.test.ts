@@ -3,13 +3,13 @@ import { fileURLToPath } from 'node:url';
 import { AutellixClient } from '@autellix/client';
 import type { RunningEngine } from '@autellix/engine';
 import { DEFAULT_ENGINE_SERVICE, startEngine } from '@autellix/engine';
-import { encodeMessage, intakeStreamName, processTableBucket, subjects } from '@autellix/protocol';
+import { directGetLastSubject, encodeMessage, intakeStreamName, processTableBucket, resultsStreamName, subjects } from '@autellix/protocol';
 import type { RunningScheduler } from '@autellix/scheduler';
 import { DEFAULT_SERVICE_CONFIG, startScheduler } from '@autellix/scheduler';
 import type { NatsServerHandle } from '@autellix/testkit';
 import { startNatsServer } from '@autellix/testkit';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { connect, errors } from '@nats-io/transport-node';
+import { connect, Empty, errors } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureNatsServer } from '../src/ensure-nats-server.ts';
 
@@ -131,6 +131,16 @@ describe('infra/nats/auth.conf: per-role users and permissions', () => {
       const v = await violation(alice, subject, () => alice.subscribe(subject));
       expect(v.operation).toBe('subscription');
     }
+  });
+
+  it("a program may read the stored answers sent to its own inbox, not another's", async () => {
+    const alice = await as('alice', pw.ALICE as string);
+    const own = directGetLastSubject(resultsStreamName(), subjects.result('_INBOX.alice.x.1'));
+    // Allowed (nothing stored there: the stream answers 404).
+    const m = await alice.request(own, Empty, { timeout: 2000 });
+    expect(m.headers?.code).toBe(404);
+    const other = directGetLastSubject(resultsStreamName(), subjects.result('_INBOX.bob.x.1'));
+    expect((await violation(alice, other, () => alice.publish(other))).operation).toBe('publish');
   });
 
   it('an engine cannot take or send another engine\'s work, nor write the process table', async () => {
