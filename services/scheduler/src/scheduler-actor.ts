@@ -193,7 +193,12 @@ export class SchedulerActor {
    * Names this scheduler instance in its assignments' reply subjects
    * (`<p>.ack.<engineId>.<ackNonce>.<attempt>[.<offer>]`, one subscription for all).
    */
-  private ackNonce = '';
+  private nonce = '';
+
+  /** Names this scheduler instance in its assignments' reply subjects (empty before `start`). */
+  get ackNonce(): string {
+    return this.nonce;
+  }
   /** Wall ms of `start`; engines the table names but that never reported are dead after a grace. */
   private startedAt = 0;
 
@@ -282,7 +287,7 @@ export class SchedulerActor {
     }
     for (const [id, r] of recovered.ended) this.ended.set(id, r);
     if (recovered.sessions.length > 0) this.log(`recovered ${recovered.sessions.length} open sessions from the process table`);
-    this.ackNonce = nuid.next();
+    this.nonce = nuid.next();
     const pending = (await jsm.consumers.info(stream, CONSUMER)).num_pending;
     if (recovered.sessions.length > 0 || pending > 0) {
       this.recovering = true;
@@ -297,7 +302,7 @@ export class SchedulerActor {
       );
     }
     this.subs.push(
-      this.nc.subscribe(subjects.assignRepliesAll(this.ackNonce, prefix), { callback: (_e, m) => this.safely(m, () => this.onAssignReply(m)) }),
+      this.nc.subscribe(subjects.assignRepliesAll(this.nonce, prefix), { callback: (_e, m) => this.safely(m, () => this.onAssignReply(m)) }),
       this.nc.subscribe(subjects.heartbeatAll(prefix), { callback: (_e, m) => this.safely(m, () => this.onHeartbeat(m)) }),
       this.nc.subscribe(subjects.status(prefix), { callback: (_e, m) => this.safely(m, () => this.onStatus(m)) }),
       this.nc.subscribe(subjects.monitor(prefix), { callback: (_e, m) => this.safely(m, () => this.onMonitor(m)) }),
@@ -627,7 +632,7 @@ export class SchedulerActor {
     };
     const subject = engine === SHARED_ENGINE_ID ? subjects.sharedWork(this.config.prefix) : subjects.engineAssign(engine, this.config.prefix);
     try {
-      const reply = subjects.assignReply(engine, this.ackNonce, live.attempt, offer === undefined ? undefined : Number(offer), this.config.prefix);
+      const reply = subjects.assignReply(engine, this.nonce, live.attempt, offer === undefined ? undefined : Number(offer), this.config.prefix);
       this.traces.assigned(key, engine, live.attempt, rec.level);
       this.history.assigned(s.id, callId, engine, live.assignedAt);
       const ctx = this.traces.contextOf(key);
@@ -657,7 +662,7 @@ export class SchedulerActor {
     const [engine = '', , attemptText = '', offer] = m.subject.slice(`${this.config.prefix}.ack.`.length).split('.');
     const attempt = Number(attemptText);
     const shared = offer !== undefined;
-    if (m.headers?.code === 503 || m.data.length === 0) {
+    if (m.headers?.code === 503) {
       if (shared) {
         this.sharedUntaken(offer);
       } else if (this.engines.forget(engine)) {
