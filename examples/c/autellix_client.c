@@ -154,6 +154,12 @@ static void on_reply(Program *p, const msgpack_object *m) {
   const msgpack_object *type = get(m, "type");
   if (!str_is(get(m, "sessionId"), p->session)) return; /* another program's, or not ours */
   if (str_is(type, "error")) {
+    /* A late error for a call that already has its result (a session closed just after the
+       result, before the engine's outcome reached the scheduler) is dropped, as the protocol
+       says of anything that arrives for a settled call. */
+    const msgpack_object *call_id = get(m, "callId");
+    Call *late = call_id == NULL ? NULL : find_call(p, call_id);
+    if (late != NULL && late->settled) return;
     char *code = str_dup(get(m, "code")), *msg = str_dup(get(m, "message"));
     die("%s: %s", code, msg);
   }
