@@ -40,13 +40,14 @@ export interface ConnectOptions extends ClientOptions {
   readonly nats?: Omit<NodeConnectionOptions, 'servers' | 'name'>;
 }
 
-/**
- * Entry point of the SDK: one NATS connection, one inbox subscription (`<inbox>.>`) shared by all
- * requests of the client, and the sessions opened through it.
- */
 /** When, after a reconnect, the client reads stored answers of its pending calls (ms). */
 const RECOVER_AFTER_RECONNECT_MS = [250, 2_000, 6_000] as const;
 
+/**
+ * Entry point of the SDK: one NATS connection, one inbox subscription (`<inbox>.>`) shared by all
+ * requests of the client, and the sessions opened through it. Answers lost while the connection
+ * was down are read back from the results stream after it reconnects (`recoverResults`).
+ */
 export class AutellixClient {
   private readonly intake: Intake;
   private closing: Promise<void> | null = null;

@@ -74,8 +74,8 @@ export const subjects = {
    * `SHARED_ENGINE_ID`, and whichever engine takes it answers under its own. With per-engine
    * permissions on `<prefix>.ack.<id>.>`, an engine can answer only as itself.
    */
-  assignReply: (engineId: string, nonce: string, attempt: number, offer?: number, prefix: string = DEFAULT_PREFIX): string =>
-    `${prefix}.ack.${token(engineId)}.${token(nonce)}.${attempt}${offer === undefined ? '' : `.${offer}`}`,
+  assignReply: (engineId: string, nonce: string, attempt: number, offer?: string, prefix: string = DEFAULT_PREFIX): string =>
+    `${prefix}.ack.${token(engineId)}.${token(nonce)}.${attempt}${offer === undefined ? '' : `.${token(offer)}`}`,
   /**
    * Where the durable copy of the final answer sent to `replyTo` is stored (results stream):
    * `<prefix>.result.<replyTo>`. One per reply subject (the stream keeps the last), so a

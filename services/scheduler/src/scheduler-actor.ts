@@ -189,13 +189,13 @@ export class SchedulerActor {
   private recoveryStartedAt = 0;
   /** Intake messages handled since the start. */
   private intakeHandled = 0;
-  /**
-   * Names this scheduler instance in its assignments' reply subjects
-   * (`<p>.ack.<engineId>.<ackNonce>.<attempt>[.<offer>]`, one subscription for all).
-   */
   private nonce = '';
 
-  /** Names this scheduler instance in its assignments' reply subjects (empty before `start`). */
+  /**
+   * Names this scheduler instance in its assignments' reply subjects
+   * (`<p>.ack.<engineId>.<ackNonce>.<attempt>[.<offer>]`, one subscription for all); empty
+   * before `start`.
+   */
   get ackNonce(): string {
     return this.nonce;
   }
@@ -632,7 +632,7 @@ export class SchedulerActor {
     };
     const subject = engine === SHARED_ENGINE_ID ? subjects.sharedWork(this.config.prefix) : subjects.engineAssign(engine, this.config.prefix);
     try {
-      const reply = subjects.assignReply(engine, this.nonce, live.attempt, offer === undefined ? undefined : Number(offer), this.config.prefix);
+      const reply = subjects.assignReply(engine, this.nonce, live.attempt, offer, this.config.prefix);
       this.traces.assigned(key, engine, live.attempt, rec.level);
       this.history.assigned(s.id, callId, engine, live.assignedAt);
       const ctx = this.traces.contextOf(key);
@@ -771,7 +771,6 @@ export class SchedulerActor {
     if (reason !== 'reassigned') this.untrack(live.engine, key);
   }
 
-  /** A call that can never run: tell its caller, fold it out of the table. */
   /**
    * Sends the answer to a request (`session.opened`, `session.closed`, or an `error` that ends
    * it) to its reply subject, and stores a durable copy in the results stream for a caller that
@@ -791,6 +790,7 @@ export class SchedulerActor {
     });
   }
 
+  /** A call that can never run: tell its caller, fold it out of the table. */
   private failCall(sessionId: string, callId: string, err: ProtocolError): void {
     const s = this.sessions.get(sessionId);
     const live = s?.calls.get(callId);
@@ -1002,7 +1002,6 @@ export class SchedulerActor {
     }
   }
 
-  /** Adopts parked calls that a live engine reports holding; places the rest. */
   /** Hot standby: every engine live at the takeover has reported since, and the backlog is applied. */
   private caughtUp(): boolean {
     const live = this.recoveryEngines;
@@ -1014,6 +1013,7 @@ export class SchedulerActor {
     return true;
   }
 
+  /** Adopts parked calls that a live engine reports holding; places the rest. */
   private endRecovery(): void {
     this.recovering = false;
     const wall = this.clock();

@@ -137,7 +137,7 @@ describe('fuzzing: every subject and the gateway', () => {
       subjects.heartbeat('engine-0'),
       subjects.progress('engine-0'),
       subjects.assignReply('engine-0', stack.scheduler.actor.ackNonce, 1),
-      subjects.assignReply('engine-0', stack.scheduler.actor.ackNonce, 1, 7),
+      subjects.assignReply('engine-0', stack.scheduler.actor.ackNonce, 1, '7'),
       subjects.status(),
       subjects.monitor(),
       subjects.sharedWork(),
