@@ -102,7 +102,16 @@ export async function startEngine(
         );
   let nc: NatsConnection;
   try {
-    nc = await connect({ ...config.auth, servers: config.servers.split(','), name: `autellix-engine-${config.engineId}`, maxReconnectAttempts: -1 });
+    // noAsyncTraces: the client would otherwise build two Error objects (stack traces) for every
+    // request, every JetStream publish included (an outcome and a stored answer per call), only
+    // to enrich a timeout's stack; the engine's own logs name the operation.
+    nc = await connect({
+      ...config.auth,
+      servers: config.servers.split(','),
+      name: `autellix-engine-${config.engineId}`,
+      maxReconnectAttempts: -1,
+      noAsyncTraces: true,
+    });
   } catch (err) {
     await model?.dispose();
     await own?.shutdown();

@@ -52,7 +52,9 @@ export async function startScheduler(
   const active = tracing ?? startTracing({ serviceName: 'autellix-scheduler' });
   const own = tracing === undefined ? active : null;
   // A comma-separated list names the nodes of a cluster.
-  const nc = await connect({ ...auth, servers: servers.split(','), name: 'autellix-scheduler', maxReconnectAttempts: -1 });
+  // noAsyncTraces: no Error objects (stack traces) built for every request and JetStream publish
+  // just to enrich a timeout's stack; the scheduler's own logs name the operation.
+  const nc = await connect({ ...auth, servers: servers.split(','), name: 'autellix-scheduler', maxReconnectAttempts: -1, noAsyncTraces: true });
   const actor = new SchedulerActor(nc, config, Date.now, log, active.tracer);
   const metrics = new SchedulerMetrics(actor);
   actor.observer = metrics;
