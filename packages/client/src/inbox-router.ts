@@ -83,7 +83,7 @@ export class InboxRouter {
    * Reads, for every open route, the durable copy of its final answer from the results stream
    * (protocol: `subjects.result`) and delivers the ones found, as if they had just arrived. A
    * reply sent while the connection was down is lost on the wire; this gets it back. Routes with
-   * nothing stored (still running, or a session request) are left as they are. Resolves with the
+   * nothing stored yet (a call still running) are left as they are. Resolves with the
    * number of answers delivered; errors (no stream, a timeout) count as nothing found.
    */
   async recover(prefix: string, timeoutMs = 2000): Promise<number> {
@@ -109,19 +109,19 @@ export class InboxRouter {
     this.deliver(msg.subject, msg.data);
   }
 
+  /** Decodes and hands `data` to the route of `subject`; drops (and reports) what is invalid or late. */
   private deliver(subject: string, data: Uint8Array): void {
-    const msg = { subject, data };
     let m: InboundMessage;
     try {
-      m = decodeMessage(msg.data, INBOUND_TYPES);
+      m = decodeMessage(data, INBOUND_TYPES);
     } catch (err) {
-      this.onDrop(msg.subject, err);
+      this.onDrop(subject, err);
       return;
     }
-    const handler = this.routes.get(msg.subject);
+    const handler = this.routes.get(subject);
     if (handler === undefined) {
       // Late or repeated: the request it answers has settled.
-      this.onDrop(msg.subject, `no open route for ${m.type}`);
+      this.onDrop(subject, `no open route for ${m.type}`);
       return;
     }
     handler.onMessage(m);

@@ -184,13 +184,10 @@ export class EngineActor implements BackendSink {
   }
 
   private publish<T extends MessageType>(subject: string, m: Outgoing<T>): void {
-    try {
-      this.nc.publish(subject, encodeMessage(m));
-    } catch (err) {
-      this.options.log(`publish to ${subject} failed: ${(err as Error).message}`);
-    }
+    this.publishBytes(subject, encodeMessage(m));
   }
 
+  /** A core publish; a failure (connection closed, bad subject) is logged, never thrown. */
   private publishBytes(subject: string, bytes: Uint8Array): void {
     try {
       this.nc.publish(subject, bytes);
