@@ -31,6 +31,7 @@ describe('the C program client (examples/c) against the live system', () => {
   });
 
   it('opens a session, streams a call and its parallel forks, and closes the session', async () => {
+    const before = stack.scheduler.actor.counters.callsCompleted;
     const out = await run(binary, ['--nats', stack.url, '--threads', '3', '--max-tokens', '30']);
     expect(out.code, out.stderr).toBe(0);
     expect(out.stderr).toContain('open');
@@ -43,7 +44,11 @@ describe('the C program client (examples/c) against the live system', () => {
     expect(new Set(summary.calls.map((c) => c.threadId)).size).toBe(4);
     expect(summary.calls.every((c) => c.completionTokens === 30 && c.chunks >= 1)).toBe(true);
     expect(summary.calls.every((c) => c.engineId === 'engine-0' || c.engineId === 'engine-1')).toBe(true);
-    expect(summary.callsCompleted).toBe(4);
+    // session.closed counts the calls completed as the scheduler knew them at the close: the
+    // program closes on its last result, which can overtake that call's outcome (counted late).
+    expect(summary.callsCompleted).toBeGreaterThanOrEqual(1); // the plan's, applied long before the close
+    expect(summary.callsCompleted).toBeLessThanOrEqual(4);
+    await expect.poll(() => stack.scheduler.actor.counters.callsCompleted).toBe(before + 4);
     expect(stack.scheduler.actor.core.programs.has(summary.sessionId)).toBe(false);
   });
 

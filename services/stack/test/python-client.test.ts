@@ -26,6 +26,7 @@ describe('the Python program client (examples/python) against the live system', 
   });
 
   it('opens a session, streams a call and its parallel forks, and closes the session', async () => {
+    const before = stack.scheduler.actor.counters.callsCompleted;
     const out = await run(python(), [CLIENT, '--nats', stack.url, '--threads', '3', '--max-tokens', '30']);
     expect(out.stderr).toContain('open');
     expect(out.code, out.stderr).toBe(0);
@@ -38,10 +39,13 @@ describe('the Python program client (examples/python) against the live system', 
     expect(new Set(summary.calls.map((c) => c.threadId)).size).toBe(4);
     expect(summary.calls.every((c) => c.completionTokens === 30 && c.chunks >= 1)).toBe(true);
     expect(summary.calls.every((c) => c.engineId === 'engine-0' || c.engineId === 'engine-1')).toBe(true);
-    expect(summary.callsCompleted).toBe(4);
+    // session.closed counts the calls completed as the scheduler knew them at the close: the
+    // program closes on its last result, which can overtake that call's outcome (counted late).
+    expect(summary.callsCompleted).toBeGreaterThanOrEqual(1); // the plan's, applied long before the close
+    expect(summary.callsCompleted).toBeLessThanOrEqual(4);
+    await expect.poll(() => stack.scheduler.actor.counters.callsCompleted).toBe(before + 4);
     // The scheduler saw the same program: its session is closed and its calls counted.
     expect(stack.scheduler.actor.core.programs.has(summary.sessionId)).toBe(false);
-    expect(stack.scheduler.actor.counters.callsCompleted).toBeGreaterThanOrEqual(4);
   });
 
   it("reports a refused call with the scheduler's error code and exits non-zero", async () => {
