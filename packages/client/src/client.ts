@@ -70,9 +70,10 @@ export class AutellixClient {
       for await (const s of connection.status()) {
         if (s.type !== 'reconnect') continue;
         for (const ms of RECOVER_AFTER_RECONNECT_MS) {
+          // Unref'd: a program that closes its client right after a reconnect exits at once.
           setTimeout(() => {
             if (!router.isClosed) void this.recoverResults();
-          }, ms);
+          }, ms).unref();
         }
       }
     })().catch(() => {});
