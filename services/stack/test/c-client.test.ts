@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalStack } from '../src/index.ts';
 import { startLocalStack } from '../src/index.ts';
 import { runProcess as run } from './run-process.ts';
+import { checkExampleRun } from './outcomes.ts';
 
 const SOURCE = fileURLToPath(new URL('../../../examples/c/autellix_client.c', import.meta.url));
 
@@ -35,21 +36,7 @@ describe('the C program client (examples/c) against the live system', () => {
     const out = await run(binary, ['--nats', stack.url, '--threads', '3', '--max-tokens', '30']);
     expect(out.code, out.stderr).toBe(0);
     expect(out.stderr).toContain('open');
-    const summary = JSON.parse(out.stdout.trim().split('\n').at(-1) as string) as {
-      sessionId: string;
-      callsCompleted: number;
-      calls: { callId: string; threadId: string; engineId: string; chunks: number; completionTokens: number }[];
-    };
-    expect(summary.calls.map((c) => c.callId)).toEqual(['plan', 'leg0', 'leg1', 'leg2']);
-    expect(new Set(summary.calls.map((c) => c.threadId)).size).toBe(4);
-    expect(summary.calls.every((c) => c.completionTokens === 30 && c.chunks >= 1)).toBe(true);
-    expect(summary.calls.every((c) => c.engineId === 'engine-0' || c.engineId === 'engine-1')).toBe(true);
-    // session.closed counts the calls completed as the scheduler knew them at the close: the
-    // program closes on its last result, which can overtake that call's outcome (counted late).
-    expect(summary.callsCompleted).toBeGreaterThanOrEqual(1); // the plan's, applied long before the close
-    expect(summary.callsCompleted).toBeLessThanOrEqual(4);
-    await expect.poll(() => stack.scheduler.actor.counters.callsCompleted).toBe(before + 4);
-    expect(stack.scheduler.actor.core.programs.has(summary.sessionId)).toBe(false);
+    await checkExampleRun(out.stdout, stack.scheduler.actor, before);
   });
 
   it("reports a refused call with the scheduler's error code and exits non-zero", async () => {
