@@ -79,7 +79,24 @@ export interface SchedulerObserver {
   callAccepted(sessionId: string, wallMs: number): void;
   /** A call left the table: `completionTokens` from the engine's outcome (0 unless `done`). */
   callFinished(rec: CallRecord, how: CallEnd, completionTokens: number, wallMs: number): void;
-  sessionEnded(sessionId: string, wallMs: number): void;
+  /**
+   * `pendingOutcomes`: calls the session ended with that were on an engine; each is reported by
+   * one more `callFinished` (its late outcome, or `session_ended` once none came within
+   * `missingGraceMs`).
+   */
+  sessionEnded(sessionId: string, wallMs: number, pendingOutcomes: number): void;
+}
+
+/** A call placed on an engine when its session ended, awaiting a late outcome. */
+interface EndedCall {
+  readonly engine: string;
+  /** Its record at the close (a copy), or null when the core had none. */
+  readonly rec: CallRecord | null;
+  /** Service and wait the engine had reported for the placement at the close. */
+  readonly service: number;
+  readonly wait: number;
+  /** Wall ms of the close. */
+  readonly endedAt: number;
 }
 
 /** Most calls ended with their session whose late outcome is still recognised. */
@@ -136,11 +153,12 @@ export class SchedulerActor {
   private readonly sessions = new Map<string, Session>();
   private readonly ended = new Map<string, EndReason>();
   /**
-   * Calls placed on an engine when their session ended (`session/call` key → engine id), so an
-   * outcome arriving after the close is still counted. Bounded: the oldest entries go past
-   * `ENDED_CALLS_KEPT` (an engine that cancelled the call on its revoke never reports it).
+   * Calls placed on an engine when their session ended (`session/call` key), so an outcome
+   * arriving after the close is still counted. An engine that cancelled the call on its revoke
+   * never reports it: an entry is settled as `session_ended` after `missingGraceMs`, or when it
+   * is the oldest past `ENDED_CALLS_KEPT`.
    */
-  private readonly endedCalls = new Map<string, string>();
+  private readonly endedCalls = new Map<string, EndedCall>();
   /** Calls waiting for a live engine (keys), in arrival order. */
   private readonly unplaced = new Set<string>();
   /** Calls offered as shared work and not yet taken, with the balancer's engine to fall back on. */
@@ -443,13 +461,24 @@ export class SchedulerActor {
     const s = this.lookup(id, replyTo);
     if (s === null) return null;
     const row = this.core.programs.get(id);
+    let pendingOutcomes = 0;
     for (const [callId, live] of s.calls) {
       this.counters.callsEndedWithSession += 1;
       const endedRec = row?.active.get(callId);
       this.traces.ended(`${id}/${callId}`, 'session_ended', endedRec, live.engine);
       this.history.finished(id, callId, 'session_ended', this.clock());
-      if (endedRec !== undefined) this.observer?.callFinished(endedRec, 'session_ended', 0, this.clock());
-      if (live.engine !== null) this.rememberEndedCall(`${id}/${callId}`, live.engine);
+      if (live.engine !== null) {
+        // Its outcome may still come (the engine finished it before the revoke): the observer
+        // hears of it then, or of `session_ended` after the grace.
+        this.rememberEndedCall(`${id}/${callId}`, {
+          engine: live.engine,
+          rec: endedRec === undefined ? null : { ...endedRec },
+          service: live.service,
+          wait: live.wait,
+          endedAt: this.clock(),
+        });
+        if (endedRec !== undefined) pendingOutcomes += 1;
+      } else if (endedRec !== undefined) this.observer?.callFinished(endedRec, 'session_ended', 0, this.clock());
       this.revoke(id, callId, live, 'session_ended');
       const err = new ProtocolError(ErrorCode.sessionEnded, `session ${id} ended (${reason}) before call ${callId} finished`);
       this.answer(live.submit.replyTo, errorMessage(err, { sessionId: id, callId }));
@@ -460,7 +489,7 @@ export class SchedulerActor {
     this.core.closeProgram(id);
     this.traces.sessionEnded(id, reason, callsCompleted, service);
     this.history.closed(id, this.clock());
-    this.observer?.sessionEnded(id, this.clock());
+    this.observer?.sessionEnded(id, this.clock(), pendingOutcomes);
     this.sessions.delete(id);
     this.ended.set(id, reason);
     this.counters.sessionsEnded += 1;
@@ -844,11 +873,20 @@ export class SchedulerActor {
     const live = s?.calls.get(callId);
     // The outcome of a call revoked when its session ended, from the engine it was on: counted.
     const endedOn = s === undefined ? this.endedCalls.get(`${sessionId}/${callId}`) : undefined;
-    if (endedOn !== undefined && (endedOn === engine || endedOn === SHARED_ENGINE_ID)) {
+    if (endedOn !== undefined && (endedOn.engine === engine || endedOn.engine === SHARED_ENGINE_ID)) {
       this.endedCalls.delete(`${sessionId}/${callId}`);
       this.counters.lateOutcomes += 1;
       if (failed) this.counters.callsFailed += 1;
       else this.counters.callsCompleted += 1;
+      if (endedOn.rec !== null) {
+        const rec = { ...endedOn.rec };
+        if (service !== null && wait !== null) {
+          rec.service += Math.max(0, service - endedOn.service);
+          rec.wait += Math.max(0, wait - endedOn.wait);
+        }
+        if (preemptions > rec.preemptions) rec.preemptions = preemptions;
+        this.observer?.callFinished(rec, failed ? 'failed' : 'done', completionTokens, this.clock());
+      }
       return null;
     }
     // Other late or duplicate outcomes (a reassigned call finishing twice) are ignored. A call not
@@ -868,11 +906,27 @@ export class SchedulerActor {
     return s;
   }
 
-  private rememberEndedCall(key: string, engine: string): void {
-    this.endedCalls.set(key, engine);
+  private rememberEndedCall(key: string, ended: EndedCall): void {
+    this.endedCalls.set(key, ended);
     if (this.endedCalls.size <= ENDED_CALLS_KEPT) return;
     const oldest = this.endedCalls.keys().next().value;
-    if (oldest !== undefined) this.endedCalls.delete(oldest);
+    if (oldest !== undefined) this.settleEndedCall(oldest);
+  }
+
+  /** No late outcome will be counted for `key`: the observer hears `session_ended`. */
+  private settleEndedCall(key: string): void {
+    const ended = this.endedCalls.get(key);
+    if (ended === undefined) return;
+    this.endedCalls.delete(key);
+    if (ended.rec !== null) this.observer?.callFinished(ended.rec, 'session_ended', 0, this.clock());
+  }
+
+  /** Settles the calls ended with their session more than `missingGraceMs` ago (the map is in close order). */
+  private settleOverdueEndedCalls(wall: number): void {
+    for (const [key, ended] of this.endedCalls) {
+      if (wall - ended.endedAt <= this.config.missingGraceMs) return;
+      this.settleEndedCall(key);
+    }
   }
 
   /** Folds an engine's totals into the record; sends any priority change to the engine. */
@@ -1061,6 +1115,7 @@ export class SchedulerActor {
       // An offer whose taker never answered (it died, or the offer was lost) is placed again.
       for (const o of this.sharedOffers.takeOverdue(wall, this.config.assignTimeoutMs)) this.fallBack(o);
       this.finishOverdue(wall);
+      this.settleOverdueEndedCalls(wall);
       if (wall - this.progressWrittenAt >= PROGRESS_WRITE_MS) {
         this.progressWrittenAt = wall;
         for (const key of this.progressDirty) {

@@ -9,6 +9,9 @@ interface ProgramMark {
   readonly firstArrivalMs: number;
   lastDoneMs: number;
   tokens: number;
+  /** Outcomes still awaited after the session ended (its latency is observed when none is left). */
+  pending: number;
+  ended: boolean;
 }
 
 /**
@@ -120,25 +123,40 @@ export class SchedulerMetrics implements SchedulerObserver {
   }
 
   callAccepted(sessionId: string, wallMs: number): void {
-    if (!this.programs.has(sessionId)) this.programs.set(sessionId, { firstArrivalMs: wallMs, lastDoneMs: Number.NaN, tokens: 0 });
+    if (!this.programs.has(sessionId)) {
+      this.programs.set(sessionId, { firstArrivalMs: wallMs, lastDoneMs: Number.NaN, tokens: 0, pending: 0, ended: false });
+    }
   }
 
   callFinished(rec: CallRecord, how: CallEnd, completionTokens: number, wallMs: number): void {
     this.finished.inc({ outcome: how });
     if (rec.preemptions > 0) this.preemptions.inc(rec.preemptions);
-    if (how !== 'done') return;
-    this.queueWait.observe(rec.wait);
-    this.service.observe(rec.service);
     const p = this.programs.get(rec.programId);
-    if (p === undefined) return;
-    p.lastDoneMs = wallMs;
-    p.tokens += completionTokens;
+    if (how === 'done') {
+      this.queueWait.observe(rec.wait);
+      this.service.observe(rec.service);
+      if (p !== undefined) {
+        p.lastDoneMs = wallMs;
+        p.tokens += completionTokens;
+      }
+    }
+    if (p?.ended && --p.pending <= 0) this.observeProgram(rec.programId, p);
   }
 
-  sessionEnded(sessionId: string): void {
+  sessionEnded(sessionId: string, _wallMs: number, pendingOutcomes: number): void {
     const p = this.programs.get(sessionId);
+    if (p === undefined) return;
+    if (pendingOutcomes > 0) {
+      p.ended = true;
+      p.pending = pendingOutcomes;
+      return;
+    }
+    this.observeProgram(sessionId, p);
+  }
+
+  private observeProgram(sessionId: string, p: ProgramMark): void {
     this.programs.delete(sessionId);
-    if (p === undefined || Number.isNaN(p.lastDoneMs)) return;
+    if (Number.isNaN(p.lastDoneMs)) return;
     const latency = Math.max(0, p.lastDoneMs - p.firstArrivalMs) / 1000;
     this.programLatency.observe(latency);
     if (p.tokens > 0) this.tokenLatency.observe(latency / p.tokens);

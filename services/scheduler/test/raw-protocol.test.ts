@@ -32,6 +32,12 @@ describe('raw protocol against the live scheduler and a sim engine', () => {
     await server?.stop();
   });
 
+  /** The scheduler's `autellix_scheduler_calls_finished_total` for one outcome label (0 when unset). */
+  async function finishedMetric(outcome: string): Promise<number> {
+    const values = (await scheduler.metrics.registry.getSingleMetric('autellix_scheduler_calls_finished_total')?.get())?.values ?? [];
+    return values.find((v) => v.labels.outcome === outcome)?.value ?? 0;
+  }
+
   /** Publishes into the intake stream and collects what comes back on a fresh inbox until `until` says stop. */
   async function exchange<T extends MessageType>(
     kind: 'session' | 'call' | 'cancel',
@@ -130,6 +136,8 @@ describe('raw protocol against the live scheduler and a sim engine', () => {
     );
     await expect.poll(() => scheduler.actor.core.programs.get('raw-late')?.active.get('c1')?.engine ?? null).toBe('e0');
     const before = { ...scheduler.actor.counters };
+    const doneBefore = await finishedMetric('done');
+    const endedBefore = await finishedMetric('session_ended');
     const closed = await exchange<'session.close'>('session', (replyTo) => ({ type: 'session.close', sessionId: 'raw-late', replyTo }), (m) => m.type === 'session.closed');
     expect(closed.at(-1)).toMatchObject({ type: 'session.closed', sessionId: 'raw-late', reason: 'closed' });
     expect((await call).at(-1)).toMatchObject({ type: 'error', code: 'session_ended', callId: 'c1' });
@@ -139,6 +147,9 @@ describe('raw protocol against the live scheduler and a sim engine', () => {
     await jetstream(nc).publish(subjects.outcome('e0'), encodeMessage<'call.done'>(done));
     await expect.poll(() => scheduler.actor.counters.lateOutcomes).toBe(before.lateOutcomes + 1);
     expect(scheduler.actor.counters.callsCompleted).toBe(before.callsCompleted + 1);
+    // The metrics count it as done, not as ended with its session.
+    expect(await finishedMetric('done')).toBe(doneBefore + 1);
+    expect(await finishedMetric('session_ended')).toBe(endedBefore);
     // Only once: a second copy, or one from another engine, is ignored.
     await jetstream(nc).publish(subjects.outcome('e0'), encodeMessage<'call.done'>(done));
     await jetstream(nc).publish(subjects.outcome('e0'), encodeMessage<'call.done'>({ ...done, callId: 'c2' }));
@@ -146,5 +157,21 @@ describe('raw protocol against the live scheduler and a sim engine', () => {
     await exchange<'session.open'>('session', (replyTo) => ({ type: 'session.open', sessionId: 'raw-after', replyTo }), () => true);
     expect(scheduler.actor.counters.lateOutcomes).toBe(before.lateOutcomes + 1);
     expect(scheduler.actor.counters.callsCompleted).toBe(before.callsCompleted + 1);
+  });
+
+  it('a call revoked with its session and never reported is counted as session_ended once the grace has passed', async () => {
+    await exchange<'session.open'>('session', (replyTo) => ({ type: 'session.open', sessionId: 'raw-revoked', replyTo }), () => true);
+    const call = exchange<'call.submit'>(
+      'call',
+      (replyTo) => ({ type: 'call.submit', sessionId: 'raw-revoked', callId: 'c1', threadId: 't', parents: [], promptTokens: 10, maxTokens: 4000, replyTo, stream: false }),
+      (m) => m.type === 'call.result' || m.type === 'error',
+    );
+    await expect.poll(() => scheduler.actor.core.programs.get('raw-revoked')?.active.get('c1')?.engine ?? null).toBe('e0');
+    const endedBefore = await finishedMetric('session_ended');
+    await exchange<'session.close'>('session', (replyTo) => ({ type: 'session.close', sessionId: 'raw-revoked', replyTo }), (m) => m.type === 'session.closed');
+    expect((await call).at(-1)).toMatchObject({ type: 'error', code: 'session_ended', callId: 'c1' });
+    // Not at the close: its outcome might still come (missingGraceMs, 2 s by default).
+    expect(await finishedMetric('session_ended')).toBe(endedBefore);
+    await expect.poll(() => finishedMetric('session_ended'), { timeout: 5000 }).toBe(endedBefore + 1);
   });
 });
