@@ -39,7 +39,7 @@ import { newSession } from './session-table.ts';
 import type { SharedOffer } from './shared-offers.ts';
 import { SharedOffers } from './shared-offers.ts';
 import { checkSubmit } from './submit-checks.ts';
-import { TableStore } from './table-store.ts';
+import { bucketRemover, TableStore } from './table-store.ts';
 
 /** Counters of the scheduler actor (status and tests). */
 export interface SchedulerCounters {
@@ -285,7 +285,7 @@ export class SchedulerActor {
     // A short acknowledgement timeout: a write lost to a dying node is retried soon.
     this.publisher = new AckedPublisher(this.nc, 2_000);
     const publisher = this.publisher;
-    this.store = new TableStore(kv, (key, data) => publisher.publish(`$KV.${bucket}.${key}`, data));
+    this.store = new TableStore(kv, (key, data) => publisher.publish(`$KV.${bucket}.${key}`, data), bucketRemover(jsm, bucket));
     const recovered = await this.store.load(this.core);
     const wall = this.clock();
     this.startedAt = wall;
@@ -343,6 +343,7 @@ export class SchedulerActor {
     await this.messages?.close();
     await this.loop;
     await this.persistDirty();
+    await this.store?.settled();
     this.publisher?.close();
   }
 

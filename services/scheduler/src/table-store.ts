@@ -2,6 +2,7 @@ import type { CallRecord, LifecycleCounts, ProgramRow, SchedulerCore } from '@au
 import { CallPhase, lifecycleRestore, lifecycleStateOf } from '@autellix/core';
 import type { CallBody } from '@autellix/protocol';
 import { decodeRaw, encode } from '@autellix/protocol';
+import type { JetStreamManager } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
 import type { EndReason, LiveCall, Session } from './session-table.ts';
 
@@ -43,6 +44,27 @@ export interface RecoveredTable {
   readonly seqFloor: number;
 }
 
+/**
+ * Removes entries from the bucket's stream outright. A KV delete or purge would leave a marker
+ * message per key, one per table batch for as long as the bucket lives; a stream purge by subject
+ * leaves nothing.
+ */
+export interface EntryRemover {
+  /** Removes every message of `key` (no marker left). */
+  purgeKey(key: string): Promise<unknown>;
+  /** Removes every message of every entry key (`e.*`) with a stream sequence below `revision`. */
+  purgeEntriesBelow(revision: number): Promise<unknown>;
+}
+
+/** An `EntryRemover` for bucket `bucket` through the JetStream API (its stream is `KV_<bucket>`). */
+export function bucketRemover(jsm: JetStreamManager, bucket: string): EntryRemover {
+  const stream = `KV_${bucket}`;
+  return {
+    purgeKey: (key) => jsm.streams.purge(stream, { filter: `$KV.${bucket}.${key}` }),
+    purgeEntriesBelow: (revision) => jsm.streams.purge(stream, { filter: `$KV.${bucket}.e.>`, seq: revision }),
+  };
+}
+
 const entryKey = (n: number): string => `e.${n.toString().padStart(12, '0')}`;
 const recordKey = (r: Rec): string => (r.t === 's' ? `s/${r.session.id}` : r.t === 'c' ? `c/${r.sessionId}/${r.callId}` : META);
 
@@ -51,10 +73,12 @@ const recordKey = (r: Rec): string => (r.t === 's' ? `s/${r.session.id}` : r.t =
  * batch, a sweep) is ONE value, `e.<n>`, holding the records it changed (sessions with their row,
  * calls active or finished, the FIFO counter). The latest value of a record is the one in the
  * highest entry. An entry is purged once none of its records is the latest any more (or belongs
- * to an ended session), so the bucket holds about the live table. Load reads the entries in
- * order. One KV write per batch, not per record: the table costs the scheduler's intake one
- * acknowledged publish per batch. The scheduler is the only writer; batches are written in order
- * (the caller serialises them).
+ * to an ended session), so the bucket holds about the live table. Purges run in the background,
+ * one after another (a failed one leaves a dead entry, which the next load finds dead and purges
+ * again); load also removes every entry message older than the oldest live entry in one purge.
+ * Load reads the entries in order. One KV write per batch, not per record: the table costs the
+ * scheduler's intake one acknowledged publish per batch. The scheduler is the only writer;
+ * batches are written in order (the caller serialises them).
  */
 export class TableStore {
   private next = 0;
@@ -64,15 +88,25 @@ export class TableStore {
   private readonly live = new Map<number, number>();
   /** Session id -> its call record keys (to release them when the session ends). */
   private readonly callKeys = new Map<string, Set<string>>();
+  /** The background purges, chained. */
+  private purging: Promise<void> = Promise.resolve();
+  /** Purges that failed (their entries stay until the next load). */
+  purgeFailures = 0;
 
   /**
-   * `kv` is read on load and purged as entries die; writes go through `put` (an acknowledged
-   * JetStream publish to `$KV.<bucket>.<key>`, see `AckedPublisher`).
+   * `kv` is read on load; writes go through `put` (an acknowledged JetStream publish to
+   * `$KV.<bucket>.<key>`, see `AckedPublisher`); dead entries are removed through `remover`.
    */
   constructor(
     private readonly kv: KV,
     private readonly put: (key: string, data: Uint8Array) => Promise<unknown>,
+    private readonly remover: EntryRemover,
   ) {}
+
+  /** Resolves once every purge started so far has finished (or failed). */
+  settled(): Promise<void> {
+    return this.purging;
+  }
 
   /**
    * Writes one entry with what is dirty in `sessions` (each with its end reason, or null while
@@ -133,7 +167,7 @@ export class TableStore {
     }
     const dead = this.account(n, records);
     for (const id of endedIds) dead.push(...this.releaseSession(id));
-    await this.purge(dead);
+    this.purge(dead);
   }
 
   /** Makes `n` the holder of its records' latest values; returns entries left with none. */
@@ -178,12 +212,24 @@ export class TableStore {
     return dead;
   }
 
-  private async purge(entries: readonly number[]): Promise<void> {
+  /** Queues the removal of `entries` that hold no latest value (each once). */
+  private purge(entries: readonly number[]): void {
+    const keys: string[] = [];
     for (const n of new Set(entries)) {
       if ((this.live.get(n) ?? 0) !== 0) continue;
       this.live.delete(n);
-      await this.kv.purge(entryKey(n));
+      keys.push(entryKey(n));
     }
+    if (keys.length === 0) return;
+    this.purging = this.purging.then(async () => {
+      for (const key of keys) {
+        try {
+          await this.remover.purgeKey(key);
+        } catch {
+          this.purgeFailures += 1;
+        }
+      }
+    });
   }
 
   /** Reads every entry back into `core` (rows restored, lifecycles rebuilt) and returns the sessions and tombstones. */
@@ -194,9 +240,14 @@ export class TableStore {
     const sessionRecords = new Map<string, PersistedSession>();
     const callRecords = new Map<string, Map<string, PersistedCall>>();
     let seqFloor = 0;
+    /** Entry number -> its stream sequence. */
+    const revisions = new Map<number, number>();
+    let lastRevision = 0;
     for (const k of keys) {
       const value = await this.kv.get(k);
       if (value === null || value.value.length === 0) continue;
+      revisions.set(Number(k.slice(2)), value.revision);
+      lastRevision = Math.max(lastRevision, value.revision);
       const entry = decodeRaw(value.value) as Entry;
       if (entry.v !== RECORD_VERSION) throw new Error(`process-table entry ${k} has version ${String(entry.v)}, want ${RECORD_VERSION}`);
       const n = Number(k.slice(2));
@@ -252,7 +303,17 @@ export class TableStore {
       sessions.push(session);
     }
     for (const [n, left] of this.live) if (left === 0) dead.push(n);
-    await this.purge(dead);
+    // Everything older than the oldest live entry goes in one purge: dead entries and any delete
+    // markers an earlier version left behind.
+    let oldestLive = lastRevision + 1;
+    for (const [n, left] of this.live) if (left > 0) oldestLive = Math.min(oldestLive, revisions.get(n) ?? oldestLive);
+    try {
+      await this.remover.purgeEntriesBelow(oldestLive);
+    } catch {
+      this.purgeFailures += 1;
+    }
+    this.purge(dead);
+    await this.settled();
     core.advanceSeq(seqFloor);
     return { sessions, ended, seqFloor };
   }

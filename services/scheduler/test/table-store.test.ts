@@ -1,6 +1,8 @@
 import { DEFAULT_SCHEDULER_CONFIG, getBalancer, getPolicy, SchedulerCore } from '@autellix/core';
 import type { NatsServerHandle } from '@autellix/testkit';
 import { startNatsServer } from '@autellix/testkit';
+import type { JetStreamManager } from '@nats-io/jetstream';
+import { jetstreamManager } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
 import { Kvm } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
@@ -9,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AckedPublisher } from '../src/acked-publisher.ts';
 import type { LiveCall } from '../src/session-table.ts';
 import { newSession } from '../src/session-table.ts';
-import { TableStore } from '../src/table-store.ts';
+import { bucketRemover, TableStore } from '../src/table-store.ts';
 
 const newCore = (): SchedulerCore => new SchedulerCore(getPolicy('plas'), DEFAULT_SCHEDULER_CONFIG, getBalancer('autellix'));
 
@@ -33,7 +35,11 @@ describe('TableStore (log-structured process table in JetStream KV)', () => {
   let nc: NatsConnection;
   let kv: KV;
   let publisher: AckedPublisher;
-  const store = (): TableStore => new TableStore(kv, (key, data) => publisher.publish(`$KV.t_programs.${key}`, data));
+  let jsm: JetStreamManager;
+  const store = (bucket = 't_programs', on: KV = kv): TableStore =>
+    new TableStore(on, (key, data) => publisher.publish(`$KV.${bucket}.${key}`, data), bucketRemover(jsm, bucket));
+  /** Messages in the bucket's stream: entries, and any delete markers. */
+  const messages = async (bucket = 't_programs'): Promise<number> => (await jsm.streams.info(`KV_${bucket}`)).state.messages;
   const entries = async (): Promise<number> => {
     let n = 0;
     for await (const k of await kv.keys()) if (k.startsWith('e.')) n += 1;
@@ -44,6 +50,7 @@ describe('TableStore (log-structured process table in JetStream KV)', () => {
     server = await startNatsServer();
     nc = await connect({ servers: server.url });
     kv = await new Kvm(nc).create('t_programs', { history: 1 });
+    jsm = await jetstreamManager(nc);
     publisher = new AckedPublisher(nc);
   });
   afterAll(async () => {
@@ -71,7 +78,10 @@ describe('TableStore (log-structured process table in JetStream KV)', () => {
     s1.dirtyCalls.add('a');
     s1.dirtyCalls.add('b');
     await t.save(core, [{ s: s1, ended: null }], core.seqFloor);
+    await t.settled();
     expect(await entries()).toBe(1);
+    // The first entry is gone from the stream without a marker.
+    expect(await messages()).toBe(1);
     // A second session opens and ends.
     const s2 = newSession('s2', 1000, 0);
     core.openProgram('s2', 0);
@@ -89,5 +99,24 @@ describe('TableStore (log-structured process table in JetStream KV)', () => {
     expect(back.sessions[0]?.finished.get('b')).toBe(4);
     expect(back.sessions[0]?.calls.get('a')?.submitSeq).toBe(3);
     expect(core2.seqFloor).toBe(core.seqFloor);
+    // s1's entry and s2's tombstone are left; s2's first entry went without a marker.
+    expect(await messages()).toBe(2);
+    expect(await entries()).toBe(2);
+  });
+
+  it('load removes entries and delete markers older than the oldest live entry', async () => {
+    const kv2 = await new Kvm(nc).create('t_markers', { history: 1 });
+    // A marker an earlier version left (KV purge), older than any live entry.
+    await kv2.put('e.000000000077', new Uint8Array([1]));
+    await kv2.purge('e.000000000077');
+    expect(await messages('t_markers')).toBe(1);
+    const core = newCore();
+    const s1 = newSession('s1', 1000, 0);
+    core.openProgram('s1', 0);
+    await store('t_markers', kv2).save(core, [{ s: s1, ended: null }], core.seqFloor);
+    expect(await messages('t_markers')).toBe(2);
+    const back = await store('t_markers', kv2).load(newCore());
+    expect(back.sessions.map((s) => s.id)).toEqual(['s1']);
+    expect(await messages('t_markers')).toBe(1);
   });
 });
