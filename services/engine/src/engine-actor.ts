@@ -252,6 +252,8 @@ export class EngineActor implements BackendSink {
   }
 
   private onAssign(msg: Msg): void {
+    // Receipt: before decoding, tracing and the backend's admission.
+    const receivedAtMs = performance.timeOrigin + performance.now();
     let a: CallAssign;
     try {
       a = decodeMessage(msg.data, ['call.assign']);
@@ -283,7 +285,7 @@ export class EngineActor implements BackendSink {
         replyTo: a.replyTo,
         stream: a.stream,
         attempt: a.attempt,
-        receivedAtMs: performance.timeOrigin + performance.now(),
+        receivedAtMs,
         index: 0,
         pendingText: '',
         pendingTokens: 0,

@@ -42,6 +42,12 @@ export interface SchedulerServiceConfig {
    */
   readonly sharedShortCalls: boolean;
   /**
+   * Apply a `call.submit` from the plain NATS copy of its publish, one stream hop before the
+   * durable consumer delivers it; the stream's copy then only claims it (see `fast-intake.ts`).
+   * On by default; off, every message waits for the durable consumer.
+   */
+  readonly fastIntake: boolean;
+  /**
    * Copies JetStream keeps of the intake stream and the process table when the scheduler creates
    * them (1-5; 3 on a 3-node cluster survives the loss of one node). An existing stream or bucket
    * is used as it is.
@@ -69,6 +75,7 @@ export const DEFAULT_SERVICE_CONFIG: SchedulerServiceConfig = {
   sweepMs: 100,
   missingGraceMs: 2_000,
   sharedShortCalls: false,
+  fastIntake: true,
   replicas: 1,
   leaseMs: null,
 };
@@ -98,6 +105,7 @@ export function validateServiceConfig(c: SchedulerServiceConfig): SchedulerServi
     throw new ConfigError(`leaseMs = ${c.leaseMs} must be null or an integer 300-600000`);
   }
   if (typeof c.sharedShortCalls !== 'boolean') throw new ConfigError(`sharedShortCalls = ${String(c.sharedShortCalls)} must be a boolean`);
+  if (typeof c.fastIntake !== 'boolean') throw new ConfigError(`fastIntake = ${String(c.fastIntake)} must be a boolean`);
   if (!isSubjectToken(c.prefix.replace(/\./g, '_'))) throw new ConfigError(`prefix "${c.prefix}" is too long`);
   return c;
 }
@@ -115,6 +123,7 @@ const TOP_KEYS: readonly (keyof SchedulerServiceConfig)[] = [
   'sweepMs',
   'missingGraceMs',
   'sharedShortCalls',
+  'fastIntake',
   'replicas',
   'leaseMs',
 ];
@@ -148,6 +157,7 @@ export function parseServiceConfig(json: unknown, base: SchedulerServiceConfig =
     expectType(k, json[k], 'number');
   }
   expectType('sharedShortCalls', json.sharedShortCalls, 'boolean');
+  expectType('fastIntake', json.fastIntake, 'boolean');
   if (json.leaseMs !== undefined && json.leaseMs !== null) expectType('leaseMs', json.leaseMs, 'number');
   let core = base.core;
   if (json.core !== undefined) {

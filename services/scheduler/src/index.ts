@@ -8,3 +8,4 @@ export * from './call-traces.ts';
 export * from './scheduler-metrics.ts';
 export * from './lease-watch.ts';
 export * from './leadership-lease.ts';
+export * from './fast-intake.ts';

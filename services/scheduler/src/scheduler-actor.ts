@@ -38,6 +38,7 @@ import type { EndReason, LiveCall, Session } from './session-table.ts';
 import { newSession } from './session-table.ts';
 import type { SharedOffer } from './shared-offers.ts';
 import { SharedOffers } from './shared-offers.ts';
+import { CLAIM_GRACE_MS, UNCLAIMED_SEQ, UnclaimedCalls } from './fast-intake.ts';
 import { checkSubmit } from './submit-checks.ts';
 import { bucketRemover, TableStore } from './table-store.ts';
 
@@ -65,6 +66,10 @@ export interface SchedulerCounters {
   rejected: Record<string, number>;
   /** Redelivered intake messages recognised as already applied. */
   redeliveries: number;
+  /** Calls applied from the intake fast path (the plain copy of the publish; see `fast-intake.ts`). */
+  fastApplied: number;
+  /** Fast-path calls whose stream copy never came within `CLAIM_GRACE_MS`: cancelled. */
+  fastUnclaimed: number;
   /** Short calls taken from the shared work subject by an engine with room. */
   sharedTaken: number;
   /** Shared offers no engine took (none had room), sent to the balancer's choice instead. */
@@ -141,6 +146,8 @@ export class SchedulerActor {
     prioritySignals: 0,
     rejected: {},
     redeliveries: 0,
+    fastApplied: 0,
+    fastUnclaimed: 0,
     sharedTaken: 0,
     sharedFallbacks: 0,
   };
@@ -159,6 +166,8 @@ export class SchedulerActor {
    * is the oldest past `ENDED_CALLS_KEPT`.
    */
   private readonly endedCalls = new Map<string, EndedCall>();
+  /** Calls applied from the fast path whose stream copy has not claimed them yet. */
+  private readonly unclaimed = new UnclaimedCalls();
   /** Calls waiting for a live engine (keys), in arrival order. */
   private readonly unplaced = new Set<string>();
   /** Calls offered as shared work and not yet taken, with the balancer's engine to fall back on. */
@@ -296,6 +305,7 @@ export class SchedulerActor {
         // Until engines report, treat the last placement as standing; the heartbeat check
         // places again whatever the engine does not hold.
         live.missingSince = wall;
+        if (live.submitSeq === UNCLAIMED_SEQ) this.unclaimed.add(key, wall);
         if (live.resultSeenAt !== null) {
           live.resultSeenAt = wall;
           this.resultSeen.add(key);
@@ -326,6 +336,11 @@ export class SchedulerActor {
       this.nc.subscribe(subjects.monitor(prefix), { callback: (_e, m) => this.safely(m, () => this.onMonitor(m)) }),
       this.nc.subscribe(subjects.progressAll(prefix), { callback: (_e, m) => this.safely(m, () => this.onProgress(m)) }),
     );
+    // The fast path: the plain copy of every call.submit publish (never answered: its reply
+    // subject is the publisher's stream acknowledgement).
+    if (this.config.fastIntake) {
+      this.subs.push(this.nc.subscribe(subjects.intake('call', prefix), { callback: (_e, m) => this.safely(m, () => this.onFastSubmit(m)) }));
+    }
     const consumer: Consumer = await jetstream(this.nc).consumers.get(stream, CONSUMER);
     // Short pull expiry and heartbeats: when the stream's leader changes (a cluster node died) the
     // pull is renewed within seconds instead of the default 30 s.
@@ -501,8 +516,35 @@ export class SchedulerActor {
     return s;
   }
 
+  /**
+   * The fast path: applies a `call.submit` from the plain copy of its publish when it is clean
+   * (decodes, its session is open, `checkSubmit` accepts it) and no recovery is under way. Anything
+   * else is left to the stream's copy, which answers errors; nothing is answered from here.
+   */
+  private onFastSubmit(m: Msg): void {
+    if (this.recovering) return;
+    let msg: CallSubmit;
+    try {
+      const decoded = decodeMessage(m.data, INTAKE_TYPES);
+      if (decoded.type !== 'call.submit') return;
+      msg = decoded;
+    } catch {
+      return;
+    }
+    const s = this.sessions.get(msg.sessionId);
+    if (s === undefined || checkSubmit(msg, UNCLAIMED_SEQ, s, this.config).kind !== 'accept') return;
+    if (this.accept(s, msg, UNCLAIMED_SEQ, contextFromHeaders(m.headers, msg.traceparent))) {
+      this.unclaimed.add(`${msg.sessionId}/${msg.callId}`, this.clock());
+      this.counters.fastApplied += 1;
+    }
+  }
+
   private submit(msg: CallSubmit, seq: number, parent: Context): Session | null {
     const refs = { sessionId: msg.sessionId, callId: msg.callId, type: msg.type };
+    // The stream's copy of a call the fast path applied: it claims the call even when the call
+    // (or its session) has ended since.
+    const fastApplied = this.unclaimed.claim(`${msg.sessionId}/${msg.callId}`);
+    if (fastApplied && !this.sessions.has(msg.sessionId)) return null;
     const s = this.lookup(msg.sessionId, msg.replyTo, msg.callId);
     if (s === null) return null;
     const verdict = checkSubmit(msg, seq, s, this.config);
@@ -510,10 +552,27 @@ export class SchedulerActor {
       this.counters.redeliveries += 1;
       return null;
     }
+    if (verdict.kind === 'claim') {
+      const live = s.calls.get(msg.callId);
+      if (live !== undefined) live.submitSeq = seq;
+      else s.finished.set(msg.callId, seq);
+      s.dirtyCalls.add(msg.callId);
+      return s;
+    }
     if (verdict.kind === 'reject') {
       this.reject(verdict.error, msg.replyTo, refs);
       return null;
     }
+    return this.accept(s, msg, seq, parent) ? s : null;
+  }
+
+  /**
+   * Enters an accepted submission into the core and the session, and places it; `seq` is its
+   * stream sequence (`UNCLAIMED_SEQ` from the fast path). False when the core refuses it (the
+   * caller was answered).
+   */
+  private accept(s: Session, msg: CallSubmit, seq: number, parent: Context): boolean {
+    const refs = { sessionId: msg.sessionId, callId: msg.callId, type: msg.type };
     let rec: CallRecord;
     try {
       rec = this.core.submit(
@@ -530,7 +589,7 @@ export class SchedulerActor {
     } catch (err) {
       if (err instanceof CallStateError) {
         this.reject(new ProtocolError(ErrorCode.duplicateCall, err.message), msg.replyTo, refs);
-        return null;
+        return false;
       }
       throw err;
     }
@@ -555,7 +614,7 @@ export class SchedulerActor {
     s.dirtyCalls.add(msg.callId);
     this.counters.callsAccepted += 1;
     this.place(s, msg.callId, live);
-    return s;
+    return true;
   }
 
   /**
@@ -846,6 +905,23 @@ export class SchedulerActor {
     s.dirtyCalls.add(callId);
   }
 
+  /**
+   * A call applied from the fast path whose stream copy never came: the publish was not stored,
+   * and its caller was told so by JetStream. Cancelled (revoked from its engine), and its caller
+   * answered with `internal`, in case it still listens.
+   */
+  private dropUnclaimed(key: string): void {
+    const [sessionId, callId] = splitKey(key);
+    const live = this.sessions.get(sessionId)?.calls.get(callId);
+    if (live === undefined) return;
+    this.counters.fastUnclaimed += 1;
+    this.log(`${key}: applied from the fast path, but its publish was never stored in the intake stream; cancelled`);
+    const err = new ProtocolError(ErrorCode.internal, `call ${callId} was never stored in the intake stream; it was cancelled`);
+    this.answer(live.submit.replyTo, errorMessage(err, { sessionId, callId }));
+    const s = this.cancel(sessionId, callId);
+    if (s !== null) void this.persist(s);
+  }
+
   private cancel(sessionId: string, callId: string): Session | null {
     const s = this.sessions.get(sessionId);
     const live = s?.calls.get(callId);
@@ -1116,6 +1192,7 @@ export class SchedulerActor {
       // An offer whose taker never answered (it died, or the offer was lost) is placed again.
       for (const o of this.sharedOffers.takeOverdue(wall, this.config.assignTimeoutMs)) this.fallBack(o);
       this.finishOverdue(wall);
+      for (const key of this.unclaimed.takeOverdue(wall, CLAIM_GRACE_MS)) this.dropUnclaimed(key);
       this.settleOverdueEndedCalls(wall);
       if (wall - this.progressWrittenAt >= PROGRESS_WRITE_MS) {
         this.progressWrittenAt = wall;

@@ -4,8 +4,11 @@ import type { CallBody } from '@autellix/protocol';
 export interface LiveCall {
   /** The validated submission's call fields only (kept to re-send the call when it must be placed again). */
   readonly submit: CallBody;
-  /** Stream sequence of the intake message that submitted it (recognises a re-applied message). */
-  readonly submitSeq: number;
+  /**
+   * Stream sequence of the intake message that submitted it (recognises a re-applied message);
+   * `UNCLAIMED_SEQ` (0) while a call applied from the fast path waits for its stream copy.
+   */
+  submitSeq: number;
   /** 0 for the first placement; +1 each time the call is placed again. */
   attempt: number;
   /** Engine the call is placed on, or null while waiting for one. */

@@ -21,5 +21,7 @@ describe('scheduler config from JSON', () => {
     expect(() => parseServiceConfig({ core: { queues: { boundaries: [1], quanta: [1] } } })).toThrow(/boundaries/);
     expect(() => parseServiceConfig({ balancerOptions: { longCallTokens: -1 } })).toThrow(/longCallTokens/);
     expect(() => parseServiceConfig([])).toThrow(/JSON object/);
+    expect(() => parseServiceConfig({ fastIntake: 'yes' })).toThrow(/fastIntake must be a boolean/);
+    expect(parseServiceConfig({ fastIntake: false }).fastIntake).toBe(false);
   });
 });
