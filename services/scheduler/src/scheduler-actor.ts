@@ -104,6 +104,19 @@ interface EndedCall {
   readonly endedAt: number;
 }
 
+/**
+ * A `session.closed` held back until the late outcomes of the calls that were on an engine at
+ * the close have come (or were given up on), so that its counts include them.
+ */
+interface PendingClose {
+  readonly replyTo: string;
+  readonly reason: EndReason;
+  callsCompleted: number;
+  service: number;
+  /** Calls still awaited. */
+  pending: number;
+}
+
 /** Most calls ended with their session whose late outcome is still recognised. */
 const ENDED_CALLS_KEPT = 8192;
 
@@ -166,6 +179,8 @@ export class SchedulerActor {
    * is the oldest past `ENDED_CALLS_KEPT`.
    */
   private readonly endedCalls = new Map<string, EndedCall>();
+  /** Answers to `session.close` waiting for late outcomes, by session id. */
+  private readonly pendingCloses = new Map<string, PendingClose>();
   /** Calls applied from the fast path whose stream copy has not claimed them yet. */
   private readonly unclaimed = new UnclaimedCalls();
   /** Calls waiting for a live engine (keys), in arrival order. */
@@ -357,6 +372,9 @@ export class SchedulerActor {
     this.subs.length = 0;
     await this.messages?.close();
     await this.loop;
+    // Held close answers go now, with what is known (a restart forgets the calls they wait for).
+    for (const [id, closing] of this.pendingCloses) this.answerClose(id, closing);
+    this.pendingCloses.clear();
     await this.persistDirty();
     await this.store?.settled();
     this.publisher?.close();
@@ -478,6 +496,7 @@ export class SchedulerActor {
     if (s === null) return null;
     const row = this.core.programs.get(id);
     let pendingOutcomes = 0;
+    let onEngines = 0;
     for (const [callId, live] of s.calls) {
       this.counters.callsEndedWithSession += 1;
       const endedRec = row?.active.get(callId);
@@ -493,6 +512,7 @@ export class SchedulerActor {
           wait: live.wait,
           endedAt: this.clock(),
         });
+        onEngines += 1;
         if (endedRec !== undefined) pendingOutcomes += 1;
       } else if (endedRec !== undefined) this.observer?.callFinished(endedRec, 'session_ended', 0, this.clock());
       this.revoke(id, callId, live, 'session_ended');
@@ -510,10 +530,34 @@ export class SchedulerActor {
     this.ended.set(id, reason);
     this.counters.sessionsEnded += 1;
     if (replyTo !== undefined) {
-      this.answer<'session.closed'>(replyTo, { type: 'session.closed', sessionId: id, callsCompleted, service, reason });
+      const closing: PendingClose = { replyTo, reason, callsCompleted, service, pending: onEngines };
+      if (onEngines === 0) this.answerClose(id, closing);
+      else this.pendingCloses.set(id, closing);
     }
     s.dirty = true;
     return s;
+  }
+
+  /** Sends `session.closed` with the counts `closing` holds. */
+  private answerClose(sessionId: string, closing: PendingClose): void {
+    const { replyTo, reason, callsCompleted, service } = closing;
+    this.answer<'session.closed'>(replyTo, { type: 'session.closed', sessionId, callsCompleted, service, reason });
+  }
+
+  /**
+   * One call a held `session.closed` waits for is settled: folded in with `service` seconds when
+   * its outcome came (`service` null: given up on); the answer goes once none is left.
+   */
+  private closeCallSettled(sessionId: string, service: number | null): void {
+    const closing = this.pendingCloses.get(sessionId);
+    if (closing === undefined) return;
+    if (service !== null) {
+      closing.callsCompleted += 1;
+      closing.service += service;
+    }
+    if (--closing.pending > 0) return;
+    this.pendingCloses.delete(sessionId);
+    this.answerClose(sessionId, closing);
   }
 
   /**
@@ -955,15 +999,15 @@ export class SchedulerActor {
       this.counters.lateOutcomes += 1;
       if (failed) this.counters.callsFailed += 1;
       else this.counters.callsCompleted += 1;
+      const extra = service !== null ? Math.max(0, service - endedOn.service) : 0;
       if (endedOn.rec !== null) {
         const rec = { ...endedOn.rec };
-        if (service !== null && wait !== null) {
-          rec.service += Math.max(0, service - endedOn.service);
-          rec.wait += Math.max(0, wait - endedOn.wait);
-        }
+        rec.service += extra;
+        if (wait !== null) rec.wait += Math.max(0, wait - endedOn.wait);
         if (preemptions > rec.preemptions) rec.preemptions = preemptions;
         this.observer?.callFinished(rec, failed ? 'failed' : 'done', completionTokens, this.clock());
       }
+      this.closeCallSettled(sessionId, (endedOn.rec?.service ?? 0) + extra);
       return null;
     }
     // Other late or duplicate outcomes (a reassigned call finishing twice) are ignored. A call not
@@ -996,6 +1040,7 @@ export class SchedulerActor {
     if (ended === undefined) return;
     this.endedCalls.delete(key);
     if (ended.rec !== null) this.observer?.callFinished(ended.rec, 'session_ended', 0, this.clock());
+    this.closeCallSettled(splitKey(key)[0], null);
   }
 
   /** Settles the calls ended with their session more than `missingGraceMs` ago (the map is in close order). */

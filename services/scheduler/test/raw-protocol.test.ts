@@ -138,14 +138,15 @@ describe('raw protocol against the live scheduler and a sim engine', () => {
     const before = { ...scheduler.actor.counters };
     const doneBefore = await finishedMetric('done');
     const endedBefore = await finishedMetric('session_ended');
-    const closed = await exchange<'session.close'>('session', (replyTo) => ({ type: 'session.close', sessionId: 'raw-late', replyTo }), (m) => m.type === 'session.closed');
-    expect(closed.at(-1)).toMatchObject({ type: 'session.closed', sessionId: 'raw-late', reason: 'closed' });
+    const closed = exchange<'session.close'>('session', (replyTo) => ({ type: 'session.close', sessionId: 'raw-late', replyTo }), (m) => m.type === 'session.closed');
     expect((await call).at(-1)).toMatchObject({ type: 'error', code: 'session_ended', callId: 'c1' });
     expect(scheduler.actor.counters.callsEndedWithSession).toBe(before.callsEndedWithSession + 1);
-    // The engine had finished the call just before the revoke reached it: its outcome comes after the close.
-    const done = { type: 'call.done', engineId: 'e0', sessionId: 'raw-late', callId: 'c1', service: 1, wait: 0, completionTokens: 4000, cachedTokens: 0, preemptions: 0 } as const;
+    // The engine had finished the call just before the revoke reached it: its outcome comes after
+    // the close, and the close's answer waits for it.
+    const done = { type: 'call.done', engineId: 'e0', sessionId: 'raw-late', callId: 'c1', service: 100, wait: 0, completionTokens: 4000, cachedTokens: 0, preemptions: 0 } as const;
     await jetstream(nc).publish(subjects.outcome('e0'), encodeMessage<'call.done'>(done));
-    await expect.poll(() => scheduler.actor.counters.lateOutcomes).toBe(before.lateOutcomes + 1);
+    expect((await closed).at(-1)).toMatchObject({ type: 'session.closed', sessionId: 'raw-late', reason: 'closed', callsCompleted: 1, service: 100 });
+    expect(scheduler.actor.counters.lateOutcomes).toBe(before.lateOutcomes + 1);
     expect(scheduler.actor.counters.callsCompleted).toBe(before.callsCompleted + 1);
     // The metrics count it as done, not as ended with its session.
     expect(await finishedMetric('done')).toBe(doneBefore + 1);
@@ -168,10 +169,12 @@ describe('raw protocol against the live scheduler and a sim engine', () => {
     );
     await expect.poll(() => scheduler.actor.core.programs.get('raw-revoked')?.active.get('c1')?.engine ?? null).toBe('e0');
     const endedBefore = await finishedMetric('session_ended');
-    await exchange<'session.close'>('session', (replyTo) => ({ type: 'session.close', sessionId: 'raw-revoked', replyTo }), (m) => m.type === 'session.closed');
+    const closed = exchange<'session.close'>('session', (replyTo) => ({ type: 'session.close', sessionId: 'raw-revoked', replyTo }), (m) => m.type === 'session.closed');
     expect((await call).at(-1)).toMatchObject({ type: 'error', code: 'session_ended', callId: 'c1' });
-    // Not at the close: its outcome might still come (missingGraceMs, 2 s by default).
+    // Not at the close: its outcome might still come (missingGraceMs, 2 s by default). The close's
+    // answer comes once it is given up on, without it.
     expect(await finishedMetric('session_ended')).toBe(endedBefore);
-    await expect.poll(() => finishedMetric('session_ended'), { timeout: 5000 }).toBe(endedBefore + 1);
+    expect((await closed).at(-1)).toMatchObject({ type: 'session.closed', sessionId: 'raw-revoked', callsCompleted: 0, service: 0 });
+    expect(await finishedMetric('session_ended')).toBe(endedBefore + 1);
   });
 });

@@ -17,19 +17,6 @@ const SCHEDULER_MAIN = fileURLToPath(new URL('../../scheduler/src/main.ts', impo
 const SPEED = 20;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-/**
- * A result reaches the program before the engine's outcome reaches the scheduler, and a session
- * closed in between reports the calls completed as known then: wait until the scheduler has
- * applied the probe's `n` outcomes before closing it.
- */
-async function probeOutcomesApplied(c: AutellixClient, n: number): Promise<void> {
-  await expect
-    .poll(async () => (await c.monitor({ programPrefix: 'probe', maxPrograms: 5 })).programs.find((p) => p.programId === 'probe')?.callsCompleted ?? -1, {
-      timeout: 10_000,
-    })
-    .toBe(n);
-}
-
 describe('the live system survives crashes', () => {
   const cleanups: (() => Promise<unknown>)[] = [];
   afterEach(async () => {
@@ -98,7 +85,6 @@ describe('the live system survives crashes', () => {
     const out = await run;
     expect(out.filter((p) => p.error !== null).map((p) => p.error)).toEqual([]);
     await probe.call({ promptTokens: 500, maxTokens: 50, stream: false }).result;
-    await probeOutcomesApplied(c, 4);
     const completed = engines.reduce((s, e) => s + e.actor.counters.completed, 0);
     expect(completed).toBe(calls + 4);
     const closed = await probe.close();

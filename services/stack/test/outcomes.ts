@@ -2,22 +2,11 @@ import type { SchedulerActor } from '@autellix/scheduler';
 import { expect } from 'vitest';
 
 /**
- * Waits until the scheduler has applied `n` completed calls of `programId`. An engine sends a
- * call's result to the program before its outcome reaches the scheduler, and `session.closed`
- * reports the calls completed as the scheduler knew them at the close (later outcomes are still
- * counted), so a test that asserts the count a close reports waits for this first.
- */
-export async function outcomesApplied(actor: SchedulerActor, programId: string, n: number): Promise<void> {
-  await expect.poll(() => actor.core.programs.get(programId)?.callsCompleted ?? -1, { timeout: 10_000 }).toBe(n);
-}
-
-/**
  * Checks what an example client (examples/c, examples/python) printed for its run: a plan call
  * and three forks on threads of their own, 30 tokens each, streamed, on the stack's engines; and
  * that the scheduler counted all four (`before`: its completions before the run) and closed the
- * session. The close itself reports the calls completed as known then: the program closes on
- * its last result, which can overtake that call's outcome (counted late), so only a range holds
- * for it.
+ * session, reporting all four: the program closes on its last result, which can overtake that
+ * call's outcome, and the close's answer waits for it.
  */
 export async function checkExampleRun(stdout: string, actor: SchedulerActor, before: number): Promise<void> {
   const summary = JSON.parse(stdout.trim().split('\n').at(-1) as string) as {
@@ -29,8 +18,7 @@ export async function checkExampleRun(stdout: string, actor: SchedulerActor, bef
   expect(new Set(summary.calls.map((c) => c.threadId)).size).toBe(4);
   expect(summary.calls.every((c) => c.completionTokens === 30 && c.chunks >= 1)).toBe(true);
   expect(summary.calls.every((c) => c.engineId === 'engine-0' || c.engineId === 'engine-1')).toBe(true);
-  expect(summary.callsCompleted).toBeGreaterThanOrEqual(1); // the plan's, applied long before the close
-  expect(summary.callsCompleted).toBeLessThanOrEqual(4);
+  expect(summary.callsCompleted).toBe(4);
   await expect.poll(() => actor.counters.callsCompleted).toBe(before + 4);
   expect(actor.core.programs.has(summary.sessionId)).toBe(false);
 }
