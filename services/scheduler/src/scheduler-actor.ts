@@ -39,6 +39,8 @@ import { newSession } from './session-table.ts';
 import type { SharedOffer } from './shared-offers.ts';
 import { SharedOffers } from './shared-offers.ts';
 import { CLAIM_GRACE_MS, UNCLAIMED_SEQ, UnclaimedCalls } from './fast-intake.ts';
+import type { EndedCall, PendingClose } from './session-endings.ts';
+import { SessionEndings } from './session-endings.ts';
 import { checkSubmit } from './submit-checks.ts';
 import { bucketRemover, TableStore } from './table-store.ts';
 
@@ -90,31 +92,6 @@ export interface SchedulerObserver {
    * `missingGraceMs`).
    */
   sessionEnded(sessionId: string, wallMs: number, pendingOutcomes: number): void;
-}
-
-/** A call placed on an engine when its session ended, awaiting a late outcome. */
-interface EndedCall {
-  readonly engine: string;
-  /** Its record at the close (a copy), or null when the core had none. */
-  readonly rec: CallRecord | null;
-  /** Service and wait the engine had reported for the placement at the close. */
-  readonly service: number;
-  readonly wait: number;
-  /** Wall ms of the close. */
-  readonly endedAt: number;
-}
-
-/**
- * A `session.closed` held back until the late outcomes of the calls that were on an engine at
- * the close have come (or were given up on), so that its counts include them.
- */
-interface PendingClose {
-  readonly replyTo: string;
-  readonly reason: EndReason;
-  callsCompleted: number;
-  service: number;
-  /** Calls still awaited. */
-  pending: number;
 }
 
 /** Most calls ended with their session whose late outcome is still recognised. */
@@ -173,14 +150,11 @@ export class SchedulerActor {
   private readonly sessions = new Map<string, Session>();
   private readonly ended = new Map<string, EndReason>();
   /**
-   * Calls placed on an engine when their session ended (`session/call` key), so an outcome
-   * arriving after the close is still counted. An engine that cancelled the call on its revoke
-   * never reports it: an entry is settled as `session_ended` after `missingGraceMs`, or when it
-   * is the oldest past `ENDED_CALLS_KEPT`.
+   * Calls that were on an engine when their session ended, so an outcome arriving after the
+   * close is still counted (settled as `session_ended` after `missingGraceMs`, or when pushed out
+   * past `ENDED_CALLS_KEPT`), and the `session.closed` answers waiting for them.
    */
-  private readonly endedCalls = new Map<string, EndedCall>();
-  /** Answers to `session.close` waiting for late outcomes, by session id. */
-  private readonly pendingCloses = new Map<string, PendingClose>();
+  private readonly endings = new SessionEndings(ENDED_CALLS_KEPT);
   /** Calls applied from the fast path whose stream copy has not claimed them yet. */
   private readonly unclaimed = new UnclaimedCalls();
   /** Calls waiting for a live engine (keys), in arrival order. */
@@ -373,8 +347,7 @@ export class SchedulerActor {
     await this.messages?.close();
     await this.loop;
     // Held close answers go now, with what is known (a restart forgets the calls they wait for).
-    for (const [id, closing] of this.pendingCloses) this.answerClose(id, closing);
-    this.pendingCloses.clear();
+    for (const [id, closing] of this.endings.takeCloses()) this.answerClose(id, closing);
     await this.persistDirty();
     await this.store?.settled();
     this.publisher?.close();
@@ -532,7 +505,7 @@ export class SchedulerActor {
     if (replyTo !== undefined) {
       const closing: PendingClose = { replyTo, reason, callsCompleted, service, pending: onEngines };
       if (onEngines === 0) this.answerClose(id, closing);
-      else this.pendingCloses.set(id, closing);
+      else this.endings.holdClose(id, closing);
     }
     s.dirty = true;
     return s;
@@ -542,22 +515,6 @@ export class SchedulerActor {
   private answerClose(sessionId: string, closing: PendingClose): void {
     const { replyTo, reason, callsCompleted, service } = closing;
     this.answer<'session.closed'>(replyTo, { type: 'session.closed', sessionId, callsCompleted, service, reason });
-  }
-
-  /**
-   * One call a held `session.closed` waits for is settled: folded in with `service` seconds when
-   * its outcome came (`service` null: given up on); the answer goes once none is left.
-   */
-  private closeCallSettled(sessionId: string, service: number | null): void {
-    const closing = this.pendingCloses.get(sessionId);
-    if (closing === undefined) return;
-    if (service !== null) {
-      closing.callsCompleted += 1;
-      closing.service += service;
-    }
-    if (--closing.pending > 0) return;
-    this.pendingCloses.delete(sessionId);
-    this.answerClose(sessionId, closing);
   }
 
   /**
@@ -993,9 +950,8 @@ export class SchedulerActor {
     const s = this.sessions.get(sessionId);
     const live = s?.calls.get(callId);
     // The outcome of a call revoked when its session ended, from the engine it was on: counted.
-    const endedOn = s === undefined ? this.endedCalls.get(`${sessionId}/${callId}`) : undefined;
-    if (endedOn !== undefined && (endedOn.engine === engine || endedOn.engine === SHARED_ENGINE_ID)) {
-      this.endedCalls.delete(`${sessionId}/${callId}`);
+    const endedOn = s === undefined ? this.endings.takeOutcome(`${sessionId}/${callId}`, engine, SHARED_ENGINE_ID) : null;
+    if (endedOn !== null) {
       this.counters.lateOutcomes += 1;
       if (failed) this.counters.callsFailed += 1;
       else this.counters.callsCompleted += 1;
@@ -1007,7 +963,8 @@ export class SchedulerActor {
         if (preemptions > rec.preemptions) rec.preemptions = preemptions;
         this.observer?.callFinished(rec, failed ? 'failed' : 'done', completionTokens, this.clock());
       }
-      this.closeCallSettled(sessionId, (endedOn.rec?.service ?? 0) + extra);
+      const closing = this.endings.settleClose(sessionId, (endedOn.rec?.service ?? 0) + extra);
+      if (closing !== null) this.answerClose(sessionId, closing);
       return null;
     }
     // Other late or duplicate outcomes (a reassigned call finishing twice) are ignored. A call not
@@ -1028,27 +985,16 @@ export class SchedulerActor {
   }
 
   private rememberEndedCall(key: string, ended: EndedCall): void {
-    this.endedCalls.set(key, ended);
-    if (this.endedCalls.size <= ENDED_CALLS_KEPT) return;
-    const oldest = this.endedCalls.keys().next().value;
-    if (oldest !== undefined) this.settleEndedCall(oldest);
+    const pushedOut = this.endings.remember(key, ended);
+    if (pushedOut !== null) this.settleEndedCall(...pushedOut);
   }
 
-  /** No late outcome will be counted for `key`: the observer hears `session_ended`. */
-  private settleEndedCall(key: string): void {
-    const ended = this.endedCalls.get(key);
-    if (ended === undefined) return;
-    this.endedCalls.delete(key);
+  /** No late outcome will be counted for `key` (forgotten by `endings`): the observer hears `session_ended`. */
+  private settleEndedCall(key: string, ended: EndedCall): void {
     if (ended.rec !== null) this.observer?.callFinished(ended.rec, 'session_ended', 0, this.clock());
-    this.closeCallSettled(splitKey(key)[0], null);
-  }
-
-  /** Settles the calls ended with their session more than `missingGraceMs` ago (the map is in close order). */
-  private settleOverdueEndedCalls(wall: number): void {
-    for (const [key, ended] of this.endedCalls) {
-      if (wall - ended.endedAt <= this.config.missingGraceMs) return;
-      this.settleEndedCall(key);
-    }
+    const sessionId = splitKey(key)[0];
+    const closing = this.endings.settleClose(sessionId, null);
+    if (closing !== null) this.answerClose(sessionId, closing);
   }
 
   /** Folds an engine's totals into the record; sends any priority change to the engine. */
@@ -1238,7 +1184,7 @@ export class SchedulerActor {
       for (const o of this.sharedOffers.takeOverdue(wall, this.config.assignTimeoutMs)) this.fallBack(o);
       this.finishOverdue(wall);
       for (const key of this.unclaimed.takeOverdue(wall, CLAIM_GRACE_MS)) this.dropUnclaimed(key);
-      this.settleOverdueEndedCalls(wall);
+      for (const [key, ended] of this.endings.takeOverdue(wall, this.config.missingGraceMs)) this.settleEndedCall(key, ended);
       if (wall - this.progressWrittenAt >= PROGRESS_WRITE_MS) {
         this.progressWrittenAt = wall;
         for (const key of this.progressDirty) {
