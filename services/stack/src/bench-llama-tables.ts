@@ -11,7 +11,7 @@ function alignedTable(head: readonly string[], body: readonly (readonly string[]
 
 /** The rows as an aligned text table: measured beside simulated. */
 export function llamaBenchTable(rows: readonly LlamaBenchRow[]): string {
-  const head = ['policy', 'programs', 'mean s', 'sim mean s', 'sim err %', 'load sim s', 'load sim err %', 'own-steps ×', 'own-steps sim err %', 'p95 s', 'sim p95 s', 'preemptions', 'sim preempt', 'failed', 'wall s', 'cores: engine/sched/nats/client'];
+  const head = ['policy', 'programs', 'mean s', 'sim mean s', 'sim err %', 'load sim s', 'load sim err %', 'own-steps ×', 'own-steps sim err %', 'p95 s', 'sim p95 s', 'preemptions', 'sim preempt', 'demote/promote', 'sim demote/promote', 'failed', 'wall s', 'cores: engine/sched/nats/client'];
   const cores = (c: CpuShares | null): string =>
     c === null ? '-' : [c.engines, c.scheduler, c.nats, c.client].map((v) => v.toFixed(2)).join('/');
   return alignedTable(
@@ -30,6 +30,8 @@ export function llamaBenchTable(rows: readonly LlamaBenchRow[]): string {
       r.sim.programLatency.p95.toFixed(2),
       String(r.preemptions),
       String(r.sim.preemptions),
+      `${r.priorityChanges.demotions}/${r.priorityChanges.promotions}`,
+      `${(r.loadedSim ?? r.sim).demotions}/${(r.loadedSim ?? r.sim).promotions}`,
       String(r.failed),
       r.wallSeconds.toFixed(0),
       cores(r.cpu),

@@ -2,6 +2,8 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AutellixClient } from '@autellix/client';
+import { decodeMessage, encodeMessage, subjects } from '@autellix/protocol';
+import { connect } from '@nats-io/transport-node';
 import type { PolicyName } from '@autellix/core';
 import { ConfigError, DEFAULT_SCHEDULER_CONFIG } from '@autellix/core';
 import type { EngineProfile } from '@autellix/engine-model';
@@ -49,6 +51,12 @@ export interface LlamaBenchOptions {
   readonly log: (line: string) => void;
 }
 
+/** Priority changes a scheduler made during a run. */
+export interface PriorityChanges {
+  readonly demotions: number;
+  readonly promotions: number;
+}
+
 /** One policy on the real engines, and the simulator's prediction of it. */
 export interface LlamaBenchRow {
   readonly policy: string;
@@ -57,14 +65,16 @@ export interface LlamaBenchRow {
   /** Program latency, wall seconds. */
   readonly programLatency: Summary;
   readonly preemptions: number;
+  /** The live scheduler's priority changes: demotions on quantum, anti-starvation promotions. */
+  readonly priorityChanges: PriorityChanges;
   readonly failed: number;
   readonly wallSeconds: number;
   /** The simulator on the same trace with the profile calibrated on this machine (seconds). */
-  readonly sim: { readonly programLatency: Summary; readonly preemptions: number };
+  readonly sim: { readonly programLatency: Summary; readonly preemptions: number } & PriorityChanges;
   /** 100 × (sim − measured) / measured, of mean program latency. */
   readonly simMeanErrorPct: number;
   /** The simulator with the profile slowed to the steps measured under load (`--load-calibration`; null otherwise). */
-  readonly loadedSim: { readonly programLatency: Summary; readonly preemptions: number } | null;
+  readonly loadedSim: ({ readonly programLatency: Summary; readonly preemptions: number } & PriorityChanges) | null;
   readonly loadedSimMeanErrorPct: number | null;
   /**
    * A diagnostic, not a prediction (`one` layout; null otherwise): the simulator with the profile
@@ -151,6 +161,7 @@ function longestContext(programs: readonly ProgramSpec[]): number {
 /** One replay of a trace on a fresh deployment with llama engines. */
 interface LiveRun {
   readonly out: ReplayedProgram[];
+  readonly priorityChanges: PriorityChanges;
   readonly wallSeconds: number;
   readonly cpu: CpuShares | null;
   readonly inSitu: readonly InSituSteps[] | null;
@@ -211,10 +222,23 @@ async function runLive(r: LiveRunOptions): Promise<LiveRun> {
     const cpu = processes === null || cpuBefore === null ? null : cpuShares(cpuBefore, cpuSnapshot(processes));
     const inSitu = processes === null ? inSituSteps(engines, r.profile) : null;
     await client.close();
-    return { out, wallSeconds, cpu, inSitu };
+    const priorityChanges = await schedulerPriorityChanges(stack.url);
+    return { out, wallSeconds, cpu, inSitu, priorityChanges };
   } finally {
     for (const e of engines) await e.stop();
     await stack.stop();
+  }
+}
+
+/** The scheduler's demotions and promotions so far, from its status (`core.*` counters). */
+async function schedulerPriorityChanges(url: string): Promise<PriorityChanges> {
+  const nc = await connect({ servers: url });
+  try {
+    const reply = await nc.request(subjects.status(), encodeMessage<'status.request'>({ type: 'status.request' }), { timeout: 5000 });
+    const { counters } = decodeMessage(reply.data, ['status']);
+    return { demotions: counters['core.demotions'] ?? 0, promotions: counters['core.promotions'] ?? 0 };
+  } finally {
+    await nc.close();
   }
 }
 
@@ -300,11 +324,15 @@ export async function runLlamaBench(o: LlamaBenchOptions): Promise<LlamaBenchRes
         programs: ok.length,
         programLatency: latency,
         preemptions: ok.reduce((t, p) => t + p.preemptions, 0),
+        priorityChanges: run.priorityChanges,
         failed: run.out.length - ok.length,
         wallSeconds: run.wallSeconds,
-        sim: { programLatency: sim.programLatency, preemptions: sim.preemptions },
+        sim: { programLatency: sim.programLatency, preemptions: sim.preemptions, demotions: sim.demotions, promotions: sim.starvationPromotions },
         simMeanErrorPct: errorPct(sim),
-        loadedSim: loaded === null ? null : { programLatency: loaded.programLatency, preemptions: loaded.preemptions },
+        loadedSim:
+          loaded === null
+            ? null
+            : { programLatency: loaded.programLatency, preemptions: loaded.preemptions, demotions: loaded.demotions, promotions: loaded.starvationPromotions },
         loadedSimMeanErrorPct: loaded === null ? null : errorPct(loaded),
         ownSteps: own === null ? null : { factor: ownFactor, programLatency: own.programLatency, meanErrorPct: errorPct(own) },
         cpu: run.cpu,
