@@ -22,6 +22,7 @@ const { values } = parseArgs({
     'no-continuous-usage': { type: 'boolean', default: false },
     'model-path': { type: 'string', default: '' },
     sequences: { type: 'string', default: String(DEFAULT_ENGINE_SERVICE.llama.sequences) },
+    'spare-sequences': { type: 'string', default: String(DEFAULT_ENGINE_SERVICE.llama.spareSequences) },
     'context-size': { type: 'string', default: String(DEFAULT_ENGINE_SERVICE.llama.contextSize) },
     threads: { type: 'string', default: String(DEFAULT_ENGINE_SERVICE.llama.threads) },
     preemption: { type: 'string', default: DEFAULT_ENGINE_SERVICE.llama.preemption },
@@ -37,7 +38,7 @@ if (values.help) {
   sim:    --speed N --profile NAME
   openai: --base-url http://HOST:PORT/v1 --model NAME [--api-key KEY (or OPENAI_API_KEY)] [--max-concurrent 8]
           [--send-priority] [--continuation vllm|plain] [--no-continuous-usage]
-  llama:  --model-path FILE.gguf [--sequences 4] [--context-size 2048] [--threads 1] [--preemption swap|recompute] [--ignore-eos]
+  llama:  --model-path FILE.gguf [--sequences 4] [--spare-sequences 2] [--context-size 2048] [--threads 1] [--preemption swap|recompute] [--ignore-eos]
           (a tiny random-weight model for trying it: npm run tiny-model -w @autellix/engine -- OUT.gguf)`);
   process.exit(0);
 }
@@ -60,6 +61,7 @@ const engine = await startEngine(
     llama: {
       modelPath: values['model-path'],
       sequences: Number(values.sequences),
+      spareSequences: Number(values['spare-sequences']),
       contextSize: Number(values['context-size']),
       threads: Number(values.threads),
       preemption: values.preemption as 'swap' | 'recompute',

@@ -80,9 +80,13 @@ describe('the llama backend on a generated tiny GGUF model', () => {
     expect(info.fullTensorInfo?.length).toBe(3 + 2 * 9);
   });
 
-  for (const preemption of ['swap', 'recompute'] as const) {
-    it(`preempts for a better call by ${preemption} and resumes to the same greedy output`, async () => {
-      const { config, model } = await load({ sequences: 1, preemption });
+  for (const [preemption, spareSequences] of [
+    ['swap', 2],
+    ['swap', 0],
+    ['recompute', 2],
+  ] as const) {
+    it(`preempts for a better call by ${preemption} (${spareSequences} spare sequences) and resumes to the same greedy output`, async () => {
+      const { config, model } = await load({ sequences: 1, spareSequences, preemption });
       // The reference: the long call alone.
       const alone = recorder();
       const ref = new LlamaBackend(model, config, () => performance.now(), alone.sink);
@@ -122,6 +126,26 @@ describe('the llama backend on a generated tiny GGUF model', () => {
     expect(gaps.get(3)?.samples ?? 0).toBeGreaterThan(0);
     expect(Math.max(...gaps.keys())).toBeLessThanOrEqual(3);
     for (const g of gaps.values()) expect(g.totalMs).toBeGreaterThan(0);
+  });
+
+  it('never runs more calls than its sequences: spare sequences only stand ready, clean', async () => {
+    const { config, model } = await load({ sequences: 2, spareSequences: 3 });
+    let most = 0;
+    const rec = recorder();
+    const b: LlamaBackend = new LlamaBackend(model, config, () => performance.now(), {
+      ...rec.sink,
+      tokens: (key, text, n) => {
+        rec.sink.tokens(key, text, n);
+        most = Math.max(most, b.load().running);
+      },
+    });
+    for (const id of ['a', 'b', 'c', 'd', 'e', 'f']) b.admit(assign(id, 1, 12, 'one prompt for all'));
+    expect(b.load()).toMatchObject({ running: 2, queued: 4 });
+    await eventually(() => rec.finished.length === 6);
+    expect(most).toBe(2);
+    expect(rec.finished.map((f) => f.completionTokens)).toEqual([12, 12, 12, 12, 12, 12]);
+    // Every call started on an emptied sequence: the same prompt gives the same greedy text.
+    expect(new Set(rec.finished.map((f) => f.text)).size).toBe(1);
   });
 
   it('fills a call that gives only a prompt length with that many tokens (trace replay)', async () => {
