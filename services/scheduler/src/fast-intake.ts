@@ -31,11 +31,6 @@ export const CLAIM_GRACE_MS = 120_000;
 export class UnclaimedCalls {
   private readonly since = new Map<string, number>();
 
-  /** Calls waiting for their stream copy. */
-  get size(): number {
-    return this.since.size;
-  }
-
   /** Records `key` as applied from the fast path at `wallMs`. */
   add(key: string, wallMs: number): void {
     this.since.set(key, wallMs);
