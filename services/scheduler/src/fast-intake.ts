@@ -16,13 +16,16 @@
  */
 export const UNCLAIMED_SEQ = 0;
 
+/** The intake stream's duplicate window (ms): a publish retried with the same id within it is stored once. */
+export const INTAKE_DUPLICATE_WINDOW_MS = 120_000;
+
 /**
  * How long a call applied from the fast path waits for the stream's copy before it is cancelled
  * (ms). A copy that never comes means the publish was never stored (the client saw the publish
- * fail and gave up); 120 s is the intake stream's duplicate window, after which even a retried
+ * fail and gave up); it is the intake stream's duplicate window, after which even a retried
  * publish of the same message would be a new one.
  */
-export const CLAIM_GRACE_MS = 120_000;
+export const CLAIM_GRACE_MS = INTAKE_DUPLICATE_WINDOW_MS;
 
 /**
  * Calls applied from the fast path whose stream copy has not come yet (`session/call` keys, with

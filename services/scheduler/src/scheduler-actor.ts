@@ -17,7 +17,7 @@ import {
   SHARED_ENGINE_ID,
   subjects,
 } from '@autellix/protocol';
-import type { Consumer, ConsumerMessages, JsMsg } from '@nats-io/jetstream';
+import type { Consumer, ConsumerMessages, JetStreamManager, JsMsg, StreamConfig } from '@nats-io/jetstream';
 import { AckPolicy, jetstream, jetstreamManager, RetentionPolicy } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import type { Msg, MsgHdrs, NatsConnection, Subscription } from '@nats-io/transport-node';
@@ -38,7 +38,7 @@ import type { EndReason, LiveCall, Session } from './session-table.ts';
 import { newSession } from './session-table.ts';
 import type { SharedOffer } from './shared-offers.ts';
 import { SharedOffers } from './shared-offers.ts';
-import { CLAIM_GRACE_MS, UNCLAIMED_SEQ, UnclaimedCalls } from './fast-intake.ts';
+import { CLAIM_GRACE_MS, INTAKE_DUPLICATE_WINDOW_MS, UNCLAIMED_SEQ, UnclaimedCalls } from './fast-intake.ts';
 import type { EndedCall, PendingClose } from './session-endings.ts';
 import { SessionEndings } from './session-endings.ts';
 import { checkSubmit } from './submit-checks.ts';
@@ -101,6 +101,15 @@ const INTAKE_TYPES = ['session.open', 'session.close', 'call.submit', 'call.canc
 const CONSUMER = 'scheduler';
 /** Period of writing attained service from progress reports to the table (ms). */
 const PROGRESS_WRITE_MS = 1_000;
+
+/** Creates stream `config.name` unless it exists; an existing stream is used as it is. */
+async function ensureStream(jsm: JetStreamManager, config: Partial<StreamConfig> & { name: string }): Promise<void> {
+  try {
+    await jsm.streams.info(config.name);
+  } catch {
+    await jsm.streams.add(config);
+  }
+}
 
 /** The sort key an engine orders by: the policy's order key, NaN (unknown) last. */
 function orderKeyOf(core: SchedulerCore, rec: CallRecord): number {
@@ -243,33 +252,24 @@ export class SchedulerActor {
     const prefix = this.config.prefix;
     const jsm = await jetstreamManager(this.nc);
     const stream = intakeStreamName(prefix);
-    try {
-      await jsm.streams.info(stream);
-    } catch {
-      await jsm.streams.add({
-        name: stream,
-        subjects: [subjects.intakeAll(prefix)],
-        retention: RetentionPolicy.Workqueue,
-        duplicate_window: 120_000_000_000,
-        num_replicas: this.config.replicas,
-      });
-    }
+    await ensureStream(jsm, {
+      name: stream,
+      subjects: [subjects.intakeAll(prefix)],
+      retention: RetentionPolicy.Workqueue,
+      duplicate_window: INTAKE_DUPLICATE_WINDOW_MS * 1_000_000,
+      num_replicas: this.config.replicas,
+    });
     // Durable copies of calls' final answers (engines store them; a caller reads one after a
     // reconnect). Limits retention: the last answer per reply subject, for RESULT_RETENTION_MS.
-    const results = resultsStreamName(prefix);
-    try {
-      await jsm.streams.info(results);
-    } catch {
-      await jsm.streams.add({
-        name: results,
-        subjects: [subjects.resultsAll(prefix)],
-        retention: RetentionPolicy.Limits,
-        max_age: RESULT_RETENTION_MS * 1_000_000,
-        max_msgs_per_subject: 1,
-        allow_direct: true,
-        num_replicas: this.config.replicas,
-      });
-    }
+    await ensureStream(jsm, {
+      name: resultsStreamName(prefix),
+      subjects: [subjects.resultsAll(prefix)],
+      retention: RetentionPolicy.Limits,
+      max_age: RESULT_RETENTION_MS * 1_000_000,
+      max_msgs_per_subject: 1,
+      allow_direct: true,
+      num_replicas: this.config.replicas,
+    });
     // A fresh consumer on every start: with work-queue retention the stream holds exactly the
     // messages never acknowledged, and a new consumer delivers them at once and in order, where
     // the old one would hold back those it had handed to a crashed scheduler until ack_wait.
