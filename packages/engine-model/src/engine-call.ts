@@ -80,4 +80,10 @@ export interface EngineStats {
   batchSeqSum: number;
   /** Most calls waiting (queued, preempted or swapped) seen at the start of a step. */
   maxWaiting: number;
+  /** Sum over steps of the batch's calls times the step's seconds (time-weighted mean batch = heldSeconds / busySeconds). */
+  heldSeconds: number;
+  /** Seconds of steps that began with calls waiting (a run of steps counts whole, as planned). */
+  queuedSeconds: number;
+  /** `heldSeconds` over those steps only (mean batch while calls wait = queuedHeldSeconds / queuedSeconds). */
+  queuedHeldSeconds: number;
 }

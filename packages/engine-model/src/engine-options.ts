@@ -30,6 +30,14 @@ export interface EngineOptions {
   /** Keep finished calls' KV in free memory for reuse by calls that extend it (block-granular LRU). */
   readonly prefixCache: boolean;
   readonly preemption: PreemptionMode;
+  /**
+   * A running call may be preempted while it is still computing its prompt (vLLM: the scheduler
+   * can take any running request out at a step). Off for engines that give a call's place up
+   * only at a token boundary (llama.cpp in the `llama` backend yields at the call's next token,
+   * so a prompt in flight is always finished first): a rebuild then keeps every call still
+   * prefilling, in its place, and preempts only among the others.
+   */
+  readonly preemptDuringPrefill: boolean;
   /** Rebuild the batch in priority order every this many steps; between rebuilds free slots are refilled at once. */
   readonly rebuildEverySteps: number;
   /** Largest prompt plus output one call may have (tokens); longer calls are rejected at admission. */
@@ -55,6 +63,7 @@ export const DEFAULT_ENGINE_OPTIONS: EngineOptions = {
   chunkedPrefill: true,
   prefixCache: true,
   preemption: PreemptionMode.swap,
+  preemptDuringPrefill: true,
   rebuildEverySteps: 1,
   maxContextTokens: 131072,
   macroSteps: true,
@@ -80,6 +89,9 @@ export function validateEngineOptions(o: EngineOptions): EngineOptions {
   positiveInt('maxContextTokens', o.maxContextTokens);
   if (!Object.values(PreemptionMode).includes(o.preemption)) {
     throw new ConfigError(`engine.preemption = ${String(o.preemption)} must be one of ${Object.values(PreemptionMode).join(', ')}`);
+  }
+  if (typeof o.preemptDuringPrefill !== 'boolean') {
+    throw new ConfigError(`engine.preemptDuringPrefill = ${String(o.preemptDuringPrefill)} must be a boolean`);
   }
   const c = o.ablations.constantStepSeconds;
   if (c !== null && !(c > 0 && Number.isFinite(c))) {

@@ -20,6 +20,11 @@ const MAX_REINSERT = 8;
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
+/** True while a running call is still computing its prompt (or, after a recompute, prompt and generated tokens). */
+function prefilling(c: EngineCall): boolean {
+  return c.computed < c.prefillTarget;
+}
+
 function emptyShape(): Mutable<StepShape> {
   return { decodeSeqs: 0, decodeContextTokens: 0, prefillTokens: 0, prefillSeqs: 0, prefillAttentionPairs: 0 };
 }
@@ -52,6 +57,9 @@ export class SimEngine {
     decodeTokens: 0,
     batchSeqSum: 0,
     maxWaiting: 0,
+    heldSeconds: 0,
+    queuedSeconds: 0,
+    queuedHeldSeconds: 0,
   };
   private readonly core: SchedulerCore;
   /** In batch order (priority at the last rebuild, then admission order). */
@@ -120,6 +128,8 @@ export class SimEngine {
   private refillBlocked = false;
   /** True when this step preempted a running call for memory. */
   private preemptedThisStep = false;
+  /** True when calls were waiting once this step's batch was planned (for `stats.queuedSeconds`). */
+  private queuedAtBegin = false;
 
   constructor(id: string, profile: EngineProfile, options: EngineOptions, core: SchedulerCore) {
     this.id = id;
@@ -206,6 +216,7 @@ export class SimEngine {
     if (this.stepping) throw new Error(`engine ${this.id}: beginStep while a step is in flight`);
     this.stepSwapSeconds = 0;
     this.refillBlocked = false;
+    this.queuedAtBegin = false;
     this.preemptedThisStep = false;
     this.runPlanned = false;
     if (this.waiting.length === 0) {
@@ -220,6 +231,7 @@ export class SimEngine {
     if (this.running.length === 0) return null;
     const shape = this.planStep(now);
     if (this.running.length === 0) return null;
+    this.queuedAtBegin = this.waiting.length > 0;
     const constant = this.options.ablations.constantStepSeconds;
     const first = constant !== null ? constant : stepSeconds(this.profile, shape);
     const swap = this.options.ablations.zeroSwapCost ? 0 : this.stepSwapSeconds;
@@ -504,6 +516,12 @@ export class SimEngine {
     this.stats.steps += k;
     this.stats.busySeconds += dt;
     if (this.waiting.length > this.stats.maxWaiting) this.stats.maxWaiting = this.waiting.length;
+    const held = this.running.length * dt;
+    this.stats.heldSeconds += held;
+    if (this.queuedAtBegin) {
+      this.stats.queuedSeconds += dt;
+      this.stats.queuedHeldSeconds += held;
+    }
     this.stepsSinceRebuild += k;
     const done = this.doneBuffer;
     done.length = 0;
@@ -773,8 +791,20 @@ export class SimEngine {
     // The strict plan (`StrictBatchFill`) over the merge of the two sorted lists, walked as far
     // as it can admit; every running call is still visited, to know which to preempt.
     const fill = this.fill;
-    fill.reset({ maxSeqs: this.options.maxBatchSeqs, blocks: this.capacityBlocks - this.cache.pinnedBlocks });
     const running = this.running;
+    // Calls still computing their prompt stay where they are when the engine cannot preempt
+    // them (`preemptDuringPrefill` off): their places and memory are taken before the plan.
+    const guard = !this.options.preemptDuringPrefill;
+    let guardedSeqs = 0;
+    let guardedBlocks = 0;
+    if (guard) {
+      for (const r of running) {
+        if (!prefilling(r)) continue;
+        guardedSeqs += 1;
+        guardedBlocks += this.blocksNeeded(r);
+      }
+    }
+    fill.reset({ maxSeqs: this.options.maxBatchSeqs - guardedSeqs, blocks: this.capacityBlocks - this.cache.pinnedBlocks - guardedBlocks });
     const waiting = this.waiting;
     const next = this.spare;
     let kept = 0;
@@ -796,7 +826,7 @@ export class SimEngine {
       }
       for (; i < lo; i++) {
         const r = running[i] as EngineCall;
-        if (fill.isOpen && fill.offer(this.blocksNeeded(r))) next[kept++] = r;
+        if ((guard && prefilling(r)) || (fill.isOpen && fill.offer(this.blocksNeeded(r)))) next[kept++] = r;
         else preempted.push(r);
       }
       if (!fill.isOpen) break;
@@ -805,7 +835,7 @@ export class SimEngine {
     }
     for (; i < running.length; i++) {
       const r = running[i] as EngineCall;
-      if (fill.isOpen && fill.offer(this.blocksNeeded(r))) next[kept++] = r;
+      if ((guard && prefilling(r)) || (fill.isOpen && fill.offer(this.blocksNeeded(r)))) next[kept++] = r;
       else preempted.push(r);
     }
     if (admits === 0 && preempted.length === 0) return;

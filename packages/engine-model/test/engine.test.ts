@@ -169,6 +169,37 @@ describe('SimEngine', () => {
     expect(long.generated).toBe(200);
   });
 
+  it('finishes a prompt in flight before preempting its call when preemptDuringPrefill is off', () => {
+    // One place; the long call's 2000-token prompt takes four 512-token steps. A better call
+    // arrives after its first chunk. (Step by step: runs of steps are checked in the simulator's tests.)
+    const play = (preemptDuringPrefill: boolean) => {
+      const r = rig('srpt', 100_000, { maxBatchSeqs: 1, prefixCache: false, preemption: PreemptionMode.swap, preemptDuringPrefill, macroSteps: false });
+      r.core.openProgram('long', 0).remainingWork = 100;
+      r.submit('long', 2000, 50);
+      r.step();
+      r.core.openProgram('short', r.time()).remainingWork = 1;
+      r.submit('short', 100, 5);
+      r.runAll();
+      const call = (key: string) => r.finished.find((f) => f.key === key)?.call as EngineCall;
+      return { stats: { ...r.engine.stats }, long: call('long/c0'), short: call('short/c1') };
+    };
+    // Default: the long call leaves mid-prompt, so it has nothing to swap and computes its prompt again.
+    const eager = play(true);
+    expect(eager.stats.preemptions).toBe(1);
+    expect(eager.stats.recomputes).toBe(1);
+    expect(eager.stats.swapOuts).toBe(0);
+    expect(eager.short.firstTokenAt).toBeLessThan(eager.long.firstTokenAt);
+    expect(eager.stats.prefillTokens).toBe(512 + 2000 + 100);
+    // Off: the prompt is finished (its first token out), then the call is swapped out for the better one.
+    const guarded = play(false);
+    expect(guarded.stats.preemptions).toBe(1);
+    expect(guarded.stats.recomputes).toBe(0);
+    expect(guarded.stats.swapOuts).toBe(1);
+    expect(guarded.long.firstTokenAt).toBeLessThan(guarded.short.firstTokenAt);
+    expect(guarded.stats.prefillTokens).toBe(2000 + 100);
+    expect(guarded.long.generated).toBe(50);
+  });
+
   it('recomputes a preempted call in recompute mode: its context is prefilled again', () => {
     const r = rig('srpt', 1024, { preemption: PreemptionMode.recompute, macroSteps: false });
     r.core.openProgram('long', 0).remainingWork = 100;

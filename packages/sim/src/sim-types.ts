@@ -60,6 +60,12 @@ export interface SimMetrics {
   readonly meanBatch: number;
   /** Most calls seen waiting in one engine's queue (queued, preempted or swapped). */
   readonly maxWaiting: number;
+  /**
+   * How full the engines' batches were, over all engines: time-weighted mean calls in a batch
+   * while stepping, the share of stepping time that began with calls waiting, and the mean batch
+   * then (a full engine with a queue shows `maxBatchSeqs`; less means places idle while work waits).
+   */
+  readonly occupancy: { readonly meanBatch: number; readonly queuedShare: number; readonly meanBatchQueued: number };
   /** Calls taken out of a batch and later resumed, by swap and by recompute. */
   readonly swaps: number;
   readonly recomputes: number;

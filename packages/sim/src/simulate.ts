@@ -304,7 +304,13 @@ function measure(
   let maxWaiting = 0;
   let swaps = 0;
   let recomputes = 0;
+  let held = 0;
+  let queued = 0;
+  let queuedHeld = 0;
   for (const e of engines) {
+    held += e.stats.heldSeconds;
+    queued += e.stats.queuedSeconds;
+    queuedHeld += e.stats.queuedHeldSeconds;
     batchSum += e.stats.batchSeqSum;
     maxWaiting = Math.max(maxWaiting, e.stats.maxWaiting);
     swaps += e.stats.swapOuts;
@@ -329,6 +335,7 @@ function measure(
     steps,
     meanBatch: steps > 0 ? batchSum / steps : 0,
     maxWaiting,
+    occupancy: { meanBatch: busy > 0 ? held / busy : 0, queuedShare: busy > 0 ? queued / busy : 0, meanBatchQueued: queued > 0 ? queuedHeld / queued : 0 },
     swaps,
     recomputes,
     makespan: end,

@@ -144,6 +144,20 @@ describe('runs of identical steps', () => {
     }
   });
 
+  it('stay exact when calls still prefilling cannot be preempted', () => {
+    // Small batches and long prompts over capacity, so rebuilds often meet a prompt in flight.
+    const programs = generatePrograms('mixed', { seed: 5, count: 40, rate: 0.3 });
+    const engine = { ...DEFAULT_ENGINE_OPTIONS, maxBatchSeqs: 8, preemptDuringPrefill: false };
+    for (const policy of ['plas', 'mlfq'] as const) {
+      const guarded = expectSameAsStepByStep(config(programs, { policy, engine }));
+      expect(guarded.metrics.preemptions).toBeGreaterThan(0);
+    }
+    // The scenario must exercise what it claims to: under PLAS some rebuilds meet a prompt in flight.
+    const eager = simulate(config(programs, { policy: 'plas', engine: { ...engine, preemptDuringPrefill: true } }));
+    const guarded = simulate(config(programs, { policy: 'plas', engine }));
+    expect(guarded.metrics.preemptions).not.toBe(eager.metrics.preemptions);
+  });
+
   it('stay exact with the rebuild every few steps', () => {
     const programs = generatePrograms('lats', { seed: 3, count: 40, rate: 0.5 });
     expectSameAsStepByStep(config(programs, { policy: 'atlas', scheduler: { ...DEFAULT_SCHEDULER_CONFIG, rebuildEverySteps: 4 } }));

@@ -77,6 +77,7 @@ export function fakeSimulator(cap: Readonly<Record<string, number>> = {}) {
         steps: 100,
         meanBatch: 1,
         maxWaiting: 0,
+        occupancy: { meanBatch: 1, queuedShare: 0, meanBatchQueued: 0 },
         swaps: 0,
         recomputes: 0,
         makespan,

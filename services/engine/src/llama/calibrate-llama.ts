@@ -90,7 +90,8 @@ export async function calibrateLlamaProfile(
 /**
  * The simulator's engine options that behave as a `llama` engine: `sequences` calls a batch,
  * llama.cpp's 512-token batch split across sequences (chunked prefill), no prefix cache (each
- * call gets an emptied sequence), and the backend's preemption mode.
+ * call gets an emptied sequence), the backend's preemption mode, and no preemption of a call
+ * still computing its prompt.
  */
 export function llamaEngineOptions(config: LlamaBackendConfig): EngineOptions {
   return {
@@ -100,6 +101,8 @@ export function llamaEngineOptions(config: LlamaBackendConfig): EngineOptions {
     chunkedPrefill: true,
     prefixCache: false,
     preemption: config.preemption,
+    // A call yields at its next token, so a prompt in flight is always finished first.
+    preemptDuringPrefill: false,
     maxContextTokens: config.contextSize,
   };
 }
