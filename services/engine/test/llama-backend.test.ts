@@ -148,6 +148,22 @@ describe('the llama backend on a generated tiny GGUF model', () => {
     expect(new Set(rec.finished.map((f) => f.text)).size).toBe(1);
   });
 
+  it('turns a place over while other sequences keep decoding: the emptying gets the lock', async () => {
+    // Three places, no spares: every short call's place must be emptied before the next short
+    // call can start, while two long calls keep the batch loop busy the whole time.
+    const { config, model } = await load({ sequences: 3, spareSequences: 0, contextSize: 1024 });
+    const rec = recorder();
+    const b = new LlamaBackend(model, config, () => performance.now(), rec.sink);
+    b.admit(assign('long1', 0, 700));
+    b.admit(assign('long2', 0, 700));
+    for (const id of ['s1', 's2', 's3', 's4', 's5', 's6']) b.admit(assign(id, 1, 4));
+    await eventually(() => rec.finished.length === 8, 60_000);
+    expect(rec.failed).toEqual([]);
+    // Every short call went through the one place the long calls left, before they ended.
+    expect(rec.finished.slice(0, 6).map((f) => f.key)).toEqual(['s/s1', 's/s2', 's/s3', 's/s4', 's/s5', 's/s6']);
+    expect(b.barrierRaises).toBeGreaterThan(0);
+  });
+
   it('fills a call that gives only a prompt length with that many tokens (trace replay)', async () => {
     const { config, model } = await load({ sequences: 1 });
     const rec = recorder();

@@ -9,6 +9,7 @@ import type { Llama, LlamaContext, LlamaContextSequence, LlamaModel, Token } fro
 import { getLlama, LlamaLogLevel } from 'node-llama-cpp';
 import type { BackendLoad, BackendSink, EngineBackend } from '../backend.ts';
 import type { WallCall } from '../wall-call.ts';
+import { DecodeBarrier } from './decode-barrier.ts';
 import { byPriority, finishedAccounts, switchAt, wallCallFields, wallProgress } from '../wall-call.ts';
 
 /** Settings of the `llama` backend. */
@@ -19,10 +20,11 @@ export interface LlamaBackendConfig {
   readonly sequences: number;
   /**
    * Extra sequences of the context, kept clean so that a freed or yielded place goes to the next
-   * call at once: emptying a sequence (and saving a preempted call's state) waits for llama.cpp's
-   * context lock, which the batch loop holds while other sequences keep decoding (measured: p50
-   * 43 ms, p90 216 ms with 8 busy sequences), so without spares a place sat idle that long at
-   * every turnover. Each costs the KV memory of one sequence.
+   * call at once: emptying a sequence (and saving a preempted call's state) needs llama.cpp's
+   * context lock, which the batch loop holds while other sequences keep decoding. When no spare
+   * is clean, the backend holds the token loops for a step so the emptying gets the lock
+   * (`DecodeBarrier`); spares make most turnovers skip even that. Each costs the KV memory of one
+   * sequence.
    */
   readonly spareSequences: number;
   /** Tokens each sequence holds (prompt plus output); a longer call is refused with `no_engine`. */
@@ -158,11 +160,24 @@ export class LlamaBackend implements EngineBackend {
   private swaps = 0;
   /** Swap saves that failed (those calls resume by recompute). */
   saveFailures = 0;
+  /**
+   * Wall ms a place sat free while a call could take it but no clean sequence was ready (every
+   * spare still being emptied): capacity lost to turnover. Raise `spareSequences` when it grows.
+   */
+  cleanSequenceWaitMs = 0;
+  /** Wall ms since when a place has been waiting for a clean sequence; NaN when none is. */
+  private cleanWaitSince = Number.NaN;
   private readonly gaps = new Map<number, DecodeGapStats>();
   /** Calls holding a sequence (cancelled ones included until they give it back): what each step batches. */
   private readonly running = new Set<Held>();
-  /** Wall ms of the last prompt evaluation seen: a call starting on a sequence, or getting its first token. */
-  private prefillMark = Number.NEGATIVE_INFINITY;
+  /**
+   * Wall ms of the last event after which a token gap is not a pure decode step: a prompt
+   * evaluation (a call starting on a sequence, or getting its first token), or token loops held
+   * at the barrier.
+   */
+  private gapBreakAt = Number.NEGATIVE_INFINITY;
+  /** Holds token loops so that lock work holding up a place gets the context lock. */
+  private readonly barrier = new DecodeBarrier();
 
   constructor(
     private readonly loaded: LoadedLlama,
@@ -266,7 +281,7 @@ export class LlamaBackend implements EngineBackend {
   }
 
   private recordGap(from: number, to: number): void {
-    if (this.prefillMark >= from) return;
+    if (this.gapBreakAt >= from) return;
     const gapMs = to - from;
     let batch = 0;
     let context = 0;
@@ -291,6 +306,12 @@ export class LlamaBackend implements EngineBackend {
   close(): void {
     this.closed = true;
     this.held.clear();
+    this.barrier.release();
+  }
+
+  /** Times token loops were held so that lock work holding up a place could run (`DecodeBarrier`). */
+  get barrierRaises(): number {
+    return this.barrier.raises;
   }
 
   /**
@@ -300,6 +321,10 @@ export class LlamaBackend implements EngineBackend {
    */
   private pump(): void {
     if (this.closed) return;
+    if (!Number.isNaN(this.cleanWaitSince)) {
+      this.cleanSequenceWaitMs += this.clock() - this.cleanWaitSince;
+      this.cleanWaitSince = Number.NaN;
+    }
     const all = [...this.held.values()];
     const waiting = all.filter((h) => h.sequence === null && !h.saving).sort(byPriority);
     const staying = all.filter((h) => h.sequence !== null && !h.yielding).sort(byPriority);
@@ -308,7 +333,11 @@ export class LlamaBackend implements EngineBackend {
       if (this.running.size < this.maxBatch) {
         const seq = this.free.pop();
         // A place but no clean sequence yet: one is being emptied, and pump runs again then.
-        if (seq === undefined) break;
+        if (seq === undefined) {
+          this.cleanWaitSince = this.clock();
+          this.barrier.raise();
+          break;
+        }
         this.start(w, seq);
         continue;
       }
@@ -323,10 +352,12 @@ export class LlamaBackend implements EngineBackend {
       worst.yielding = true;
       worst.preemptions += 1;
     }
+    // A free place that only a call still saving its state could take: let the save through.
+    if (this.running.size < this.maxBatch && all.some((h) => h.saving)) this.barrier.raise();
   }
 
   private start(h: Held, seq: LlamaContextSequence): void {
-    this.prefillMark = this.clock();
+    this.gapBreakAt = this.clock();
     switchAt(h, this.clock(), true);
     this.sink.phase(h.key, true);
     h.sequence = seq;
@@ -347,8 +378,8 @@ export class LlamaBackend implements EngineBackend {
     h.lastTokenAt = Number.NaN;
     h.saving = saveTo !== null;
     this.running.delete(h);
-    this.pump();
-    try {
+    // Pending lock work from here on, so that the pump below can raise the barrier for it.
+    const emptied = this.barrier.locked(async () => {
       if (saveTo !== null) {
         try {
           await seq.saveStateToFile(saveTo);
@@ -362,10 +393,21 @@ export class LlamaBackend implements EngineBackend {
         }
       }
       await seq.clearHistory();
+    });
+    this.pump();
+    try {
+      await emptied;
       this.free.push(seq);
     } finally {
       this.pump();
     }
+  }
+
+  /** Runs lock work for a call that holds its place meanwhile, with the barrier up. */
+  private lockedNow<T>(op: () => Promise<T>): Promise<T> {
+    const done = this.barrier.locked(op);
+    this.barrier.raise();
+    return done;
   }
 
   private async run(h: Held, seq: LlamaContextSequence): Promise<void> {
@@ -374,18 +416,20 @@ export class LlamaBackend implements EngineBackend {
     try {
       let input: Token[];
       if (h.swapFile !== null) {
-        await seq.loadStateFromFile(h.swapFile, { acceptRisk: true });
+        // The call holds its place while its state loads: token loops make way for it.
+        const file = h.swapFile;
+        await this.lockedNow(() => seq.loadStateFromFile(file, { acceptRisk: true }));
         await unlink(h.swapFile).catch(() => {});
         h.swapFile = null;
         // Generation needs at least one token to evaluate: the last one is taken back out of the
         // restored state (whether or not it was evaluated before the save) and fed again.
         const full = h.prompt.length + h.generated.length;
         const have = seq.nextTokenIndex;
-        if (have === full) await seq.eraseContextTokenRanges([{ start: full - 1, end: full }]);
+        if (have === full) await this.lockedNow(() => seq.eraseContextTokenRanges([{ start: full - 1, end: full }]));
         if (have === full || have === full - 1) {
           input = h.generated.slice(-1);
         } else {
-          await seq.clearHistory();
+          await this.lockedNow(() => seq.clearHistory());
           input = [...h.prompt, ...h.generated];
         }
       } else {
@@ -407,12 +451,18 @@ export class LlamaBackend implements EngineBackend {
           const now = this.clock();
           if (Number.isNaN(h.firstTokenAt)) h.firstTokenAt = now;
           if (!Number.isNaN(h.lastTokenAt)) this.recordGap(h.lastTokenAt, now);
-          else this.prefillMark = now;
+          else this.gapBreakAt = now;
           h.lastTokenAt = now;
           this.sink.tokens(h.key, piece, 1);
           if (h.generated.length >= h.assign.maxTokens || (!this.config.ignoreEos && model.isEogToken(token))) {
             done = true;
             break;
+          }
+          // Lock work holds up a place: ask for the next token only after it has run.
+          const gate = this.barrier.gate;
+          if (gate !== null) {
+            await gate;
+            this.gapBreakAt = this.clock();
           }
         }
         // The generator ending by itself means the library stopped generating: the call is over.
