@@ -24,6 +24,12 @@ export interface CallOutcome {
   readonly timings: Timings;
   /** Times the engine preempted the call. */
   readonly preemptions: number;
+  /**
+   * The engine's accounts, seconds (modelled for a `sim` engine): service attained and time
+   * waiting (queued or preempted) on it; null when the engine does not report them.
+   */
+  readonly service: number | null;
+  readonly wait: number | null;
   /** Client-measured: from just before the `call.submit` publish to the `call.result` (ms). */
   readonly latencyMs: number;
   /**
@@ -207,6 +213,8 @@ export class CallHandle implements AsyncIterable<CallChunk> {
           usage: m.usage,
           timings: m.timings,
           preemptions: m.preemptions,
+          service: m.service ?? null,
+          wait: m.wait ?? null,
           latencyMs: now - this.submittedAt,
           submittedAtMs: performance.timeOrigin + this.submittedAt,
           firstChunkMs: this.firstChunkAt === null ? null : this.firstChunkAt - this.submittedAt,

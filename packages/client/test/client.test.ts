@@ -216,6 +216,9 @@ describe('AutellixClient against a real nats-server', () => {
     expect(await fx.client.recoverResults()).toBe(1);
     const r = await lost.result;
     expect(r).toMatchObject({ callId: 'lost', engineId: 'e9', text: 'xy' });
+    // The engine's accounts are optional on the wire: absent, they are null.
+    expect(r.service).toBeNull();
+    expect(r.wait).toBeNull();
     // Recovered once: a second pass finds the route settled, and the other call still waits.
     expect(await fx.client.recoverResults()).toBe(0);
     let settled = false;

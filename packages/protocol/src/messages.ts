@@ -154,6 +154,10 @@ export interface CallResult {
   readonly usage: Usage;
   readonly timings: Timings;
   readonly preemptions: number;
+  /** Seconds of engine service the call attained (as in `call.done`), when the engine reports it. */
+  readonly service?: number;
+  /** Seconds the call waited (queued or preempted) on the engine (as in `call.done`), when the engine reports it. */
+  readonly wait?: number;
 }
 export interface CallDone {
   readonly type: 'call.done';
@@ -385,6 +389,8 @@ export const SCHEMAS: Readonly<Record<MessageType, Fields>> = {
     usage: obj({ promptTokens: int(0), completionTokens: int(0), cachedTokens: int(0) }),
     timings: obj({ queuedMs: num(0), firstTokenMs: num(0), totalMs: num(0), receivedAtMs: optional(num(0)) }),
     preemptions: int(0),
+    service: optional(num(0)),
+    wait: optional(num(0)),
   },
   'call.done': {
     ...callRef,

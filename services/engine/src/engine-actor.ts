@@ -428,6 +428,8 @@ export class EngineActor implements BackendSink {
       usage: { promptTokens: f.promptTokens, completionTokens: f.completionTokens, cachedTokens: f.cachedTokens },
       timings: { queuedMs: f.queuedMs, firstTokenMs: f.firstTokenMs, totalMs: f.totalMs, receivedAtMs: r.receivedAtMs },
       preemptions: f.preemptions,
+      service: f.service,
+      wait: f.wait,
     });
     this.publishBytes(r.replyTo, result);
     this.storeAnswer(r.replyTo, result, `result:${f.key}:${engineId}:${r.attempt}`);

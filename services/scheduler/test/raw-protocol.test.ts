@@ -87,6 +87,9 @@ describe('raw protocol against the live scheduler and a sim engine', () => {
     expect(result?.type).toBe('call.result');
     if (result?.type !== 'call.result') return;
     expect(result.usage.completionTokens).toBe(40);
+    // The engine's accounts, as it reports them to the scheduler in call.done.
+    expect(result.service).toBeGreaterThan(0);
+    expect(result.wait).toBeGreaterThanOrEqual(0);
     const chunks = out.filter((m) => m.type === 'token.chunk');
     expect(chunks.length).toBeGreaterThan(0);
     expect(chunks.reduce((s, c) => s + (c.type === 'token.chunk' ? c.tokens : 0), 0)).toBe(40);

@@ -1,6 +1,7 @@
 #!/usr/bin/env -S npx tsx
 import { parseArgs } from 'node:util';
 import { ConfigError } from '@autellix/core';
+import { DEFAULT_LLAMA_BACKEND } from '@autellix/engine';
 import { main as simMain } from '@autellix/sim/cli';
 import { runIntakeBench } from './bench-intake.ts';
 import { liveBenchTable, runLiveBench } from './bench-live.ts';
@@ -10,7 +11,7 @@ import { runScaleBench } from './bench-scale.ts';
 import { runLlamaBench } from './bench-llama.ts';
 import { loadBenchText, runLoadBench } from './bench-load.ts';
 import { runTracingBench, tracingBenchTable } from './bench-tracing.ts';
-import { calibrationTable, inSituTable, llamaBenchTable } from './bench-llama-tables.ts';
+import { accountsTable, calibrationTable, inSituTable, llamaBenchTable, occupancyTable } from './bench-llama-tables.ts';
 
 /** `--layout`: `one` or `processes`; anything else is refused with `ConfigError`. */
 function parseLayout(v: string): 'one' | 'processes' {
@@ -163,6 +164,7 @@ if (argv[0] === 'intake') {
       'token-scale': { type: 'string', default: '4' },
       engines: { type: 'string', default: '1' },
       sequences: { type: 'string', default: '8' },
+      'spare-sequences': { type: 'string', default: String(DEFAULT_LLAMA_BACKEND.spareSequences) },
       policies: { type: 'string', default: 'fcfs,plas' },
       seed: { type: 'string', default: '1' },
       layout: { type: 'string', default: 'processes' },
@@ -173,7 +175,7 @@ if (argv[0] === 'intake') {
   });
   if (values.help) {
     console.log(
-      'npm run bench -- llama [--workload mixed] [--programs 40] [--rate 2 (programs/s)] [--token-scale 4] [--engines 1] [--sequences 8] [--policies fcfs,plas] [--seed 1] [--layout processes|one] [--load-calibration (layout one)] [--out DIR]',
+      'npm run bench -- llama [--workload mixed] [--programs 40] [--rate 2 (programs/s)] [--token-scale 4] [--engines 1] [--sequences 8] [--spare-sequences 2] [--policies fcfs,plas] [--seed 1] [--layout processes|one] [--load-calibration (layout one)] [--out DIR]',
     );
   } else {
     const r = await orUsageError('llama', () =>
@@ -184,6 +186,7 @@ if (argv[0] === 'intake') {
       tokenScale: Number(values['token-scale']),
       engines: Number(values.engines),
       sequences: Number(values.sequences),
+      spareSequences: Number(values['spare-sequences']),
       policies: values.policies.split(','),
       seed: Number(values.seed),
       layout: parseLayout(values.layout),
@@ -199,6 +202,12 @@ ${calibrationTable(r.calibration)}
 
 ${load === null ? '' : `under load (fcfs on the trace of seed ${load.seed}): decode steps ${load.factor.toFixed(3)}x the idle profile over ${load.samples} samples; 'load sim' uses the profile slowed by that factor\n\n`}context ${r.contextSize} tokens per sequence
 ${llamaBenchTable(r.rows)}
+
+where a program's time went, s per program (its calls' sums: engine service, engine wait, outside the engine):
+${accountsTable(r.rows)}
+
+how full the engine's batch was (time-weighted mean calls holding a place; share of that time with calls waiting; mean batch then; time places waited for a clean sequence):
+${occupancyTable(r.rows)}
 ${r.rows.some((row) => row.inSitu !== null) ? `\ndecode steps during the replay (the engine's token gaps) against the calibrated profile:\n${inSituTable(r.rows)}\n` : ''}
 ranking by mean program latency, best first: measured ${r.measuredRanking.join(' < ')}; simulated ${r.simRanking.join(' < ')}${r.loadedSimRanking === null ? '' : `; simulated under load ${r.loadedSimRanking.join(' < ')}`}
 

@@ -1,6 +1,8 @@
 import type { LlamaCalibration } from '@autellix/engine';
 import type { LlamaBenchRow } from './bench-llama.ts';
 import type { CpuShares } from './proc-cpu.ts';
+import type { Occupancy } from './occupancy-sampler.ts';
+import type { CallAccounts } from './replay.ts';
 
 /** Cells as an aligned text table under `head`. */
 function alignedTable(head: readonly string[], body: readonly (readonly string[])[]): string {
@@ -52,5 +54,29 @@ export function calibrationTable(c: LlamaCalibration): string {
   return alignedTable(
     ['point', 'measured ms', 'fitted ms', 'error %'],
     [...c.fit.rows, ...c.fit.swapRows].map((r) => [r.label, r.measuredMs.toFixed(3), r.predictedMs.toFixed(3), r.errorPct.toFixed(1)]),
+  );
+}
+
+/** How full the engine's batch was, measured against simulated (see `LlamaBenchRow.occupancy`). */
+export function occupancyTable(rows: readonly LlamaBenchRow[]): string {
+  const cells = (o: Occupancy | null): string[] =>
+    o === null ? ['-', '-', '-'] : [o.meanBatch.toFixed(2), (100 * o.queuedShare).toFixed(1), o.meanBatchQueued.toFixed(2)];
+  const measured = (r: LlamaBenchRow): string => (r.occupancy.measured === null ? '-' : r.occupancy.measured.cleanSequenceWaitSeconds.toFixed(1));
+  return alignedTable(
+    ['policy', 'batch', 'queued %', 'batch queued', 'clean-seq wait s', 'sim batch', 'sim queued %', 'sim batch queued', 'load sim batch', 'load sim queued %', 'load sim batch queued'],
+    rows.map((r) => {
+      const [batch, queued, batchQueued] = cells(r.occupancy.measured);
+      return [r.policy, batch as string, queued as string, batchQueued as string, measured(r), ...cells(r.occupancy.sim), ...cells(r.occupancy.loadedSim)];
+    }),
+  );
+}
+
+/** Where a program's time went, measured against simulated (seconds per program; see `LlamaBenchRow.accounts`). */
+export function accountsTable(rows: readonly LlamaBenchRow[]): string {
+  const cells = (a: CallAccounts | null, outside: boolean): string[] =>
+    a === null ? (outside ? ['-', '-', '-'] : ['-', '-']) : [a.service.toFixed(2), a.wait.toFixed(2), ...(outside ? [a.outside.toFixed(2)] : [])];
+  return alignedTable(
+    ['policy', 'service', 'engine wait', 'outside', 'sim service', 'sim wait', 'load sim service', 'load sim wait'],
+    rows.map((r) => [r.policy, ...cells(r.accounts.measured, true), ...cells(r.accounts.sim, false), ...cells(r.accounts.loadedSim, false)]),
   );
 }

@@ -18,13 +18,15 @@ import {
   startEngine,
   writeTinyLlamaGguf,
 } from '@autellix/engine';
-import type { ProgramSpec, Summary } from '@autellix/sim';
+import type { ProgramSpec, SimMetrics, Summary } from '@autellix/sim';
 import { generatePrograms, simulate, summarize } from '@autellix/sim';
 import { startLocalStack } from './local-stack.ts';
+import type { Occupancy } from './occupancy-sampler.ts';
+import { OccupancySampler } from './occupancy-sampler.ts';
 import type { CpuShares } from './proc-cpu.ts';
 import { cpuShares, cpuSnapshot } from './proc-cpu.ts';
 import { startProcessStack } from './process-stack.ts';
-import type { ReplayedProgram } from './replay.ts';
+import type { CallAccounts, ReplayedProgram } from './replay.ts';
 import { progressLine, replay } from './replay.ts';
 
 export interface LlamaBenchOptions {
@@ -36,6 +38,8 @@ export interface LlamaBenchOptions {
   readonly tokenScale: number;
   readonly engines: number;
   readonly sequences: number;
+  /** Clean spare sequences each engine keeps beside its places (`LlamaBackendConfig.spareSequences`). */
+  readonly spareSequences: number;
   readonly policies: readonly string[];
   readonly seed: number;
   /** `processes`: scheduler and each engine in its own process (as deployed); `one`: all in this process. */
@@ -81,6 +85,24 @@ export interface LlamaBenchRow {
    * slowed to this run's own decode steps, separating step-time error from scheduling dynamics.
    */
   readonly ownSteps: { readonly factor: number; readonly programLatency: Summary; readonly meanErrorPct: number } | null;
+  /**
+   * Where a program's time went, seconds per program (mean over completed programs of the sum
+   * over its calls): measured, the engines' service and wait and the time outside the engine
+   * (`ReplayedProgram.accounts`); simulated (idle and under-load profiles), running and waiting
+   * (swap time counted as waiting, as a yielding live call's save is).
+   */
+  readonly accounts: {
+    /** Null when an engine did not report its accounts. */
+    readonly measured: CallAccounts | null;
+    readonly sim: CallAccounts;
+    readonly loadedSim: CallAccounts | null;
+  };
+  /** How full the engine's batch was: measured (`one` layout; null otherwise), and simulated. */
+  readonly occupancy: {
+    readonly measured: MeasuredOccupancy | null;
+    readonly sim: Occupancy;
+    readonly loadedSim: Occupancy | null;
+  };
   /** Where the machine's CPU went during the replay (`processes` layout on Linux; null otherwise). */
   readonly cpu: CpuShares | null;
   /** Decode steps as the engine ran them during the replay, against the profile (`one` layout; null otherwise). */
@@ -165,6 +187,12 @@ interface LiveRun {
   readonly wallSeconds: number;
   readonly cpu: CpuShares | null;
   readonly inSitu: readonly InSituSteps[] | null;
+  readonly occupancy: MeasuredOccupancy | null;
+}
+
+/** Occupancy as sampled, and the places' total wait for a clean sequence (`LlamaBackend.cleanSequenceWaitMs`), seconds. */
+export interface MeasuredOccupancy extends Occupancy {
+  readonly cleanSequenceWaitSeconds: number;
 }
 
 interface LiveRunOptions {
@@ -189,6 +217,8 @@ async function runLive(r: LiveRunOptions): Promise<LiveRun> {
     r.modelPath,
     '--sequences',
     String(llama.sequences),
+    '--spare-sequences',
+    String(llama.spareSequences),
     '--context-size',
     String(llama.contextSize),
     '--threads',
@@ -209,6 +239,14 @@ async function runLive(r: LiveRunOptions): Promise<LiveRun> {
     const client = await AutellixClient.connect({ servers: stack.url });
     const t0 = performance.now();
     const cpuBefore = processes === null ? null : cpuSnapshot(processes);
+    // In this process only: how full the engines' batches were.
+    const sampler =
+      processes === null
+        ? new OccupancySampler(
+            () => engines.flatMap((e) => (e.actor.backendOrNull === null ? [] : [e.actor.backendOrNull.load()])),
+            () => performance.now(),
+          )
+        : null;
     const out = await replay({
       client,
       programs: r.programs,
@@ -217,13 +255,15 @@ async function runLive(r: LiveRunOptions): Promise<LiveRun> {
       runTag: `llama-${r.policy}`,
       onProgress: progressLine(r.policy, () => performance.now()),
     });
+    const occupancy = sampler?.stop() ?? null;
     process.stdout.write('\n');
     const wallSeconds = (performance.now() - t0) / 1000;
     const cpu = processes === null || cpuBefore === null ? null : cpuShares(cpuBefore, cpuSnapshot(processes));
     const inSitu = processes === null ? inSituSteps(engines, r.profile) : null;
+    const cleanSequenceWaitMs = processes === null ? engines.reduce((t, e) => t + (e.actor.backendOrNull instanceof LlamaBackend ? e.actor.backendOrNull.cleanSequenceWaitMs : 0), 0) : null;
     await client.close();
     const priorityChanges = await schedulerPriorityChanges(stack.url);
-    return { out, wallSeconds, cpu, inSitu, priorityChanges };
+    return { out, wallSeconds, cpu, inSitu, occupancy: occupancy === null || cleanSequenceWaitMs === null ? null : { ...occupancy, cleanSequenceWaitSeconds: cleanSequenceWaitMs / 1000 }, priorityChanges };
   } finally {
     for (const e of engines) await e.stop();
     await stack.stop();
@@ -240,6 +280,19 @@ async function schedulerPriorityChanges(url: string): Promise<PriorityChanges> {
   } finally {
     await nc.close();
   }
+}
+
+/** Mean per program of the replay's call accounts; null for no programs, or when some lack them. */
+function meanAccounts(programs: readonly ReplayedProgram[]): CallAccounts | null {
+  const known = programs.flatMap((p) => (p.accounts === null ? [] : [p.accounts]));
+  if (known.length === 0 || known.length < programs.length) return null;
+  const sum = (f: (a: CallAccounts) => number): number => known.reduce((t, a) => t + f(a), 0) / known.length;
+  return { service: sum((a) => a.service), wait: sum((a) => a.wait), outside: sum((a) => a.outside) };
+}
+
+/** The simulator's per-program breakdown as call accounts: nothing happens outside its engines. */
+function simAccounts(m: SimMetrics): CallAccounts {
+  return { service: m.breakdown.execution, wait: m.breakdown.wait + m.breakdown.swap, outside: 0 };
 }
 
 /** Sample-weighted mean of measured over profile step time of in-situ decode steps (NaN without samples). */
@@ -277,7 +330,7 @@ export async function runLlamaBench(o: LlamaBenchOptions): Promise<LlamaBenchRes
   const dir = mkdtempSync(join(tmpdir(), 'autellix-bench-llama-'));
   const modelPath = join(dir, 'tiny.gguf');
   writeTinyLlamaGguf(modelPath);
-  const llama: LlamaBackendConfig = { ...DEFAULT_LLAMA_BACKEND, modelPath, sequences: o.sequences, contextSize, ignoreEos: true };
+  const llama: LlamaBackendConfig = { ...DEFAULT_LLAMA_BACKEND, modelPath, sequences: o.sequences, spareSequences: o.spareSequences, contextSize, ignoreEos: true };
   const rows: LlamaBenchRow[] = [];
   let calibration: LlamaCalibration;
   let underLoad: LoadCalibration | null = null;
@@ -335,6 +388,8 @@ export async function runLlamaBench(o: LlamaBenchOptions): Promise<LlamaBenchRes
             : { programLatency: loaded.programLatency, preemptions: loaded.preemptions, demotions: loaded.demotions, promotions: loaded.starvationPromotions },
         loadedSimMeanErrorPct: loaded === null ? null : errorPct(loaded),
         ownSteps: own === null ? null : { factor: ownFactor, programLatency: own.programLatency, meanErrorPct: errorPct(own) },
+        accounts: { measured: meanAccounts(ok), sim: simAccounts(sim), loadedSim: loaded === null ? null : simAccounts(loaded) },
+        occupancy: { measured: run.occupancy, sim: sim.occupancy, loadedSim: loaded === null ? null : loaded.occupancy },
         cpu: run.cpu,
         inSitu: run.inSitu,
       });

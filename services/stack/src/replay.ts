@@ -16,6 +16,14 @@ export interface ReplayedProgram {
   /** Client-measured wall ms from each call's submit to its result, summed. */
   readonly callLatencyMs: number;
   /**
+   * The engines' accounts of its completed calls, summed, in the engines' seconds (modelled for
+   * `sim` engines, wall for real ones): service (running), wait (queued or preempted on the
+   * engine), and the rest of each call's client-measured latency (control plane both ways,
+   * wall seconds times the replay's speed). Comparable with the simulator's per-program breakdown.
+   * Null when an engine did not report its accounts for some call.
+   */
+  readonly accounts: CallAccounts | null;
+  /**
    * Control-plane overhead of each completed call (wall ms): from just before the client
    * published the submit to the engine receiving the assignment (durable intake, scheduling,
    * placement and the assignment's way); the engine's own queueing is excluded. Needs the
@@ -26,6 +34,13 @@ export interface ReplayedProgram {
   readonly placements: readonly { readonly callId: string; readonly promptTokens: number; readonly engineId: string }[];
   /** Null when every call succeeded; else the first error's message. */
   readonly error: string | null;
+}
+
+/** Per-program sums of where its calls' time went (see `ReplayedProgram.accounts`). */
+export interface CallAccounts {
+  readonly service: number;
+  readonly wait: number;
+  readonly outside: number;
 }
 
 export interface ReplayOptions {
@@ -80,6 +95,7 @@ export async function replay(o: ReplayOptions): Promise<ReplayedProgram[]> {
     let promptTokens = 0;
     let cachedTokens = 0;
     let callLatencyMs = 0;
+    let accounts: { service: number; wait: number; outside: number } | null = { service: 0, wait: 0, outside: 0 };
     const placements: { callId: string; promptTokens: number; engineId: string }[] = [];
     const overheadMs: number[] = [];
     let error: string | null = null;
@@ -108,6 +124,12 @@ export async function replay(o: ReplayOptions): Promise<ReplayedProgram[]> {
         promptTokens += out.usage.promptTokens;
         cachedTokens += out.usage.cachedTokens;
         callLatencyMs += out.latencyMs;
+        if (out.service === null || out.wait === null) accounts = null;
+        else if (accounts !== null) {
+          accounts.service += out.service;
+          accounts.wait += out.wait;
+          accounts.outside += (Math.max(0, out.latencyMs - out.timings.totalMs) / 1000) * o.speed;
+        }
         if (out.timings.receivedAtMs !== undefined) overheadMs.push(out.timings.receivedAtMs - out.submittedAtMs);
         placements.push({ callId: c.id, promptTokens: out.usage.promptTokens, engineId: out.engineId });
       };
@@ -122,7 +144,7 @@ export async function replay(o: ReplayOptions): Promise<ReplayedProgram[]> {
     done += 1;
     o.onProgress?.(done, o.programs.length, inFlight);
     if (session !== null) await session.close().catch(() => {});
-    return { id: spec.id, kind: spec.kind, arrival: spec.arrival, completion, calls: spec.calls.length, preemptions, promptTokens, cachedTokens, callLatencyMs, overheadMs, placements, error };
+    return { id: spec.id, kind: spec.kind, arrival: spec.arrival, completion, calls: spec.calls.length, preemptions, promptTokens, cachedTokens, callLatencyMs, accounts, overheadMs, placements, error };
   };
 
   return Promise.all(o.programs.map(runProgram));

@@ -38,6 +38,9 @@ describe('the client SDK against the live system', () => {
     expect(chunks.map((c) => c.text).join('')).toBe(result.text);
     expect(result.usage.completionTokens).toBe(120);
     expect(result.timings.totalMs).toBeGreaterThan(0);
+    // The engine's accounts (modelled seconds for a sim engine).
+    expect(result.service).toBeGreaterThan(0);
+    expect(result.wait).toBeGreaterThanOrEqual(0);
     await session.close();
   });
 
