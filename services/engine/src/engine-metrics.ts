@@ -1,5 +1,6 @@
 import { Counter, Gauge, Registry } from 'prom-client';
 import type { EngineActor, EngineActorCounters } from './engine-actor.ts';
+import { LlamaBackend } from './llama/llama-backend.ts';
 
 /**
  * Prometheus metrics of the engines in one process, every series labelled `engine` (names in
@@ -45,6 +46,26 @@ export class EngineMetrics {
         },
       });
     };
+    // The llama backend's turnover costs (only engines with that backend report them).
+    const llamaCounter = (name: string, help: string, read: (b: LlamaBackend) => number): void => {
+      new Counter({
+        name,
+        help,
+        labelNames: ['engine'],
+        registers: [r],
+        collect() {
+          this.reset();
+          for (const a of actors) {
+            const b = a.backendOrNull;
+            if (b instanceof LlamaBackend) this.inc({ engine: a.id }, read(b));
+          }
+        },
+      });
+    };
+    llamaCounter('autellix_engine_llama_save_failures_total', 'Preempted calls whose state could not be saved (they resume by recompute).', (b) => b.saveFailures);
+    llamaCounter('autellix_engine_llama_clean_sequence_wait_seconds_total', 'Wall seconds a free place waited for a clean sequence while a call could take it.', (b) => b.cleanSequenceWaitMs / 1000);
+    llamaCounter('autellix_engine_llama_barrier_raises_total', 'Times token loops were held so that a sequence empty, state save or load could take the context lock.', (b) => b.barrierRaises);
+    llamaCounter('autellix_engine_llama_barrier_seconds_total', 'Wall seconds token loops were held at that barrier.', (b) => b.barrierUpMs / 1000);
     counter('autellix_engine_calls_assigned_total', 'Assignments taken (duplicates not counted).', 'assigned');
     counter('autellix_engine_calls_completed_total', 'Calls finished with a result.', 'completed');
     counter('autellix_engine_calls_failed_total', 'Calls the backend failed.', 'failed');

@@ -3,7 +3,8 @@ import { DecodeBarrier } from '../src/llama/decode-barrier.ts';
 
 describe('DecodeBarrier', () => {
   it('goes up only while lock work is pending, and comes down when that work ends', async () => {
-    const b = new DecodeBarrier();
+    let now = 100;
+    const b = new DecodeBarrier(() => now);
     expect(b.raise()).toBe(false);
     expect(b.gate).toBeNull();
     let finish: () => void = () => {};
@@ -17,15 +18,17 @@ describe('DecodeBarrier', () => {
     void gate?.then(() => (passed = true));
     await Promise.resolve();
     expect(passed).toBe(false);
+    now = 107;
     finish();
     expect(await op).toBe('done');
     await Promise.resolve();
     expect(passed).toBe(true);
     expect(b.gate).toBeNull();
+    expect(b.upMs).toBe(7);
   });
 
   it('comes down when the work fails too, and stays down once released', async () => {
-    const b = new DecodeBarrier();
+    const b = new DecodeBarrier(() => 0);
     const failing = b.locked(() => Promise.reject(new Error('no lock')));
     expect(b.raise()).toBe(true);
     await expect(failing).rejects.toThrow('no lock');

@@ -18,7 +18,7 @@ import {
   subjects,
 } from '@autellix/protocol';
 import type { Consumer, ConsumerMessages, JetStreamManager, JsMsg, StreamConfig } from '@nats-io/jetstream';
-import { AckPolicy, jetstream, jetstreamManager, RetentionPolicy } from '@nats-io/jetstream';
+import { AckPolicy, JetStreamApiCodes, JetStreamApiError, jetstream, jetstreamManager, RetentionPolicy } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import type { Msg, MsgHdrs, NatsConnection, Subscription } from '@nats-io/transport-node';
 import { headers, nuid } from '@nats-io/transport-node';
@@ -102,11 +102,15 @@ const CONSUMER = 'scheduler';
 /** Period of writing attained service from progress reports to the table (ms). */
 const PROGRESS_WRITE_MS = 1_000;
 
-/** Creates stream `config.name` unless it exists; an existing stream is used as it is. */
+/**
+ * Creates stream `config.name` unless it exists; an existing stream is used as it is. Any error
+ * other than "stream not found" (no JetStream, a timeout, no permission) is thrown as it is.
+ */
 async function ensureStream(jsm: JetStreamManager, config: Partial<StreamConfig> & { name: string }): Promise<void> {
   try {
     await jsm.streams.info(config.name);
-  } catch {
+  } catch (err) {
+    if (!(err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamNotFound)) throw err;
     await jsm.streams.add(config);
   }
 }

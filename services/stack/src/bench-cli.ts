@@ -200,13 +200,13 @@ if (argv[0] === 'intake') {
 calibration (step times of the model on this machine, and the fitted profile's):
 ${calibrationTable(r.calibration)}
 
-${load === null ? '' : `under load (fcfs on the trace of seed ${load.seed}): decode steps ${load.factor.toFixed(3)}x the idle profile over ${load.samples} samples; 'load sim' uses the profile slowed by that factor\n\n`}context ${r.contextSize} tokens per sequence
+${load === null ? '' : `under load (fcfs on the trace of seed ${load.seed}): decode steps ${load.factor.toFixed(3)}x the idle profile over ${load.samples} samples, decode barrier up ${load.barrierMs.toFixed(1)} ms a time; 'load sim' uses the profile slowed by that factor\n\n`}context ${r.contextSize} tokens per sequence
 ${llamaBenchTable(r.rows)}
 
 where a program's time went, s per program (its calls' sums: engine service, engine wait, outside the engine):
 ${accountsTable(r.rows)}
 
-how full the engine's batch was (time-weighted mean calls holding a place; share of that time with calls waiting; mean batch then; time places waited for a clean sequence):
+how full the engine's batch was (time-weighted mean calls holding a place; share of that time with calls waiting; mean batch then; time places waited for a clean sequence; decode barrier raises and seconds up):
 ${occupancyTable(r.rows)}
 ${r.rows.some((row) => row.inSitu !== null) ? `\ndecode steps during the replay (the engine's token gaps) against the calibrated profile:\n${inSituTable(r.rows)}\n` : ''}
 ranking by mean program latency, best first: measured ${r.measuredRanking.join(' < ')}; simulated ${r.simRanking.join(' < ')}${r.loadedSimRanking === null ? '' : `; simulated under load ${r.loadedSimRanking.join(' < ')}`}

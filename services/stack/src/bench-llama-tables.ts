@@ -61,12 +61,15 @@ export function calibrationTable(c: LlamaCalibration): string {
 export function occupancyTable(rows: readonly LlamaBenchRow[]): string {
   const cells = (o: Occupancy | null): string[] =>
     o === null ? ['-', '-', '-'] : [o.meanBatch.toFixed(2), (100 * o.queuedShare).toFixed(1), o.meanBatchQueued.toFixed(2)];
-  const measured = (r: LlamaBenchRow): string => (r.occupancy.measured === null ? '-' : r.occupancy.measured.cleanSequenceWaitSeconds.toFixed(1));
+  const measured = (r: LlamaBenchRow): string[] => {
+    const m = r.occupancy.measured;
+    return m === null ? ['-', '-'] : [m.cleanSequenceWaitSeconds.toFixed(1), `${m.barrierRaises}/${m.barrierSeconds.toFixed(1)}`];
+  };
   return alignedTable(
-    ['policy', 'batch', 'queued %', 'batch queued', 'clean-seq wait s', 'sim batch', 'sim queued %', 'sim batch queued', 'load sim batch', 'load sim queued %', 'load sim batch queued'],
+    ['policy', 'batch', 'queued %', 'batch queued', 'clean-seq wait s', 'barrier n/s', 'sim batch', 'sim queued %', 'sim batch queued', 'load sim batch', 'load sim queued %', 'load sim batch queued'],
     rows.map((r) => {
       const [batch, queued, batchQueued] = cells(r.occupancy.measured);
-      return [r.policy, batch as string, queued as string, batchQueued as string, measured(r), ...cells(r.occupancy.sim), ...cells(r.occupancy.loadedSim)];
+      return [r.policy, batch as string, queued as string, batchQueued as string, ...measured(r), ...cells(r.occupancy.sim), ...cells(r.occupancy.loadedSim)];
     }),
   );
 }

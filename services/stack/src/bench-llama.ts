@@ -190,9 +190,15 @@ interface LiveRun {
   readonly occupancy: MeasuredOccupancy | null;
 }
 
-/** Occupancy as sampled, and the places' total wait for a clean sequence (`LlamaBackend.cleanSequenceWaitMs`), seconds. */
+/**
+ * Occupancy as sampled, with the llama engines' turnover costs: the places' total wait for a
+ * clean sequence (`LlamaBackend.cleanSequenceWaitMs`), and how often and how long token loops
+ * were held at the decode barrier so that lock work could run (seconds).
+ */
 export interface MeasuredOccupancy extends Occupancy {
   readonly cleanSequenceWaitSeconds: number;
+  readonly barrierRaises: number;
+  readonly barrierSeconds: number;
 }
 
 interface LiveRunOptions {
@@ -260,10 +266,20 @@ async function runLive(r: LiveRunOptions): Promise<LiveRun> {
     const wallSeconds = (performance.now() - t0) / 1000;
     const cpu = processes === null || cpuBefore === null ? null : cpuShares(cpuBefore, cpuSnapshot(processes));
     const inSitu = processes === null ? inSituSteps(engines, r.profile) : null;
-    const cleanSequenceWaitMs = processes === null ? engines.reduce((t, e) => t + (e.actor.backendOrNull instanceof LlamaBackend ? e.actor.backendOrNull.cleanSequenceWaitMs : 0), 0) : null;
+    const llamas = engines.flatMap((e) => (e.actor.backendOrNull instanceof LlamaBackend ? [e.actor.backendOrNull] : []));
+    const sum = (f: (b: LlamaBackend) => number): number => llamas.reduce((t, b) => t + f(b), 0);
+    const measured: MeasuredOccupancy | null =
+      occupancy === null
+        ? null
+        : {
+            ...occupancy,
+            cleanSequenceWaitSeconds: sum((b) => b.cleanSequenceWaitMs) / 1000,
+            barrierRaises: sum((b) => b.barrierRaises),
+            barrierSeconds: sum((b) => b.barrierUpMs) / 1000,
+          };
     await client.close();
     const priorityChanges = await schedulerPriorityChanges(stack.url);
-    return { out, wallSeconds, cpu, inSitu, occupancy: occupancy === null || cleanSequenceWaitMs === null ? null : { ...occupancy, cleanSequenceWaitSeconds: cleanSequenceWaitMs / 1000 }, priorityChanges };
+    return { out, wallSeconds, cpu, inSitu, occupancy: measured, priorityChanges };
   } finally {
     for (const e of engines) await e.stop();
     await stack.stop();
@@ -308,6 +324,8 @@ export interface LoadCalibration {
   readonly factor: number;
   readonly samples: number;
   readonly steps: readonly InSituSteps[];
+  /** Mean wall ms token loops were held at the decode barrier, each time it went up (0 when it never did); a diagnostic. */
+  readonly barrierMs: number;
   /** The idle profile with every step-time term times `factor` (`scaleStepTime`). */
   readonly profile: EngineProfile;
 }
@@ -347,8 +365,12 @@ export async function runLlamaBench(o: LlamaBenchOptions): Promise<LlamaBenchRes
       const steps = run.inSitu ?? [];
       const samples = steps.reduce((t, x) => t + x.samples, 0);
       const factor = stepFactor(steps);
-      underLoad = { seed: o.seed + 1000, factor, samples, steps, profile: scaleStepTime(calibration.fit.profile, factor) };
-      o.log(`  under load (fcfs, seed ${o.seed + 1000}): decode steps ${factor.toFixed(3)}× the idle profile over ${samples} samples`);
+      // Reported, not priced: adding it to every simulated swap transfer over-charged preemption
+      // (one barrier runs all pending lock work, so saves and loads mostly share the empties').
+      const held = run.occupancy;
+      const barrierMs = held !== null && held.barrierRaises > 0 ? (1000 * held.barrierSeconds) / held.barrierRaises : 0;
+      underLoad = { seed: o.seed + 1000, factor, samples, steps, barrierMs, profile: scaleStepTime(calibration.fit.profile, factor) };
+      o.log(`  under load (fcfs, seed ${o.seed + 1000}): decode steps ${factor.toFixed(3)}× the idle profile over ${samples} samples; decode barrier ${barrierMs.toFixed(1)} ms a time`);
     }
     for (const policy of o.policies) {
       const predict = (profile: EngineProfile) =>

@@ -59,6 +59,12 @@ describe('a llama engine (tiny generated GGUF, CPU) serving a deployment', () =>
     const outs = await session.join(forks.map((t) => t.call({ prompt: 'expand a branch', maxTokens: 20 })));
     expect(outs.map((o) => o.usage.completionTokens)).toEqual([20, 20, 20]);
     expect((await session.close()).callsCompleted).toBe(4);
+    // The engine's turnover costs are in its metrics.
+    const text = await engine.metrics.registry.metrics();
+    expect(text).toMatch(/autellix_engine_llama_save_failures_total\{engine="llama-0"\} 0/);
+    for (const name of ['clean_sequence_wait_seconds_total', 'barrier_raises_total', 'barrier_seconds_total']) {
+      expect(text).toMatch(new RegExp(`autellix_engine_llama_${name}\\{engine="llama-0"\\} \\d`));
+    }
   });
 
   it('answers the OpenAI API through the gateway with the real model', async () => {

@@ -14,13 +14,18 @@
  *
  * Contracts: `raise` does nothing unless an operation is pending (so the barrier never waits on
  * nothing); `gate` is null while the barrier is down; `release` lowers it for good (shutdown).
+ * `clock` is in ms.
  */
 export class DecodeBarrier {
   private pending = 0;
-  private raised: { readonly promise: Promise<void>; readonly resolve: () => void } | null = null;
+  private raised: { readonly promise: Promise<void>; readonly resolve: () => void; readonly at: number } | null = null;
   private released = false;
   /** Times the barrier went up. */
   raises = 0;
+  /** Total ms it was up: what lock work cost the token loops (the batch in flight draining, then the work). */
+  upMs = 0;
+
+  constructor(private readonly clock: () => number) {}
 
   /** Runs `op`, which takes the context lock, as pending lock work; lowers the barrier when it ends. */
   async locked<T>(op: () => Promise<T>): Promise<T> {
@@ -41,7 +46,7 @@ export class DecodeBarrier {
     const promise = new Promise<void>((r) => {
       resolve = r;
     });
-    this.raised = { promise, resolve };
+    this.raised = { promise, resolve, at: this.clock() };
     this.raises += 1;
     return true;
   }
@@ -56,6 +61,7 @@ export class DecodeBarrier {
     const r = this.raised;
     if (r === null) return;
     this.raised = null;
+    this.upMs += this.clock() - r.at;
     r.resolve();
   }
 

@@ -177,7 +177,7 @@ export class LlamaBackend implements EngineBackend {
    */
   private gapBreakAt = Number.NEGATIVE_INFINITY;
   /** Holds token loops so that lock work holding up a place gets the context lock. */
-  private readonly barrier = new DecodeBarrier();
+  private readonly barrier: DecodeBarrier;
 
   constructor(
     private readonly loaded: LoadedLlama,
@@ -187,6 +187,7 @@ export class LlamaBackend implements EngineBackend {
   ) {
     this.free = [...loaded.sequences];
     this.maxBatch = config.sequences;
+    this.barrier = new DecodeBarrier(clock);
   }
 
   admit(call: CallAssign): void {
@@ -314,6 +315,11 @@ export class LlamaBackend implements EngineBackend {
     return this.barrier.raises;
   }
 
+  /** Total wall ms token loops were held at the barrier. */
+  get barrierUpMs(): number {
+    return this.barrier.upMs;
+  }
+
   /**
    * Gives free places (fewer than `maxBatch` calls on sequences, and a clean sequence) to the best
    * waiting calls; asks worse running calls to yield to better waiting ones. A call whose state
@@ -379,7 +385,7 @@ export class LlamaBackend implements EngineBackend {
     h.saving = saveTo !== null;
     this.running.delete(h);
     // Pending lock work from here on, so that the pump below can raise the barrier for it.
-    const emptied = this.barrier.locked(async () => {
+    const emptied = this.locked(async () => {
       if (saveTo !== null) {
         try {
           await seq.saveStateToFile(saveTo);
@@ -403,9 +409,18 @@ export class LlamaBackend implements EngineBackend {
     }
   }
 
+  /** Runs lock work through the barrier; a token gap across its end is not a pure decode step. */
+  private async locked<T>(op: () => Promise<T>): Promise<T> {
+    try {
+      return await this.barrier.locked(op);
+    } finally {
+      this.gapBreakAt = this.clock();
+    }
+  }
+
   /** Runs lock work for a call that holds its place meanwhile, with the barrier up. */
   private lockedNow<T>(op: () => Promise<T>): Promise<T> {
-    const done = this.barrier.locked(op);
+    const done = this.locked(op);
     this.barrier.raise();
     return done;
   }
