@@ -34,20 +34,8 @@ export class EngineMetrics {
     gauge('autellix_engine_queued_calls', 'Calls held but not running (queued or preempted).', (a) => a.backendOrNull?.load().queued ?? null);
     gauge('autellix_engine_kv_used_ratio', 'Fraction of KV memory in use.', (a) => a.backendOrNull?.load().kvUsed ?? null);
     gauge('autellix_engine_batch_slots', 'Most calls the backend runs at once.', (a) => a.backendOrNull?.maxBatch ?? null);
-    const counter = (name: string, help: string, field: Exclude<keyof EngineActorCounters, 'rejected'>): void => {
-      new Counter({
-        name,
-        help,
-        labelNames: ['engine'],
-        registers: [r],
-        collect() {
-          this.reset();
-          for (const a of actors) this.inc({ engine: a.id }, a.counters[field]);
-        },
-      });
-    };
-    // The llama backend's turnover costs (only engines with that backend report them).
-    const llamaCounter = (name: string, help: string, read: (b: LlamaBackend) => number): void => {
+    /** A counter read from each actor at scrape time; an actor whose `read` gives null has no series. */
+    const readCounter = (name: string, help: string, read: (a: EngineActor) => number | null): void => {
       new Counter({
         name,
         help,
@@ -56,12 +44,20 @@ export class EngineMetrics {
         collect() {
           this.reset();
           for (const a of actors) {
-            const b = a.backendOrNull;
-            if (b instanceof LlamaBackend) this.inc({ engine: a.id }, read(b));
+            const v = read(a);
+            if (v !== null) this.inc({ engine: a.id }, v);
           }
         },
       });
     };
+    const counter = (name: string, help: string, field: Exclude<keyof EngineActorCounters, 'rejected'>): void =>
+      readCounter(name, help, (a) => a.counters[field]);
+    // The llama backend's turnover costs (only engines with that backend report them).
+    const llamaCounter = (name: string, help: string, read: (b: LlamaBackend) => number): void =>
+      readCounter(name, help, (a) => {
+        const b = a.backendOrNull;
+        return b instanceof LlamaBackend ? read(b) : null;
+      });
     llamaCounter('autellix_engine_llama_save_failures_total', 'Preempted calls whose state could not be saved (they resume by recompute).', (b) => b.saveFailures);
     llamaCounter('autellix_engine_llama_clean_sequence_wait_seconds_total', 'Wall seconds a free place waited for a clean sequence while a call could take it.', (b) => b.cleanSequenceWaitMs / 1000);
     llamaCounter('autellix_engine_llama_barrier_raises_total', 'Times token loops were held so that a sequence empty, state save or load could take the context lock.', (b) => b.barrierRaises);
