@@ -451,6 +451,10 @@ export class LlamaBackend implements EngineBackend {
         input = [...h.prompt, ...h.generated];
       }
       let done = h.generated.length >= h.assign.maxTokens;
+      // A prompt queued now would be evaluated before the lock work the barrier is up for, and
+      // hold every sequence that much longer: it waits for the barrier like a token would.
+      const gate = this.barrier.gate;
+      if (gate !== null) await gate;
       if (!done) {
         // End-of-generation tokens are yielded (not swallowed), so the call decides: stop there,
         // or with `ignoreEos` keep generating past them.
