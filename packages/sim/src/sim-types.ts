@@ -65,7 +65,7 @@ export interface SimMetrics {
    * while stepping, the share of stepping time that began with calls waiting, and the mean batch
    * then (a full engine with a queue shows `maxBatchSeqs`; less means places idle while work waits).
    */
-  readonly occupancy: { readonly meanBatch: number; readonly queuedShare: number; readonly meanBatchQueued: number };
+  readonly occupancy: Occupancy;
   /** Calls taken out of a batch and later resumed, by swap and by recompute. */
   readonly swaps: number;
   readonly recomputes: number;
@@ -96,4 +96,22 @@ export interface ProgramOutcome {
   readonly execution: number;
   readonly swap: number;
   readonly measured: boolean;
+}
+
+/** How full engines' batches were over their busy time (see `SimMetrics.occupancy`). */
+export interface Occupancy {
+  /** Time-weighted mean calls in a batch while the engine had any. */
+  readonly meanBatch: number;
+  /** Share of that time with calls waiting. */
+  readonly queuedShare: number;
+  /** Mean calls in a batch while calls waited; 0 when none ever waited. */
+  readonly meanBatchQueued: number;
+}
+
+/**
+ * Occupancy from totals: `busy` seconds with a batch, `held` the batch size integrated over them,
+ * `queued` and `queuedHeld` the same over the time calls waited. Zeros for no busy time.
+ */
+export function occupancyOf(busy: number, held: number, queued: number, queuedHeld: number): Occupancy {
+  return { meanBatch: busy > 0 ? held / busy : 0, queuedShare: busy > 0 ? queued / busy : 0, meanBatchQueued: queued > 0 ? queuedHeld / queued : 0 };
 }

@@ -4,6 +4,7 @@ import type { EngineCall, EngineProfile, Segment } from '@autellix/engine-model'
 import { getProfile, kernelSeconds, makeSegment, SimEngine } from '@autellix/engine-model';
 import { EventQueue } from './event-queue.ts';
 import type { ProgramOutcome, SimConfig, SimMetrics, SimResult } from './sim-types.ts';
+import { occupancyOf } from './sim-types.ts';
 import { summarize } from './stats.ts';
 import type { CallSpec, ProgramSpec } from './workload/types.ts';
 
@@ -335,7 +336,7 @@ function measure(
     steps,
     meanBatch: steps > 0 ? batchSum / steps : 0,
     maxWaiting,
-    occupancy: { meanBatch: busy > 0 ? held / busy : 0, queuedShare: busy > 0 ? queued / busy : 0, meanBatchQueued: queued > 0 ? queuedHeld / queued : 0 },
+    occupancy: occupancyOf(busy, held, queued, queuedHeld),
     swaps,
     recomputes,
     makespan: end,

@@ -1,7 +1,7 @@
 import type { LlamaCalibration } from '@autellix/engine';
 import type { LlamaBenchRow } from './bench-llama.ts';
 import type { CpuShares } from './proc-cpu.ts';
-import type { Occupancy } from './occupancy-sampler.ts';
+import type { Occupancy } from '@autellix/sim';
 import type { CallAccounts } from './replay.ts';
 
 /** Cells as an aligned text table under `head`. */

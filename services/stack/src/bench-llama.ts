@@ -18,10 +18,9 @@ import {
   startEngine,
   writeTinyLlamaGguf,
 } from '@autellix/engine';
-import type { ProgramSpec, SimMetrics, Summary } from '@autellix/sim';
+import type { Occupancy, ProgramSpec, SimMetrics, Summary } from '@autellix/sim';
 import { generatePrograms, simulate, summarize } from '@autellix/sim';
 import { startLocalStack } from './local-stack.ts';
-import type { Occupancy } from './occupancy-sampler.ts';
 import { OccupancySampler } from './occupancy-sampler.ts';
 import type { CpuShares } from './proc-cpu.ts';
 import { cpuShares, cpuSnapshot } from './proc-cpu.ts';
@@ -61,6 +60,9 @@ export interface PriorityChanges {
   readonly promotions: number;
 }
 
+/** The simulator's prediction of one policy, as a row keeps it. */
+export type SimSummary = { readonly programLatency: Summary; readonly preemptions: number } & PriorityChanges;
+
 /** One policy on the real engines, and the simulator's prediction of it. */
 export interface LlamaBenchRow {
   readonly policy: string;
@@ -74,11 +76,11 @@ export interface LlamaBenchRow {
   readonly failed: number;
   readonly wallSeconds: number;
   /** The simulator on the same trace with the profile calibrated on this machine (seconds). */
-  readonly sim: { readonly programLatency: Summary; readonly preemptions: number } & PriorityChanges;
+  readonly sim: SimSummary;
   /** 100 × (sim − measured) / measured, of mean program latency. */
   readonly simMeanErrorPct: number;
   /** The simulator with the profile slowed to the steps measured under load (`--load-calibration`; null otherwise). */
-  readonly loadedSim: ({ readonly programLatency: Summary; readonly preemptions: number } & PriorityChanges) | null;
+  readonly loadedSim: SimSummary | null;
   readonly loadedSimMeanErrorPct: number | null;
   /**
    * A diagnostic, not a prediction (`one` layout; null otherwise): the simulator with the profile
@@ -306,6 +308,11 @@ function meanAccounts(programs: readonly ReplayedProgram[]): CallAccounts | null
   return { service: sum((a) => a.service), wait: sum((a) => a.wait), outside: sum((a) => a.outside) };
 }
 
+/** What a row keeps of a simulation: latency, preemptions and priority changes. */
+function simSummary(m: SimMetrics): SimSummary {
+  return { programLatency: m.programLatency, preemptions: m.preemptions, demotions: m.demotions, promotions: m.starvationPromotions };
+}
+
 /** The simulator's per-program breakdown as call accounts: nothing happens outside its engines. */
 function simAccounts(m: SimMetrics): CallAccounts {
   return { service: m.breakdown.execution, wait: m.breakdown.wait + m.breakdown.swap, outside: 0 };
@@ -402,12 +409,9 @@ export async function runLlamaBench(o: LlamaBenchOptions): Promise<LlamaBenchRes
         priorityChanges: run.priorityChanges,
         failed: run.out.length - ok.length,
         wallSeconds: run.wallSeconds,
-        sim: { programLatency: sim.programLatency, preemptions: sim.preemptions, demotions: sim.demotions, promotions: sim.starvationPromotions },
+        sim: simSummary(sim),
         simMeanErrorPct: errorPct(sim),
-        loadedSim:
-          loaded === null
-            ? null
-            : { programLatency: loaded.programLatency, preemptions: loaded.preemptions, demotions: loaded.demotions, promotions: loaded.starvationPromotions },
+        loadedSim: loaded === null ? null : simSummary(loaded),
         loadedSimMeanErrorPct: loaded === null ? null : errorPct(loaded),
         ownSteps: own === null ? null : { factor: ownFactor, programLatency: own.programLatency, meanErrorPct: errorPct(own) },
         accounts: { measured: meanAccounts(ok), sim: simAccounts(sim), loadedSim: loaded === null ? null : simAccounts(loaded) },

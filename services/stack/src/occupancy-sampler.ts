@@ -1,14 +1,6 @@
 import type { BackendLoad } from '@autellix/engine';
-
-/** How full engines' batches were (the simulator's `SimMetrics.occupancy`, measured). */
-export interface Occupancy {
-  /** Time-weighted mean calls holding a place while the engine had any. */
-  readonly meanBatch: number;
-  /** Share of that time with calls waiting (queued, preempted, or saving their state). */
-  readonly queuedShare: number;
-  /** Mean calls holding a place while calls waited; 0 when none ever waited. */
-  readonly meanBatchQueued: number;
-}
+import type { Occupancy } from '@autellix/sim';
+import { occupancyOf } from '@autellix/sim';
 
 /**
  * Samples engines' loads on a timer and integrates them over wall time (each interval gets the
@@ -50,14 +42,13 @@ export class OccupancySampler {
     this.lastAt = now;
   }
 
-  /** Stops sampling (after one last sample) and returns the totals. */
+  /**
+   * Stops sampling (after one last sample) and returns the occupancy, as the simulator's
+   * (`occupancyOf`); "waiting" here includes calls still saving their state.
+   */
   stop(): Occupancy {
     this.sample();
     clearInterval(this.timer);
-    return {
-      meanBatch: this.busyMs > 0 ? this.heldMs / this.busyMs : 0,
-      queuedShare: this.busyMs > 0 ? this.queuedMs / this.busyMs : 0,
-      meanBatchQueued: this.queuedMs > 0 ? this.queuedHeldMs / this.queuedMs : 0,
-    };
+    return occupancyOf(this.busyMs, this.heldMs, this.queuedMs, this.queuedHeldMs);
   }
 }

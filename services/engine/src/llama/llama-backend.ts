@@ -453,8 +453,8 @@ export class LlamaBackend implements EngineBackend {
       let done = h.generated.length >= h.assign.maxTokens;
       // A prompt queued now would be evaluated before the lock work the barrier is up for, and
       // hold every sequence that much longer: it waits for the barrier like a token would.
-      const gate = this.barrier.gate;
-      if (gate !== null) await gate;
+      const promptGate = this.barrier.gate;
+      if (promptGate !== null) await promptGate;
       if (!done) {
         // End-of-generation tokens are yielded (not swallowed), so the call decides: stop there,
         // or with `ignoreEos` keep generating past them.
