@@ -8,7 +8,7 @@ import { PrefixCache } from './prefix-cache.ts';
 import { RunTable } from './run-table.ts';
 import { ScratchList } from './scratch-list.ts';
 import type { EngineProfile } from './profile.ts';
-import { kvCapacityBlocks, swapSeconds } from './profile.ts';
+import { kvCapacityBlocks, swapInSeconds, swapSeconds } from './profile.ts';
 import { stepSeconds } from './step-time.ts';
 import type { StepShape } from './types.ts';
 
@@ -872,7 +872,7 @@ export class SimEngine {
       if (!this.reserve(blocks)) return false;
       c.ownBlocks = blocks;
       this.ownBlocks += blocks;
-      const t = swapSeconds(this.profile, c.computed);
+      const t = swapInSeconds(this.profile, c.computed);
       this.stepSwapSeconds += t;
       c.swapTime += t;
       this.stats.swapIns += 1;

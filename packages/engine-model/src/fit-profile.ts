@@ -203,7 +203,7 @@ export function fitProfileToSteps(input: StepFitInput): StepFit {
     },
     allReduce: { latencySeconds: 0, bandwidthBytesPerSecond: Number.MAX_VALUE },
     cpuOverhead: { baseSeconds: step, perSeqSeconds: Math.max(0, sequence - headSecondsPerToken / linearMfu) },
-    swap: { perTransferSeconds: swapFit.perTransfer, bandwidthBytesPerSecond: swapFit.bandwidth },
+    swap: { perTransferSeconds: swapFit.perTransfer, bandwidthBytesPerSecond: swapFit.bandwidth, restoreStallSeconds: 0 },
     sources: input.sources,
   };
   const rows = input.steps.map((s) => row(s.label, s.seconds, s.shapes.reduce((t, shape) => t + stepSeconds(profile, shape), 0)));
@@ -259,4 +259,15 @@ export function scaleStepTime(profile: EngineProfile, factor: number): EnginePro
     },
     cpuOverhead: { baseSeconds: profile.cpuOverhead.baseSeconds * factor, perSeqSeconds: profile.cpuOverhead.perSeqSeconds * factor },
   };
+}
+
+/**
+ * The profile with every swap-in stalling the engine `seconds` (≥ 0) more
+ * (`swap.restoreStallSeconds`, replacing the profile's own); nothing else changes. For an engine
+ * whose restores pause all running sequences, with the pause measured under load. Throws
+ * `ConfigError` for a value that is not a non-negative finite number.
+ */
+export function withRestoreStall(profile: EngineProfile, seconds: number): EngineProfile {
+  if (!(seconds >= 0 && Number.isFinite(seconds))) throw new ConfigError(`restore stall ${seconds} s must be a non-negative number`);
+  return { ...profile, name: `${profile.name} +${(seconds * 1000).toFixed(1)} ms a restore`, swap: { ...profile.swap, restoreStallSeconds: seconds } };
 }

@@ -53,6 +53,13 @@ export interface CpuOverhead {
 export interface SwapConstants {
   readonly perTransferSeconds: number;
   readonly bandwidthBytesPerSecond: number;
+  /**
+   * Seconds the whole engine stalls for each swap-in on top of its transfer (≥ 0; 0 for the GPU
+   * profiles, whose restore is the transfer alone). An engine that must pause every running
+   * sequence to restore one has a cost here: the `llama` engine's decode barrier (a restore needs
+   * the context lock, so all token loops drain first).
+   */
+  readonly restoreStallSeconds: number;
 }
 
 /** Inputs of vLLM's KV-pool sizing (per GPU), kept on the profile to document its capacity. */
@@ -137,4 +144,13 @@ export function swapSeconds(profile: EngineProfile, tokens: number): number {
   if (tokens <= 0) return 0;
   const bytesPerGpu = (tokens * kvBytesPerToken(profile.model)) / profile.tp;
   return profile.swap.perTransferSeconds + bytesPerGpu / profile.swap.bandwidthBytesPerSecond;
+}
+
+/**
+ * Seconds a swap-in of `tokens` tokens blocks the engine: its transfer (`swapSeconds`) plus the
+ * profile's `restoreStallSeconds`. 0 for tokens ≤ 0 (nothing to restore).
+ */
+export function swapInSeconds(profile: EngineProfile, tokens: number): number {
+  if (tokens <= 0) return 0;
+  return swapSeconds(profile, tokens) + profile.swap.restoreStallSeconds;
 }

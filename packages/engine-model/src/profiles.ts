@@ -84,7 +84,7 @@ function makeProfile(p: ProfileInput): EngineProfile {
       blockSize: BLOCK_SIZE,
       memory: p.memory,
     }),
-    swap: { perTransferSeconds: SWAP_PER_TRANSFER_SECONDS, bandwidthBytesPerSecond: p.gpu.hostLinkBandwidth },
+    swap: { perTransferSeconds: SWAP_PER_TRANSFER_SECONDS, bandwidthBytesPerSecond: p.gpu.hostLinkBandwidth, restoreStallSeconds: 0 },
   };
 }
 

@@ -1,15 +1,15 @@
 import type { CallRecord, PolicyName } from '@autellix/core';
 import { DEFAULT_SCHEDULER_CONFIG, getBalancer, getPolicy, SchedulerCore } from '@autellix/core';
 import { describe, expect, it } from 'vitest';
-import type { EngineCall, EngineOptions } from '../src/index.ts';
-import { DEFAULT_ENGINE_OPTIONS, getProfile, makeSegment, PreemptionMode, SimEngine } from '../src/index.ts';
+import type { EngineCall, EngineOptions, EngineProfile } from '../src/index.ts';
+import { DEFAULT_ENGINE_OPTIONS, getProfile, makeSegment, PreemptionMode, SimEngine, withRestoreStall } from '../src/index.ts';
 
 const base = getProfile('llama3.1-8b-a100');
 
 /** A core, an engine with `kvTokens` of KV, and a helper to run it to quiescence in virtual time. */
-function rig(policy: PolicyName, kvTokens: number, over: Partial<EngineOptions> = {}) {
+function rig(policy: PolicyName, kvTokens: number, over: Partial<EngineOptions> = {}, profile: EngineProfile = base) {
   const core = new SchedulerCore(getPolicy(policy), { ...DEFAULT_SCHEDULER_CONFIG, starvation: { beta: null, minService: 1 } }, getBalancer('least-used'));
-  const engine = new SimEngine('e0', { ...base, kvCapacityTokens: kvTokens }, { ...DEFAULT_ENGINE_OPTIONS, ...over }, core);
+  const engine = new SimEngine('e0', { ...profile, kvCapacityTokens: kvTokens }, { ...DEFAULT_ENGINE_OPTIONS, ...over }, core);
   let now = 0;
   const finished: { key: string; at: number; call: EngineCall }[] = [];
   /** Every call handed to the engine, in order. */
@@ -167,6 +167,24 @@ describe('SimEngine', () => {
     const long = r.finished[1]?.call as EngineCall;
     expect(long.swapTime).toBeGreaterThan(0);
     expect(long.generated).toBe(200);
+  });
+
+  it('stalls the engine by the profile\'s restore stall at each swap-in, and only there', () => {
+    const play = (stall: number) => {
+      const r = rig('srpt', 1024, { preemption: PreemptionMode.swap, macroSteps: false }, withRestoreStall(base, stall));
+      r.core.openProgram('long', 0).remainingWork = 100;
+      r.submit('long', 500, 200);
+      for (let i = 0; i < 5; i++) r.step();
+      r.core.openProgram('short', r.time()).remainingWork = 1;
+      r.submit('short', 700, 5);
+      r.runAll();
+      return { end: r.time(), long: r.finished[1]?.call as EngineCall, outs: r.engine.stats.swapOuts, ins: r.engine.stats.swapIns };
+    };
+    const free = play(0);
+    const stalled = play(0.05);
+    expect([stalled.outs, stalled.ins]).toEqual([1, 1]);
+    expect(stalled.long.swapTime - free.long.swapTime).toBeCloseTo(0.05, 12);
+    expect(stalled.end - free.end).toBeCloseTo(0.05, 12);
   });
 
   it('finishes a prompt in flight before preempting its call when preemptDuringPrefill is off', () => {

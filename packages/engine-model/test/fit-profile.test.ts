@@ -1,10 +1,10 @@
 import { ConfigError } from '@autellix/core';
 import { describe, expect, it } from 'vitest';
 import type { MeasuredStep, MeasuredSwap, StepFitInput } from '../src/fit-profile.ts';
-import { fitProfileToSteps, nonNegativeRelativeFit, scaleStepTime } from '../src/fit-profile.ts';
+import { fitProfileToSteps, nonNegativeRelativeFit, scaleStepTime, withRestoreStall } from '../src/fit-profile.ts';
 import { getProfile } from '../src/profiles.ts';
 import { stepSeconds } from '../src/step-time.ts';
-import { swapSeconds } from '../src/profile.ts';
+import { swapInSeconds, swapSeconds } from '../src/profile.ts';
 import type { ModelSpec, StepShape } from '../src/types.ts';
 
 const model: ModelSpec = { name: 'toy', params: 2e5, layers: 2, hidden: 64, heads: 4, kvHeads: 4, headDim: 16, intermediate: 128, vocab: 260, dtypeBytes: 2 };
@@ -72,14 +72,27 @@ describe('fitting a profile to measured steps', () => {
     expect(() => fitProfileToSteps({ ...input(points()), swaps: [] })).toThrow(ConfigError);
   });
 
-  it('scales every step by one factor, swap untouched', () => {
+  it('scales every step by one factor, swap and restore stall untouched', () => {
     for (const profile of [fitProfileToSteps(input(points())).profile, getProfile('llama3.1-70b-4xa100')]) {
       const slow = scaleStepTime(profile, 1.25);
       for (const shape of [decode(1, 50), decode(64, 2000), prefill(512), prefill(300, 1000), { ...decode(8, 100), prefillTokens: 200, prefillSeqs: 1, prefillAttentionPairs: 200 * 100 }]) {
         expect(stepSeconds(slow, shape)).toBeCloseTo(1.25 * stepSeconds(profile, shape), 12);
       }
       expect(swapSeconds(slow, 1000)).toBe(swapSeconds(profile, 1000));
+      expect(slow.swap.restoreStallSeconds).toBe(profile.swap.restoreStallSeconds);
     }
     expect(() => scaleStepTime(getProfile('llama3.1-8b-a100'), 0)).toThrow(ConfigError);
+  });
+
+  it('adds a restore stall to swap-ins only, and refuses a negative one', () => {
+    const profile = fitProfileToSteps(input(points())).profile;
+    expect(profile.swap.restoreStallSeconds).toBe(0);
+    const stalled = withRestoreStall(scaleStepTime(profile, 1.25), 0.0135);
+    expect(swapInSeconds(stalled, 1000)).toBeCloseTo(swapSeconds(profile, 1000) + 0.0135, 12);
+    expect(swapSeconds(stalled, 1000)).toBe(swapSeconds(profile, 1000));
+    expect(swapInSeconds(stalled, 0)).toBe(0);
+    expect(stepSeconds(stalled, decode(8, 100))).toBeCloseTo(1.25 * stepSeconds(profile, decode(8, 100)), 12);
+    expect(() => withRestoreStall(profile, -1e-3)).toThrow(ConfigError);
+    expect(() => withRestoreStall(profile, Number.NaN)).toThrow(ConfigError);
   });
 });

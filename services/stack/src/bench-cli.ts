@@ -200,7 +200,7 @@ if (argv[0] === 'intake') {
 calibration (step times of the model on this machine, and the fitted profile's):
 ${calibrationTable(r.calibration)}
 
-${load === null ? '' : `under load (fcfs on the trace of seed ${load.seed}): decode steps ${load.factor.toFixed(3)}x the idle profile over ${load.samples} samples, decode barrier up ${load.barrierMs.toFixed(1)} ms a time; 'load sim' uses the profile slowed by that factor\n\n`}context ${r.contextSize} tokens per sequence
+${load === null ? '' : `under load (fcfs on the trace of seed ${load.seed}): decode steps ${load.factor.toFixed(3)}x the idle profile over ${load.samples} samples, decode barrier up ${load.barrierMs.toFixed(1)} ms a time; 'load sim' uses the profile slowed by that factor, with one barrier stalling the engine at every swap-in\n\n`}context ${r.contextSize} tokens per sequence
 ${llamaBenchTable(r.rows)}
 
 where a program's time went, s per program (its calls' sums: engine service, engine wait, outside the engine):

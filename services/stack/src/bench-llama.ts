@@ -7,7 +7,7 @@ import { connect } from '@nats-io/transport-node';
 import type { PolicyName } from '@autellix/core';
 import { ConfigError, DEFAULT_SCHEDULER_CONFIG } from '@autellix/core';
 import type { EngineProfile } from '@autellix/engine-model';
-import { scaleStepTime, stepSeconds } from '@autellix/engine-model';
+import { scaleStepTime, stepSeconds, withRestoreStall } from '@autellix/engine-model';
 import type { LlamaBackendConfig, LlamaCalibration, RunningEngine } from '@autellix/engine';
 import {
   calibrateLlamaProfile,
@@ -84,7 +84,8 @@ export interface LlamaBenchRow {
   readonly loadedSimMeanErrorPct: number | null;
   /**
    * A diagnostic, not a prediction (`one` layout; null otherwise): the simulator with the profile
-   * slowed to this run's own decode steps, separating step-time error from scheduling dynamics.
+   * slowed to this run's own decode steps (and the load calibration's restore stall, when there is
+   * one), separating step-time error from scheduling dynamics.
    */
   readonly ownSteps: { readonly factor: number; readonly programLatency: Summary; readonly meanErrorPct: number } | null;
   /**
@@ -331,9 +332,13 @@ export interface LoadCalibration {
   readonly factor: number;
   readonly samples: number;
   readonly steps: readonly InSituSteps[];
-  /** Mean wall ms token loops were held at the decode barrier, each time it went up (0 when it never did); a diagnostic. */
+  /** Mean wall ms token loops were held at the decode barrier, each time it went up (0 when it never did). */
   readonly barrierMs: number;
-  /** The idle profile with every step-time term times `factor` (`scaleStepTime`). */
+  /**
+   * The idle profile with every step-time term times `factor` (`scaleStepTime`) and one barrier
+   * (`barrierMs`) stalling the engine at every swap-in (`withRestoreStall`): a restored call
+   * holds its place while its state loads, so its load raises the barrier at once.
+   */
   readonly profile: EngineProfile;
 }
 
@@ -372,11 +377,13 @@ export async function runLlamaBench(o: LlamaBenchOptions): Promise<LlamaBenchRes
       const steps = run.inSitu ?? [];
       const samples = steps.reduce((t, x) => t + x.samples, 0);
       const factor = stepFactor(steps);
-      // Reported, not priced: adding it to every simulated swap transfer over-charged preemption
-      // (one barrier runs all pending lock work, so saves and loads mostly share the empties').
+      // Priced once per swap-in: a restore waits with its place held, so it raises the barrier at
+      // once; a save is left to ride on a barrier the empties raise anyway (pricing both, one
+      // barrier each, over-charged preemption: docs/benchmarks.md).
       const held = run.occupancy;
       const barrierMs = held !== null && held.barrierRaises > 0 ? (1000 * held.barrierSeconds) / held.barrierRaises : 0;
-      underLoad = { seed: o.seed + 1000, factor, samples, steps, barrierMs, profile: scaleStepTime(calibration.fit.profile, factor) };
+      const profile = withRestoreStall(scaleStepTime(calibration.fit.profile, factor), barrierMs / 1000);
+      underLoad = { seed: o.seed + 1000, factor, samples, steps, barrierMs, profile };
       o.log(`  under load (fcfs, seed ${o.seed + 1000}): decode steps ${factor.toFixed(3)}× the idle profile over ${samples} samples; decode barrier ${barrierMs.toFixed(1)} ms a time`);
     }
     for (const policy of o.policies) {
@@ -400,7 +407,8 @@ export async function runLlamaBench(o: LlamaBenchOptions): Promise<LlamaBenchRes
       const errorPct = (m: { programLatency: Summary }): number => (100 * (m.programLatency.mean - latency.mean)) / latency.mean;
       // Diagnostic, not a prediction: the profile slowed to this very run's decode steps.
       const ownFactor = run.inSitu === null ? Number.NaN : stepFactor(run.inSitu);
-      const own = Number.isFinite(ownFactor) ? predict(scaleStepTime(calibration.fit.profile, ownFactor)) : null;
+      const ownStall = underLoad === null ? 0 : underLoad.barrierMs / 1000;
+      const own = Number.isFinite(ownFactor) ? predict(withRestoreStall(scaleStepTime(calibration.fit.profile, ownFactor), ownStall)) : null;
       rows.push({
         policy,
         programs: ok.length,
