@@ -10,6 +10,8 @@ import { runChaosBench } from './bench-chaos.ts';
 import { runScaleBench } from './bench-scale.ts';
 import { runLlamaBench } from './bench-llama.ts';
 import { loadBenchText, runLoadBench } from './bench-load.ts';
+import type { OverheadLayout } from './bench-overhead.ts';
+import { overheadBenchTable, runOverheadBench } from './bench-overhead.ts';
 import { runTracingBench, tracingBenchTable } from './bench-tracing.ts';
 import { accountsTable, calibrationTable, inSituTable, llamaBenchTable, occupancyTable } from './bench-llama-tables.ts';
 
@@ -126,6 +128,28 @@ if (argv[0] === 'intake') {
     }),
   );
   console.log(`\n${loadBenchText(report)}\nwrote ${values.out}/load.json`);
+} else if (argv[0] === 'overhead') {
+  const { values } = parseArgs({
+    args: argv.slice(1),
+    options: {
+      calls: { type: 'string', default: '2000' },
+      warmup: { type: 'string', default: '200' },
+      'gap-ms': { type: 'string', default: '0' },
+      layouts: { type: 'string', default: 'one,processes' },
+      out: { type: 'string', default: 'bench-out/overhead' },
+    },
+  });
+  const report = await orUsageError('overhead', () =>
+    runOverheadBench({
+      calls: Number(values.calls),
+      warmup: Number(values.warmup),
+      gapMs: Number(values['gap-ms']),
+      layouts: values.layouts.split(',').filter((l) => l !== '').map((l): OverheadLayout => parseLayout(l)),
+      out: values.out,
+      log: (l) => console.log(l),
+    }),
+  );
+  console.log(`\n${overheadBenchTable(report.rows)}\n\nclient submit to engine receipt of the assignment, on an idle system\nwrote ${values.out}/overhead.json`);
 } else if (argv[0] === 'tracing') {
   const { values } = parseArgs({
     args: argv.slice(1),

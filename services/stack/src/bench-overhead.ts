@@ -1,0 +1,101 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { AutellixClient } from '@autellix/client';
+import { ConfigError } from '@autellix/core';
+import type { Summary } from '@autellix/sim';
+import { summarize } from '@autellix/sim';
+import { startLocalStack } from './local-stack.ts';
+import { startProcessStack } from './process-stack.ts';
+
+/** Where the services run: all in this process (`one`), or each in its own (`processes`). */
+export type OverheadLayout = 'one' | 'processes';
+
+export interface OverheadBenchOptions {
+  /** Measured calls per layout, one after another on one session. */
+  readonly calls: number;
+  /** Calls run first and not counted (connections, code paths and the JIT warmed up). */
+  readonly warmup: number;
+  /** Wall ms between a call's result and the next submit (0: back to back). */
+  readonly gapMs: number;
+  readonly layouts: readonly OverheadLayout[];
+  readonly out: string;
+  readonly log: (line: string) => void;
+}
+
+export interface OverheadRow {
+  readonly layout: OverheadLayout;
+  readonly gapMs: number;
+  readonly calls: number;
+  /** Client submit to the engine's receipt of the assignment, ms (same machine clock). */
+  readonly overheadMs: Summary;
+}
+
+export interface OverheadBenchReport {
+  readonly bench: 'overhead';
+  readonly calls: number;
+  readonly warmup: number;
+  readonly rows: readonly OverheadRow[];
+}
+
+/** Engine speed: a call of 8 tokens is over in well under a millisecond, so calls never queue. */
+const ENGINE_SPEED = 1000;
+
+/**
+ * Control-plane overhead per call on an otherwise idle system: one program submits calls one
+ * after another (64 prompt tokens, 8 output tokens) to a fresh deployment with one `sim` engine,
+ * and each call's time from the client's submit to the engine's receipt of its assignment is
+ * taken (`submittedAtMs` against `timings.receivedAtMs`). Nothing else runs, so no call waits for
+ * an engine place: the figure is intake, the scheduler's decision and two NATS hops.
+ */
+export async function runOverheadBench(o: OverheadBenchOptions): Promise<OverheadBenchReport> {
+  for (const [k, v, min] of [['calls', o.calls, 1], ['warmup', o.warmup, 0]] as const) {
+    if (!Number.isSafeInteger(v) || v < min) throw new ConfigError(`--${k} ${v}: expected an integer >= ${min}`);
+  }
+  if (!(o.gapMs >= 0 && Number.isFinite(o.gapMs))) throw new ConfigError(`--gap-ms ${o.gapMs}: expected a number >= 0`);
+  if (o.layouts.length === 0) throw new ConfigError('--layouts: name at least one of one, processes');
+  const rows: OverheadRow[] = [];
+  for (const layout of o.layouts) {
+    o.log(`${layout}: ${o.warmup} warm-up calls, then ${o.calls} measured${o.gapMs > 0 ? `, ${o.gapMs} ms apart` : ', back to back'}`);
+    const overhead = await measure(layout, o);
+    rows.push({ layout, gapMs: o.gapMs, calls: overhead.length, overheadMs: summarize(overhead) });
+  }
+  const report: OverheadBenchReport = { bench: 'overhead', calls: o.calls, warmup: o.warmup, rows };
+  mkdirSync(o.out, { recursive: true });
+  writeFileSync(join(o.out, 'overhead.json'), `${JSON.stringify(report, null, 2)}\n`);
+  return report;
+}
+
+async function measure(layout: OverheadLayout, o: OverheadBenchOptions): Promise<number[]> {
+  const common = { engines: 1, speed: ENGINE_SPEED, policy: 'plas', balancer: 'autellix', profile: 'llama3.1-8b-a100', log: () => {} };
+  const stack =
+    layout === 'one' ? await startLocalStack({ ...common, port: -1, gateway: null, metrics: null }) : await startProcessStack(common);
+  try {
+    await new Promise((r) => setTimeout(r, 600)); // the engine's first heartbeat
+    const client = await AutellixClient.connect({ servers: stack.url });
+    try {
+      const session = await client.openSession({ sessionId: `overhead-${layout}` });
+      const out: number[] = [];
+      for (let i = 0; i < o.warmup + o.calls; i++) {
+        const r = await session.call({ promptTokens: 64, maxTokens: 8, stream: false }).result;
+        if (i >= o.warmup) {
+          if (r.timings.receivedAtMs === undefined) throw new Error(`call ${r.callId}: the engine reported no receipt time`);
+          out.push(r.timings.receivedAtMs - r.submittedAtMs);
+        }
+        if (o.gapMs > 0) await new Promise((res) => setTimeout(res, o.gapMs));
+      }
+      await session.close();
+      return out;
+    } finally {
+      await client.close();
+    }
+  } finally {
+    await stack.stop();
+  }
+}
+
+/** The report as a table, one row per layout. */
+export function overheadBenchTable(rows: readonly OverheadRow[]): string {
+  const head = ['layout', 'gap ms', 'calls', 'mean ms', 'p50 ms', 'p95 ms', 'p99 ms'];
+  const body = rows.map((r) => [r.layout, String(r.gapMs), String(r.calls), ...[r.overheadMs.mean, r.overheadMs.p50, r.overheadMs.p95, r.overheadMs.p99].map((v) => v.toFixed(2))]);
+  return [head, ...body].map((cols) => `| ${cols.join(' | ')} |`).join('\n');
+}

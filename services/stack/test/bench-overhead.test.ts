@@ -1,0 +1,33 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ConfigError } from '@autellix/core';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { OverheadBenchOptions } from '../src/bench-overhead.ts';
+import { overheadBenchTable, runOverheadBench } from '../src/bench-overhead.ts';
+
+describe('overhead benchmark', () => {
+  const out = mkdtempSync(join(tmpdir(), 'autellix-overhead-'));
+  afterAll(() => rmSync(out, { recursive: true, force: true }));
+  const base: OverheadBenchOptions = { calls: 5, warmup: 1, gapMs: 0, layouts: ['one'], out, log: () => {} };
+
+  it('refuses bad options before starting anything', async () => {
+    await expect(runOverheadBench({ ...base, calls: 0 })).rejects.toBeInstanceOf(ConfigError);
+    await expect(runOverheadBench({ ...base, warmup: -1 })).rejects.toBeInstanceOf(ConfigError);
+    await expect(runOverheadBench({ ...base, gapMs: -2 })).rejects.toBeInstanceOf(ConfigError);
+    await expect(runOverheadBench({ ...base, layouts: [] })).rejects.toBeInstanceOf(ConfigError);
+  });
+
+  it('times every measured call from submit to the engine and writes the report', async () => {
+    const report = await runOverheadBench(base);
+    expect(report.rows).toHaveLength(1);
+    const row = report.rows[0];
+    expect(row?.layout).toBe('one');
+    expect(row?.calls).toBe(5);
+    // One process, one clock: the engine cannot receive an assignment before the submit.
+    expect(row?.overheadMs.p50).toBeGreaterThan(0);
+    expect(row?.overheadMs.p99).toBeGreaterThanOrEqual(row?.overheadMs.p50 ?? Number.NaN);
+    expect(JSON.parse(readFileSync(join(out, 'overhead.json'), 'utf8'))).toEqual(report);
+    expect(overheadBenchTable(report.rows).split('\n')).toHaveLength(2);
+  });
+});
