@@ -13,7 +13,7 @@ import { loadBenchText, runLoadBench } from './bench-load.ts';
 import type { OverheadLayout } from './bench-overhead.ts';
 import { overheadBenchTable, runOverheadBench } from './bench-overhead.ts';
 import { runTracingBench, tracingBenchTable } from './bench-tracing.ts';
-import { accountsTable, calibrationTable, inSituTable, llamaBenchTable, occupancyTable } from './bench-llama-tables.ts';
+import { accountsTable, calibrationTable, inSituTable, llamaBenchTable, occupancyTable, pairsText } from './bench-llama-tables.ts';
 
 /** `--layout`: `one` or `processes`; anything else is refused with `ConfigError`. */
 function parseLayout(v: string): 'one' | 'processes' {
@@ -193,13 +193,14 @@ if (argv[0] === 'intake') {
       seed: { type: 'string', default: '1' },
       layout: { type: 'string', default: 'processes' },
       'load-calibration': { type: 'boolean', default: false },
+      rounds: { type: 'string', default: '1' },
       out: { type: 'string', default: 'bench-out/llama' },
       help: { type: 'boolean', default: false },
     },
   });
   if (values.help) {
     console.log(
-      'npm run bench -- llama [--workload mixed] [--programs 40] [--rate 2 (programs/s)] [--token-scale 4] [--engines 1] [--sequences 8] [--spare-sequences 2] [--policies fcfs,plas] [--seed 1] [--layout processes|one] [--load-calibration (layout one)] [--out DIR]',
+      'npm run bench -- llama [--workload mixed] [--programs 40] [--rate 2 (programs/s)] [--token-scale 4] [--engines 1] [--sequences 8] [--spare-sequences 2] [--policies fcfs,plas] [--seed 1] [--layout processes|one] [--load-calibration (layout one)] [--rounds 1] [--out DIR]',
     );
   } else {
     const r = await orUsageError('llama', () =>
@@ -215,16 +216,19 @@ if (argv[0] === 'intake') {
       seed: Number(values.seed),
       layout: parseLayout(values.layout),
       loadCalibration: values['load-calibration'],
+      rounds: Number(values.rounds),
       out: values.out,
       log: (l) => console.log(l),
     }),
     );
-    const load = r.underLoad;
+    const loads = r.underLoad
+      .map((load, round) => `under load, round ${round + 1} (fcfs on the trace of seed ${load.seed}): decode steps ${load.factor.toFixed(3)}x the idle profile over ${load.samples} samples, decode barrier up ${load.barrierMs.toFixed(1)} ms a time\n`)
+      .join('');
     console.log(`
 calibration (step times of the model on this machine, and the fitted profile's):
 ${calibrationTable(r.calibration)}
 
-${load === null ? '' : `under load (fcfs on the trace of seed ${load.seed}): decode steps ${load.factor.toFixed(3)}x the idle profile over ${load.samples} samples, decode barrier up ${load.barrierMs.toFixed(1)} ms a time; 'load sim' uses the profile slowed by that factor, with one barrier stalling the engine at every swap-in\n\n`}context ${r.contextSize} tokens per sequence
+${loads === '' ? '' : `${loads}'load sim' uses the idle profile slowed by its round's factor, with one barrier stalling the engine at every swap-in\n\n`}context ${r.contextSize} tokens per sequence
 ${llamaBenchTable(r.rows)}
 
 where a program's time went, s per program (its calls' sums: engine service, engine wait, outside the engine):
@@ -233,7 +237,8 @@ ${accountsTable(r.rows)}
 how full the engine's batch was (time-weighted mean calls holding a place; share of that time with calls waiting; mean batch then; time places waited for a clean sequence; decode barrier raises and seconds up):
 ${occupancyTable(r.rows)}
 ${r.rows.some((row) => row.inSitu !== null) ? `\ndecode steps during the replay (the engine's token gaps) against the calibrated profile:\n${inSituTable(r.rows)}\n` : ''}
-ranking by mean program latency, best first: measured ${r.measuredRanking.join(' < ')}; simulated ${r.simRanking.join(' < ')}${r.loadedSimRanking === null ? '' : `; simulated under load ${r.loadedSimRanking.join(' < ')}`}
+ranking by mean program latency (mean over rounds), best first: measured ${r.measuredRanking.join(' < ')}; simulated ${r.simRanking.join(' < ')}${r.loadedSimRanking === null ? '' : `; simulated under load ${r.loadedSimRanking.join(' < ')}`}
+${pairsText(r.pairs)}
 
 wrote ${values.out}/report.json`);
   }

@@ -1,8 +1,13 @@
 import type { LlamaCalibration } from '@autellix/engine';
-import type { LlamaBenchRow } from './bench-llama.ts';
+import type { LlamaBenchRow, PolicyPair } from './bench-llama.ts';
 import type { CpuShares } from './proc-cpu.ts';
 import type { Occupancy } from '@autellix/sim';
 import type { CallAccounts } from './replay.ts';
+
+/** A row's policy and round, as `plas/2`. */
+function rowName(r: LlamaBenchRow): string {
+  return `${r.policy}/${r.round + 1}`;
+}
 
 /** Cells as an aligned text table under `head`. */
 function alignedTable(head: readonly string[], body: readonly (readonly string[])[]): string {
@@ -13,13 +18,14 @@ function alignedTable(head: readonly string[], body: readonly (readonly string[]
 
 /** The rows as an aligned text table: measured beside simulated. */
 export function llamaBenchTable(rows: readonly LlamaBenchRow[]): string {
-  const head = ['policy', 'programs', 'mean s', 'sim mean s', 'sim err %', 'load sim s', 'load sim err %', 'own-steps ×', 'own-steps sim err %', 'p95 s', 'sim p95 s', 'preemptions', 'sim preempt', 'demote/promote', 'sim demote/promote', 'failed', 'wall s', 'cores: engine/sched/nats/client'];
+  const head = ['policy', 'round', 'programs', 'mean s', 'sim mean s', 'sim err %', 'load sim s', 'load sim err %', 'own-steps ×', 'own-steps sim err %', 'p95 s', 'sim p95 s', 'preemptions', 'sim preempt', 'demote/promote', 'sim demote/promote', 'failed', 'wall s', 'cores: engine/sched/nats/client'];
   const cores = (c: CpuShares | null): string =>
     c === null ? '-' : [c.engines, c.scheduler, c.nats, c.client].map((v) => v.toFixed(2)).join('/');
   return alignedTable(
     head,
     rows.map((r) => [
       r.policy,
+      String(r.round + 1),
       String(r.programs),
       r.programLatency.mean.toFixed(2),
       r.sim.programLatency.mean.toFixed(2),
@@ -44,9 +50,9 @@ export function llamaBenchTable(rows: readonly LlamaBenchRow[]): string {
 /** Decode steps during each policy's replay against the calibrated profile (rows with in-situ data only). */
 export function inSituTable(rows: readonly LlamaBenchRow[]): string {
   const body = rows.flatMap((r) =>
-    (r.inSitu ?? []).map((s) => [r.policy, String(s.batch), String(s.samples), s.meanContext.toFixed(0), s.measuredMs.toFixed(3), s.predictedMs.toFixed(3), ((100 * (s.predictedMs - s.measuredMs)) / s.measuredMs).toFixed(1)]),
+    (r.inSitu ?? []).map((s) => [rowName(r), String(s.batch), String(s.samples), s.meanContext.toFixed(0), s.measuredMs.toFixed(3), s.predictedMs.toFixed(3), ((100 * (s.predictedMs - s.measuredMs)) / s.measuredMs).toFixed(1)]),
   );
-  return alignedTable(['policy', 'batch', 'samples', 'mean ctx', 'measured ms', 'profile ms', 'error %'], body);
+  return alignedTable(['policy/round', 'batch', 'samples', 'mean ctx', 'measured ms', 'profile ms', 'error %'], body);
 }
 
 /** The calibration's measured step times beside the fitted profile's, as an aligned table. */
@@ -66,10 +72,10 @@ export function occupancyTable(rows: readonly LlamaBenchRow[]): string {
     return m === null ? ['-', '-'] : [m.cleanSequenceWaitSeconds.toFixed(1), `${m.barrierRaises}/${m.barrierSeconds.toFixed(1)}`];
   };
   return alignedTable(
-    ['policy', 'batch', 'queued %', 'batch queued', 'clean-seq wait s', 'barrier n/s', 'sim batch', 'sim queued %', 'sim batch queued', 'load sim batch', 'load sim queued %', 'load sim batch queued'],
+    ['policy/round', 'batch', 'queued %', 'batch queued', 'clean-seq wait s', 'barrier n/s', 'sim batch', 'sim queued %', 'sim batch queued', 'load sim batch', 'load sim queued %', 'load sim batch queued'],
     rows.map((r) => {
       const [batch, queued, batchQueued] = cells(r.occupancy.measured);
-      return [r.policy, batch as string, queued as string, batchQueued as string, ...measured(r), ...cells(r.occupancy.sim), ...cells(r.occupancy.loadedSim)];
+      return [rowName(r), batch as string, queued as string, batchQueued as string, ...measured(r), ...cells(r.occupancy.sim), ...cells(r.occupancy.loadedSim)];
     }),
   );
 }
@@ -79,7 +85,17 @@ export function accountsTable(rows: readonly LlamaBenchRow[]): string {
   const cells = (a: CallAccounts | null, outside: boolean): string[] =>
     a === null ? (outside ? ['-', '-', '-'] : ['-', '-']) : [a.service.toFixed(2), a.wait.toFixed(2), ...(outside ? [a.outside.toFixed(2)] : [])];
   return alignedTable(
-    ['policy', 'service', 'engine wait', 'outside', 'sim service', 'sim wait', 'load sim service', 'load sim wait'],
-    rows.map((r) => [r.policy, ...cells(r.accounts.measured, true), ...cells(r.accounts.sim, false), ...cells(r.accounts.loadedSim, false)]),
+    ['policy/round', 'service', 'engine wait', 'outside', 'sim service', 'sim wait', 'load sim service', 'load sim wait'],
+    rows.map((r) => [rowName(r), ...cells(r.accounts.measured, true), ...cells(r.accounts.sim, false), ...cells(r.accounts.loadedSim, false)]),
   );
+}
+
+/** One line per pair of policies: in how many rounds the first was faster, measured and as the under-load simulator predicted. */
+export function pairsText(pairs: readonly PolicyPair[]): string {
+  return pairs
+    .map(
+      (p) =>
+        `${p.first} faster than ${p.second}: measured in ${p.measuredFirstFaster} of ${p.rounds} rounds${p.loadedSimFirstFaster === null ? '' : `, under-load sim in ${p.loadedSimFirstFaster} of ${p.rounds}`}`,
+    )
+    .join('\n');
 }

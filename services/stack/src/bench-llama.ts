@@ -50,6 +50,12 @@ export interface LlamaBenchOptions {
    * process); `runLlamaBench` refuses it with `processes`.
    */
   readonly loadCalibration: boolean;
+  /**
+   * Rounds (≥ 1): each replays every policy once, in an order rotated by one per round (round r
+   * starts with policy r mod n), and, with `loadCalibration`, first measures the load factor
+   * again, so each round's predictions use a factor taken minutes before its own replays.
+   */
+  readonly rounds: number;
   readonly out: string;
   readonly log: (line: string) => void;
 }
@@ -66,6 +72,8 @@ export type SimSummary = { readonly programLatency: Summary; readonly preemption
 /** One policy on the real engines, and the simulator's prediction of it. */
 export interface LlamaBenchRow {
   readonly policy: string;
+  /** The round this replay belongs to (0-based; see `LlamaBenchOptions.rounds`). */
+  readonly round: number;
   /** Programs that completed. */
   readonly programs: number;
   /** Program latency, wall seconds. */
@@ -147,15 +155,36 @@ function inSituSteps(engines: readonly RunningEngine[], profile: EngineProfile):
 
 /** What `runLlamaBench` measured. */
 export interface LlamaBenchResult {
+  /** One per policy and round, in the order they ran. */
   readonly rows: readonly LlamaBenchRow[];
   readonly contextSize: number;
   readonly calibration: LlamaCalibration;
-  readonly underLoad: LoadCalibration | null;
-  /** Policies by mean program latency, best first: measured, and as the simulator predicts. */
+  /** The load calibration of each round, in order; empty without `loadCalibration`. */
+  readonly underLoad: readonly LoadCalibration[];
+  /**
+   * Policies by mean program latency (the mean over rounds of each round's mean), best first:
+   * measured, and as the simulator predicts. Ties keep the order of `policies`.
+   */
   readonly measuredRanking: readonly string[];
   readonly simRanking: readonly string[];
-  /** The same with the profile slowed to the steps under load; null without `loadCalibration`. */
+  /** The same with each round's under-load profile; null without `loadCalibration`. */
   readonly loadedSimRanking: readonly string[] | null;
+  /**
+   * For each pair of policies (in `policies` order), the rounds in which the first had the lower
+   * mean program latency: measured, and by the under-load simulator (null without
+   * `loadCalibration`). With several rounds, an order that holds in every round is one that the
+   * host's run-to-run noise did not decide.
+   */
+  readonly pairs: readonly PolicyPair[];
+}
+
+/** How often `first` beat `second` over the rounds (see `LlamaBenchResult.pairs`). */
+export interface PolicyPair {
+  readonly first: string;
+  readonly second: string;
+  readonly rounds: number;
+  readonly measuredFirstFaster: number;
+  readonly loadedSimFirstFaster: number | null;
 }
 
 /** The trace with every length divided by `scale` (at least one token each). */
@@ -343,9 +372,56 @@ export interface LoadCalibration {
 }
 
 /**
+ * Replays another trace of the workload (seed + 1000, never the one predicted) under fcfs through
+ * `replayFcfs`, and measures how much slower the engine's pure decode steps ran than the idle
+ * profile says, and how long the decode barrier stayed up each time.
+ */
+async function calibrateUnderLoad(
+  o: LlamaBenchOptions,
+  calibration: LlamaCalibration,
+  replayFcfs: (trace: readonly ProgramSpec[]) => Promise<LiveRun>,
+): Promise<LoadCalibration> {
+  const seed = o.seed + 1000;
+  const trace = scaleTrace(generatePrograms(o.workload, { seed, count: o.programs, rate: o.rate }), o.tokenScale);
+  const run = await replayFcfs(trace);
+  const steps = run.inSitu ?? [];
+  const samples = steps.reduce((t, x) => t + x.samples, 0);
+  const factor = stepFactor(steps);
+  // Priced once per swap-in: a restore waits with its place held, so it raises the barrier at
+  // once; a save is left to ride on a barrier the empties raise anyway (pricing both, one
+  // barrier each, over-charged preemption: docs/benchmarks.md).
+  const held = run.occupancy;
+  const barrierMs = held !== null && held.barrierRaises > 0 ? (1000 * held.barrierSeconds) / held.barrierRaises : 0;
+  const profile = withRestoreStall(scaleStepTime(calibration.fit.profile, factor), barrierMs / 1000);
+  o.log(`  under load (fcfs, seed ${seed}): decode steps ${factor.toFixed(3)}× the idle profile over ${samples} samples; decode barrier ${barrierMs.toFixed(1)} ms a time`);
+  return { seed, factor, samples, steps, barrierMs, profile };
+}
+
+/** Every pair of `policies` (in their order) with how often the first was faster, over the rounds. */
+function policyPairs(policies: readonly string[], rows: readonly LlamaBenchRow[], loaded: boolean): PolicyPair[] {
+  const out: PolicyPair[] = [];
+  const rounds = Math.max(0, ...rows.map((r) => r.round + 1));
+  for (const [i, first] of policies.entries()) {
+    for (const second of policies.slice(i + 1)) {
+      let measured = 0;
+      let simulated = 0;
+      for (let round = 0; round < rounds; round++) {
+        const a = rows.find((r) => r.round === round && r.policy === first);
+        const b = rows.find((r) => r.round === round && r.policy === second);
+        if (a === undefined || b === undefined) continue;
+        if (a.programLatency.mean < b.programLatency.mean) measured += 1;
+        if ((a.loadedSim?.programLatency.mean ?? Number.NaN) < (b.loadedSim?.programLatency.mean ?? Number.NaN)) simulated += 1;
+      }
+      out.push({ first, second, rounds, measuredFirstFaster: measured, loadedSimFirstFaster: loaded ? simulated : null });
+    }
+  }
+  return out;
+}
+
+/**
  * Replays one generated trace (lengths divided by `tokenScale`, times in wall seconds) through
  * the live system on real `llama` engines running a generated tiny GGUF model on the CPU, once
- * per policy on a fresh deployment, and reports program latency. Before that, it measures the
+ * per policy and round on a fresh deployment, and reports program latency. Before that, it measures the
  * model's step times on this machine and fits an engine-model profile to them
  * (`calibrateLlamaProfile`); the simulator then runs the same trace and policies with that
  * profile and the llama engine's batch limits, and the report sets its prediction beside the
@@ -355,6 +431,10 @@ export async function runLlamaBench(o: LlamaBenchOptions): Promise<LlamaBenchRes
   if (o.loadCalibration && o.layout !== 'one') {
     throw new ConfigError('load calibration reads the engine in this process: it needs --layout one');
   }
+  if (!Number.isSafeInteger(o.rounds) || o.rounds < 1) throw new ConfigError(`--rounds ${o.rounds}: expected an integer >= 1`);
+  if (o.policies.length === 0 || new Set(o.policies).size !== o.policies.length) {
+    throw new ConfigError(`--policies ${o.policies.join(',')}: expected at least one policy, each once`);
+  }
   const programs = scaleTrace(generatePrograms(o.workload, { seed: o.seed, count: o.programs, rate: o.rate }), o.tokenScale);
   const contextSize = Math.ceil((longestContext(programs) + 16) / 256) * 256;
   const dir = mkdtempSync(join(tmpdir(), 'autellix-bench-llama-'));
@@ -363,86 +443,86 @@ export async function runLlamaBench(o: LlamaBenchOptions): Promise<LlamaBenchRes
   const llama: LlamaBackendConfig = { ...DEFAULT_LLAMA_BACKEND, modelPath, sequences: o.sequences, spareSequences: o.spareSequences, contextSize, ignoreEos: true };
   const rows: LlamaBenchRow[] = [];
   let calibration: LlamaCalibration;
-  let underLoad: LoadCalibration | null = null;
+  const underLoad: LoadCalibration[] = [];
   const live = (policy: string, trace: readonly ProgramSpec[], profile: EngineProfile): Promise<LiveRun> =>
     runLive({ policy, programs: trace, llama, modelPath, engines: o.engines, layout: o.layout, profile });
   try {
     o.log('calibrating: measuring step times of the model on this machine');
     calibration = await calibrateLlamaProfile(llama);
     o.log(`  fitted profile reproduces its ${calibration.fit.rows.length} points within ${calibration.fit.meanAbsErrorPct.toFixed(1)} % on average (worst ${calibration.fit.maxAbsErrorPct.toFixed(1)} %)`);
-    if (o.loadCalibration && o.layout === 'one') {
-      // A different trace (seed + 1000) under fcfs: how much slower decode steps run under the deployment's own load.
-      const trace = scaleTrace(generatePrograms(o.workload, { seed: o.seed + 1000, count: o.programs, rate: o.rate }), o.tokenScale);
-      const run = await live('fcfs', trace, calibration.fit.profile);
-      const steps = run.inSitu ?? [];
-      const samples = steps.reduce((t, x) => t + x.samples, 0);
-      const factor = stepFactor(steps);
-      // Priced once per swap-in: a restore waits with its place held, so it raises the barrier at
-      // once; a save is left to ride on a barrier the empties raise anyway (pricing both, one
-      // barrier each, over-charged preemption: docs/benchmarks.md).
-      const held = run.occupancy;
-      const barrierMs = held !== null && held.barrierRaises > 0 ? (1000 * held.barrierSeconds) / held.barrierRaises : 0;
-      const profile = withRestoreStall(scaleStepTime(calibration.fit.profile, factor), barrierMs / 1000);
-      underLoad = { seed: o.seed + 1000, factor, samples, steps, barrierMs, profile };
-      o.log(`  under load (fcfs, seed ${o.seed + 1000}): decode steps ${factor.toFixed(3)}× the idle profile over ${samples} samples; decode barrier ${barrierMs.toFixed(1)} ms a time`);
-    }
-    for (const policy of o.policies) {
-      const predict = (profile: EngineProfile) =>
-        simulate({
-          programs,
-          engines: o.engines,
-          profile,
-          policy: policy as PolicyName,
-          balancer: 'autellix',
-          scheduler: DEFAULT_SCHEDULER_CONFIG,
-          engine: llamaEngineOptions(llama),
-          warmup: 0,
-          horizon: null,
-        }).metrics;
-      const sim = predict(calibration.fit.profile);
-      const loaded = underLoad === null ? null : predict(underLoad.profile);
-      const run = await live(policy, programs, calibration.fit.profile);
-      const ok = run.out.filter((p) => p.error === null);
-      const latency = summarize(ok.map((p) => p.completion - p.arrival));
-      const errorPct = (m: { programLatency: Summary }): number => (100 * (m.programLatency.mean - latency.mean)) / latency.mean;
-      // Diagnostic, not a prediction: the profile slowed to this very run's decode steps.
-      const ownFactor = run.inSitu === null ? Number.NaN : stepFactor(run.inSitu);
-      const ownStall = underLoad === null ? 0 : underLoad.barrierMs / 1000;
-      const own = Number.isFinite(ownFactor) ? predict(withRestoreStall(scaleStepTime(calibration.fit.profile, ownFactor), ownStall)) : null;
-      rows.push({
-        policy,
-        programs: ok.length,
-        programLatency: latency,
-        preemptions: ok.reduce((t, p) => t + p.preemptions, 0),
-        priorityChanges: run.priorityChanges,
-        failed: run.out.length - ok.length,
-        wallSeconds: run.wallSeconds,
-        sim: simSummary(sim),
-        simMeanErrorPct: errorPct(sim),
-        loadedSim: loaded === null ? null : simSummary(loaded),
-        loadedSimMeanErrorPct: loaded === null ? null : errorPct(loaded),
-        ownSteps: own === null ? null : { factor: ownFactor, programLatency: own.programLatency, meanErrorPct: errorPct(own) },
-        accounts: { measured: meanAccounts(ok), sim: simAccounts(sim), loadedSim: loaded === null ? null : simAccounts(loaded) },
-        occupancy: { measured: run.occupancy, sim: sim.occupancy, loadedSim: loaded === null ? null : loaded.occupancy },
-        cpu: run.cpu,
-        inSitu: run.inSitu,
-      });
-      o.log(
-        `  ${policy}: mean ${latency.mean.toFixed(2)} s (sim ${sim.programLatency.mean.toFixed(2)} s${loaded === null ? '' : `, under-load sim ${loaded.programLatency.mean.toFixed(2)} s`}), ${run.out.length - ok.length} failed`,
-      );
+    for (let round = 0; round < o.rounds; round++) {
+      if (o.rounds > 1) o.log(`round ${round + 1} of ${o.rounds}`);
+      let load: LoadCalibration | null = null;
+      if (o.loadCalibration && o.layout === 'one') {
+        load = await calibrateUnderLoad(o, calibration, (trace) => live('fcfs', trace, calibration.fit.profile));
+        underLoad.push(load);
+      }
+      const order = o.policies.map((_, i) => o.policies[(i + round) % o.policies.length] as string);
+      for (const policy of order) {
+        const predict = (profile: EngineProfile) =>
+          simulate({
+            programs,
+            engines: o.engines,
+            profile,
+            policy: policy as PolicyName,
+            balancer: 'autellix',
+            scheduler: DEFAULT_SCHEDULER_CONFIG,
+            engine: llamaEngineOptions(llama),
+            warmup: 0,
+            horizon: null,
+          }).metrics;
+        const sim = predict(calibration.fit.profile);
+        const loaded = load === null ? null : predict(load.profile);
+        const run = await live(policy, programs, calibration.fit.profile);
+        const ok = run.out.filter((p) => p.error === null);
+        const latency = summarize(ok.map((p) => p.completion - p.arrival));
+        const errorPct = (m: { programLatency: Summary }): number => (100 * (m.programLatency.mean - latency.mean)) / latency.mean;
+        // Diagnostic, not a prediction: the profile slowed to this very run's decode steps.
+        const ownFactor = run.inSitu === null ? Number.NaN : stepFactor(run.inSitu);
+        const ownStall = load === null ? 0 : load.barrierMs / 1000;
+        const own = Number.isFinite(ownFactor) ? predict(withRestoreStall(scaleStepTime(calibration.fit.profile, ownFactor), ownStall)) : null;
+        rows.push({
+          policy,
+          round,
+          programs: ok.length,
+          programLatency: latency,
+          preemptions: ok.reduce((t, p) => t + p.preemptions, 0),
+          priorityChanges: run.priorityChanges,
+          failed: run.out.length - ok.length,
+          wallSeconds: run.wallSeconds,
+          sim: simSummary(sim),
+          simMeanErrorPct: errorPct(sim),
+          loadedSim: loaded === null ? null : simSummary(loaded),
+          loadedSimMeanErrorPct: loaded === null ? null : errorPct(loaded),
+          ownSteps: own === null ? null : { factor: ownFactor, programLatency: own.programLatency, meanErrorPct: errorPct(own) },
+          accounts: { measured: meanAccounts(ok), sim: simAccounts(sim), loadedSim: loaded === null ? null : simAccounts(loaded) },
+          occupancy: { measured: run.occupancy, sim: sim.occupancy, loadedSim: loaded === null ? null : loaded.occupancy },
+          cpu: run.cpu,
+          inSitu: run.inSitu,
+        });
+        o.log(
+          `  ${policy}: mean ${latency.mean.toFixed(2)} s (sim ${sim.programLatency.mean.toFixed(2)} s${loaded === null ? '' : `, under-load sim ${loaded.programLatency.mean.toFixed(2)} s`}), ${run.out.length - ok.length} failed`,
+        );
+      }
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
   mkdirSync(o.out, { recursive: true });
-  const fcfs = rows.find((r) => r.policy === 'fcfs');
-  const ratios = Object.fromEntries(
-    rows.filter((r) => r !== fcfs && fcfs !== undefined).map((r) => [`${r.policy}/fcfs`, r.programLatency.mean / (fcfs as LlamaBenchRow).programLatency.mean]),
-  );
-  const rank = (mean: (r: LlamaBenchRow) => number): string[] => [...rows].sort((a, b) => mean(a) - mean(b)).map((r) => r.policy);
-  const measuredRanking = rank((r) => r.programLatency.mean);
+  const meanOf = (policy: string, value: (r: LlamaBenchRow) => number): number => {
+    const mine = rows.filter((r) => r.policy === policy);
+    return mine.reduce((t, r) => t + value(r), 0) / mine.length;
+  };
+  const measured = (r: LlamaBenchRow): number => r.programLatency.mean;
+  const loadedMean = (r: LlamaBenchRow): number => r.loadedSim?.programLatency.mean ?? Number.NaN;
+  const ratios = o.policies.includes('fcfs')
+    ? Object.fromEntries(o.policies.filter((p) => p !== 'fcfs').map((p) => [`${p}/fcfs`, meanOf(p, measured) / meanOf('fcfs', measured)]))
+    : {};
+  const rank = (value: (r: LlamaBenchRow) => number): string[] => [...o.policies].sort((a, b) => meanOf(a, value) - meanOf(b, value));
+  const measuredRanking = rank(measured);
   const simRanking = rank((r) => r.sim.programLatency.mean);
-  const loadedSimRanking = underLoad === null ? null : rank((r) => r.loadedSim?.programLatency.mean ?? Number.NaN);
+  const loadedSimRanking = underLoad.length === 0 ? null : rank(loadedMean);
+  const pairs = policyPairs(o.policies, rows, underLoad.length > 0);
   const { log: _log, ...options } = o;
   const report = {
     bench: 'llama',
@@ -456,7 +536,8 @@ export async function runLlamaBench(o: LlamaBenchOptions): Promise<LlamaBenchRes
     measuredRanking,
     simRanking,
     loadedSimRanking,
+    pairs,
   };
   writeFileSync(join(o.out, 'report.json'), `${JSON.stringify(report, null, 2)}\n`);
-  return { rows, contextSize, calibration, underLoad, measuredRanking, simRanking, loadedSimRanking };
+  return { rows, contextSize, calibration, underLoad, measuredRanking, simRanking, loadedSimRanking, pairs };
 }
