@@ -152,15 +152,20 @@ describe('SimEngine', () => {
     expect(at('old/c0')).toBeLessThan(at('big/c1'));
   });
 
-  it('preempts a lower-priority running call by swap and resumes it later', () => {
-    // srpt orders by remainingWork: give the later program the smaller value.
-    const r = rig('srpt', 1024, { preemption: PreemptionMode.swap, macroSteps: false });
+  /** A long call preempted by swap for a short one that arrives after five steps (srpt: the smaller remainingWork wins). */
+  const swapOnce = (profile: EngineProfile = base) => {
+    const r = rig('srpt', 1024, { preemption: PreemptionMode.swap, macroSteps: false }, profile);
     r.core.openProgram('long', 0).remainingWork = 100;
     r.submit('long', 500, 200);
     for (let i = 0; i < 5; i++) r.step();
     r.core.openProgram('short', r.time()).remainingWork = 1;
     r.submit('short', 700, 5);
     r.runAll();
+    return r;
+  };
+
+  it('preempts a lower-priority running call by swap and resumes it later', () => {
+    const r = swapOnce();
     expect(r.engine.stats.swapOuts).toBe(1);
     expect(r.engine.stats.swapIns).toBe(1);
     expect(r.finished.map((f) => f.key)).toEqual(['short/c1', 'long/c0']);
@@ -171,13 +176,7 @@ describe('SimEngine', () => {
 
   it('stalls the engine by the profile\'s restore stall at each swap-in, and only there', () => {
     const play = (stall: number) => {
-      const r = rig('srpt', 1024, { preemption: PreemptionMode.swap, macroSteps: false }, withRestoreStall(base, stall));
-      r.core.openProgram('long', 0).remainingWork = 100;
-      r.submit('long', 500, 200);
-      for (let i = 0; i < 5; i++) r.step();
-      r.core.openProgram('short', r.time()).remainingWork = 1;
-      r.submit('short', 700, 5);
-      r.runAll();
+      const r = swapOnce(withRestoreStall(base, stall));
       return { end: r.time(), long: r.finished[1]?.call as EngineCall, outs: r.engine.stats.swapOuts, ins: r.engine.stats.swapIns };
     };
     const free = play(0);
