@@ -164,6 +164,23 @@ describe('the llama backend on a generated tiny GGUF model', () => {
     expect(b.barrierRaises).toBeGreaterThan(0);
   });
 
+  it('evaluates a better call\'s prompt before a worse one\'s that started with it', async () => {
+    // Two places, two long prompts queued at once, the worse first: llama.cpp's batch takes the
+    // better prompt whole before the worse one (node-llama-cpp's default splits it between them,
+    // and both prompts would end in the same batch).
+    const { config, model } = await load({ sequences: 2, spareSequences: 0, contextSize: 2048 });
+    const rec = recorder();
+    const b = new LlamaBackend(model, config, () => performance.now(), rec.sink);
+    for (const [id, level] of [['worse', 3], ['better', 0]] as const) {
+      const { prompt: _p, ...lengthOnly } = assign(id, level, 2);
+      b.admit({ ...lengthOnly, promptTokens: 1500 });
+    }
+    await eventually(() => rec.finished.length === 2);
+    expect(rec.failed).toEqual([]);
+    // The recorder's map holds calls in the order of their first token.
+    expect([...rec.tokens.keys()]).toEqual(['s/better', 's/worse']);
+  });
+
   it('fills a call that gives only a prompt length with that many tokens (trace replay)', async () => {
     const { config, model } = await load({ sequences: 1 });
     const rec = recorder();

@@ -11,6 +11,7 @@ import type { BackendLoad, BackendSink, EngineBackend } from '../backend.ts';
 import type { WallCall } from '../wall-call.ts';
 import { DecodeBarrier } from './decode-barrier.ts';
 import { byPriority, finishedAccounts, switchAt, wallCallFields, wallProgress } from '../wall-call.ts';
+import { decodesFirstByPriority, evaluationPriorityOf } from './batch-order.ts';
 
 /** Settings of the `llama` backend. */
 export interface LlamaBackendConfig {
@@ -94,6 +95,8 @@ export async function loadLlama(config: LlamaBackendConfig): Promise<LoadedLlama
     contextSize: config.contextSize,
     threads: config.threads,
     batchSize: LLAMA_BATCH_TOKENS,
+    // Decodes first, then prompts in priority order (the engine model's chunked prefill).
+    batching: { itemPrioritizationStrategy: decodesFirstByPriority },
   });
   const sequences = Array.from({ length: config.sequences + config.spareSequences }, () => context.getSequence());
   const swapDir = mkdtempSync(join(tmpdir(), 'autellix-llama-swap-'));
@@ -459,7 +462,8 @@ export class LlamaBackend implements EngineBackend {
         // End-of-generation tokens are yielded (not swallowed), so the call decides: stop there,
         // or with `ignoreEos` keep generating past them.
         let stoppedHere = false;
-        for await (const token of seq.evaluate(input, { temperature: 0, yieldEogToken: true })) {
+        const evaluationPriority = evaluationPriorityOf(h.priority.level);
+        for await (const token of seq.evaluate(input, { temperature: 0, yieldEogToken: true, evaluationPriority })) {
           if (!live() || h.yielding) {
             stoppedHere = true;
             break;
