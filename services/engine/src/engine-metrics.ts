@@ -62,6 +62,7 @@ export class EngineMetrics {
     llamaCounter('autellix_engine_llama_clean_sequence_wait_seconds_total', 'Wall seconds a free place waited for a clean sequence while a call could take it.', (b) => b.cleanSequenceWaitMs / 1000);
     llamaCounter('autellix_engine_llama_barrier_raises_total', 'Times token loops were held so that a sequence empty, state save or load could take the context lock.', (b) => b.barrierRaises);
     llamaCounter('autellix_engine_llama_barrier_seconds_total', 'Wall seconds token loops were held at that barrier.', (b) => b.barrierUpMs / 1000);
+    llamaCounter('autellix_engine_llama_barrier_drain_seconds_total', 'Of those, the seconds from each raise to the last token produced while it was up (the batch in flight and queued prompts draining).', (b) => b.barrierDrainMs / 1000);
     counter('autellix_engine_calls_assigned_total', 'Assignments taken (duplicates not counted).', 'assigned');
     counter('autellix_engine_calls_completed_total', 'Calls finished with a result.', 'completed');
     counter('autellix_engine_calls_failed_total', 'Calls the backend failed.', 'failed');

@@ -18,13 +18,18 @@ describe('DecodeBarrier', () => {
     void gate?.then(() => (passed = true));
     await Promise.resolve();
     expect(passed).toBe(false);
-    now = 107;
+    b.noteToken(103); // the batch in flight drains ...
+    b.noteToken(102);
+    now = 107; // ... then the lock work runs
     finish();
     expect(await op).toBe('done');
     await Promise.resolve();
     expect(passed).toBe(true);
     expect(b.gate).toBeNull();
     expect(b.upMs).toBe(7);
+    expect(b.drainMs).toBe(3);
+    b.noteToken(110); // down: not a drain
+    expect(b.drainMs).toBe(3);
   });
 
   it('comes down when the work fails too, and stays down once released', async () => {

@@ -234,7 +234,7 @@ ${llamaBenchTable(r.rows)}
 where a program's time went, s per program (its calls' sums: engine service, engine wait, outside the engine):
 ${accountsTable(r.rows)}
 
-how full the engine's batch was (time-weighted mean calls holding a place; share of that time with calls waiting; mean batch then; time places waited for a clean sequence; decode barrier raises and seconds up):
+how full the engine's batch was (time-weighted mean calls holding a place; share of that time with calls waiting; mean batch then; time places waited for a clean sequence; decode barrier raises, seconds up, and of those the seconds until the last token while up, i.e. draining):
 ${occupancyTable(r.rows)}
 ${r.rows.some((row) => row.inSitu !== null) ? `\ndecode steps during the replay (the engine's token gaps) against the calibrated profile:\n${inSituTable(r.rows)}\n` : ''}
 ranking by mean program latency (mean over rounds), best first: measured ${r.measuredRanking.join(' < ')}; simulated ${r.simRanking.join(' < ')}${r.loadedSimRanking === null ? '' : `; simulated under load ${r.loadedSimRanking.join(' < ')}`}

@@ -69,10 +69,10 @@ export function occupancyTable(rows: readonly LlamaBenchRow[]): string {
     o === null ? ['-', '-', '-'] : [o.meanBatch.toFixed(2), (100 * o.queuedShare).toFixed(1), o.meanBatchQueued.toFixed(2)];
   const measured = (r: LlamaBenchRow): string[] => {
     const m = r.occupancy.measured;
-    return m === null ? ['-', '-'] : [m.cleanSequenceWaitSeconds.toFixed(1), `${m.barrierRaises}/${m.barrierSeconds.toFixed(1)}`];
+    return m === null ? ['-', '-'] : [m.cleanSequenceWaitSeconds.toFixed(1), `${m.barrierRaises}/${m.barrierSeconds.toFixed(1)}/${m.barrierDrainSeconds.toFixed(1)}`];
   };
   return alignedTable(
-    ['policy/round', 'batch', 'queued %', 'batch queued', 'clean-seq wait s', 'barrier n/s', 'sim batch', 'sim queued %', 'sim batch queued', 'load sim batch', 'load sim queued %', 'load sim batch queued'],
+    ['policy/round', 'batch', 'queued %', 'batch queued', 'clean-seq wait s', 'barrier n/s/drain s', 'sim batch', 'sim queued %', 'sim batch queued', 'load sim batch', 'load sim queued %', 'load sim batch queued'],
     rows.map((r) => {
       const [batch, queued, batchQueued] = cells(r.occupancy.measured);
       return [rowName(r), batch as string, queued as string, batchQueued as string, ...measured(r), ...cells(r.occupancy.sim), ...cells(r.occupancy.loadedSim)];

@@ -231,6 +231,8 @@ export interface MeasuredOccupancy extends Occupancy {
   readonly cleanSequenceWaitSeconds: number;
   readonly barrierRaises: number;
   readonly barrierSeconds: number;
+  /** The part of `barrierSeconds` from each raise to the last token produced while it was up (`LlamaBackend.barrierDrainMs`). */
+  readonly barrierDrainSeconds: number;
 }
 
 interface LiveRunOptions {
@@ -308,6 +310,7 @@ async function runLive(r: LiveRunOptions): Promise<LiveRun> {
             cleanSequenceWaitSeconds: sum((b) => b.cleanSequenceWaitMs) / 1000,
             barrierRaises: sum((b) => b.barrierRaises),
             barrierSeconds: sum((b) => b.barrierUpMs) / 1000,
+            barrierDrainSeconds: sum((b) => b.barrierDrainMs) / 1000,
           };
     await client.close();
     const priorityChanges = await schedulerPriorityChanges(stack.url);

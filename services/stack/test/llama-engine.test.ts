@@ -62,7 +62,7 @@ describe('a llama engine (tiny generated GGUF, CPU) serving a deployment', () =>
     // The engine's turnover costs are in its metrics.
     const text = await engine.metrics.registry.metrics();
     expect(text).toMatch(/autellix_engine_llama_save_failures_total\{engine="llama-0"\} 0/);
-    for (const name of ['clean_sequence_wait_seconds_total', 'barrier_raises_total', 'barrier_seconds_total']) {
+    for (const name of ['clean_sequence_wait_seconds_total', 'barrier_raises_total', 'barrier_seconds_total', 'barrier_drain_seconds_total']) {
       expect(text).toMatch(new RegExp(`autellix_engine_llama_${name}\\{engine="llama-0"\\} \\d`));
     }
   });

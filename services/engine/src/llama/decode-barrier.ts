@@ -18,12 +18,18 @@
  */
 export class DecodeBarrier {
   private pending = 0;
-  private raised: { readonly promise: Promise<void>; readonly resolve: () => void; readonly at: number } | null = null;
+  private raised: { readonly promise: Promise<void>; readonly resolve: () => void; readonly at: number; lastToken: number } | null = null;
   private released = false;
   /** Times the barrier went up. */
   raises = 0;
   /** Total ms it was up: what lock work cost the token loops (the batch in flight draining, then the work). */
   upMs = 0;
+  /**
+   * The part of `upMs` spent draining: from each raise to the last token produced while it was up
+   * (`noteToken`; 0 for a raise that saw none). The rest, `upMs - drainMs`, is the lock work and
+   * the wait for it after the last token.
+   */
+  drainMs = 0;
 
   constructor(private readonly clock: () => number) {}
 
@@ -46,7 +52,8 @@ export class DecodeBarrier {
     const promise = new Promise<void>((r) => {
       resolve = r;
     });
-    this.raised = { promise, resolve, at: this.clock() };
+    const at = this.clock();
+    this.raised = { promise, resolve, at, lastToken: at };
     this.raises += 1;
     return true;
   }
@@ -56,12 +63,18 @@ export class DecodeBarrier {
     return this.raised?.promise ?? null;
   }
 
+  /** Records a token produced at `at` (ms): while the barrier is up, the batch in flight is still draining. */
+  noteToken(at: number): void {
+    if (this.raised !== null && at > this.raised.lastToken) this.raised.lastToken = at;
+  }
+
   /** Lowers the barrier (no-op when down). */
   lower(): void {
     const r = this.raised;
     if (r === null) return;
     this.raised = null;
     this.upMs += this.clock() - r.at;
+    this.drainMs += r.lastToken - r.at;
     r.resolve();
   }
 

@@ -323,6 +323,11 @@ export class LlamaBackend implements EngineBackend {
     return this.barrier.upMs;
   }
 
+  /** The part of `barrierUpMs` from each raise to the last token produced while up (the batch in flight and queued prompts draining). */
+  get barrierDrainMs(): number {
+    return this.barrier.drainMs;
+  }
+
   /**
    * Gives free places (fewer than `maxBatch` calls on sequences, and a clean sequence) to the best
    * waiting calls; asks worse running calls to yield to better waiting ones. A call whose state
@@ -472,6 +477,7 @@ export class LlamaBackend implements EngineBackend {
           const piece = model.detokenize([token], false, h.generated.slice(-8, -1));
           h.text += piece;
           const now = this.clock();
+          this.barrier.noteToken(now);
           if (Number.isNaN(h.firstTokenAt)) h.firstTokenAt = now;
           if (!Number.isNaN(h.lastTokenAt)) this.recordGap(h.lastTokenAt, now);
           else this.gapBreakAt = now;
