@@ -12,10 +12,10 @@ export function evaluationPriorityOf(level: number): EvaluationPriority {
 /**
  * Fills one llama.cpp batch of `size` tokens the way the engine model's chunked prefill does
  * (and vLLM's): every pending decode (an item of one token: a running call's next token) first,
- * the better ones ahead, then prompt tokens by evaluation priority, highest first, and in queue order within a priority,
- * each prompt taking as much of what is left as it needs. So a better call's prompt finishes
- * before a worse one's starts, instead of node-llama-cpp's default of splitting the batch evenly
- * over every pending prompt.
+ * the better ones ahead; then prompt tokens by evaluation priority, highest first, in queue order
+ * within a priority, each prompt taking as much of what is left as it needs. So a better call's
+ * prompt finishes before a worse one's starts, instead of node-llama-cpp's default of splitting
+ * the batch evenly over every pending prompt.
  *
  * Contract: returns each item at most once, the original object in `item`, with
  * `processAmount` ≥ 1 and the amounts summing to at most `size`; empty input or `size` ≤ 0 gives
