@@ -350,8 +350,10 @@ export class SchedulerActor {
     this.subs.length = 0;
     await this.messages?.close();
     await this.loop;
-    // Held close answers go now, with what is known (a restart forgets the calls they wait for).
+    // Held close answers go now, with what is known (a restart forgets the calls they wait for),
+    // and the spans of those calls end as their sessions did.
     for (const [id, closing] of this.endings.takeCloses()) this.answerClose(id, closing);
+    for (const [key, ended] of this.endings.takeOverdue(Number.POSITIVE_INFINITY, 0)) this.traces.ended(key, 'session_ended', ended.rec ?? undefined, ended.engine);
     await this.persistDirty();
     await this.store?.settled();
     this.publisher?.close();
@@ -477,11 +479,10 @@ export class SchedulerActor {
     for (const [callId, live] of s.calls) {
       this.counters.callsEndedWithSession += 1;
       const endedRec = row?.active.get(callId);
-      this.traces.ended(`${id}/${callId}`, 'session_ended', endedRec, live.engine);
       this.history.finished(id, callId, 'session_ended', this.clock());
       if (live.engine !== null) {
         // Its outcome may still come (the engine finished it before the revoke): the observer
-        // hears of it then, or of `session_ended` after the grace.
+        // and its trace span hear of it then, or of `session_ended` after the grace.
         this.rememberEndedCall(`${id}/${callId}`, {
           engine: live.engine,
           rec: endedRec === undefined ? null : { ...endedRec },
@@ -491,7 +492,10 @@ export class SchedulerActor {
         });
         onEngines += 1;
         if (endedRec !== undefined) pendingOutcomes += 1;
-      } else if (endedRec !== undefined) this.observer?.callFinished(endedRec, 'session_ended', 0, this.clock());
+      } else {
+        this.traces.ended(`${id}/${callId}`, 'session_ended', endedRec, null);
+        if (endedRec !== undefined) this.observer?.callFinished(endedRec, 'session_ended', 0, this.clock());
+      }
       this.revoke(id, callId, live, 'session_ended');
       const err = new ProtocolError(ErrorCode.sessionEnded, `session ${id} ended (${reason}) before call ${callId} finished`);
       this.answer(live.submit.replyTo, errorMessage(err, { sessionId: id, callId }));
@@ -966,7 +970,8 @@ export class SchedulerActor {
         if (wait !== null) rec.wait += Math.max(0, wait - endedOn.wait);
         if (preemptions > rec.preemptions) rec.preemptions = preemptions;
         this.observer?.callFinished(rec, failed ? 'failed' : 'done', completionTokens, this.clock());
-      }
+        this.traces.ended(`${sessionId}/${callId}`, failed ? 'failed' : 'done', rec, engine);
+      } else this.traces.ended(`${sessionId}/${callId}`, failed ? 'failed' : 'done', undefined, engine);
       const closing = this.endings.settleClose(sessionId, (endedOn.rec?.service ?? 0) + extra);
       if (closing !== null) this.answerClose(sessionId, closing);
       return null;
@@ -993,8 +998,9 @@ export class SchedulerActor {
     if (pushedOut !== null) this.settleEndedCall(...pushedOut);
   }
 
-  /** No late outcome will be counted for `key` (forgotten by `endings`): the observer hears `session_ended`. */
+  /** No late outcome will be counted for `key` (forgotten by `endings`): the observer and its trace span hear `session_ended`. */
   private settleEndedCall(key: string, ended: EndedCall): void {
+    this.traces.ended(key, 'session_ended', ended.rec ?? undefined, ended.engine);
     if (ended.rec !== null) this.observer?.callFinished(ended.rec, 'session_ended', 0, this.clock());
     const sessionId = splitKey(key)[0];
     const closing = this.endings.settleClose(sessionId, null);
