@@ -1,8 +1,9 @@
+import type { AckedPublisher } from '@autellix/acked-publish';
+import { PublishNotStoredError } from '@autellix/acked-publish';
 import type { MessageOf, MessageType, Outgoing, ProgramIntakeKind } from '@autellix/protocol';
 import { encodeMessage, subjects } from '@autellix/protocol';
 import { hasTrace, writeTraceHeaders } from '@autellix/telemetry';
-import type { JetStreamClient } from '@nats-io/jetstream';
-import type { NatsConnection } from '@nats-io/transport-node';
+import type { MsgHdrs, NatsConnection } from '@nats-io/transport-node';
 import { headers } from '@nats-io/transport-node';
 import type { Context, Tracer } from '@opentelemetry/api';
 import type { ErrorRefs } from './errors.ts';
@@ -14,9 +15,9 @@ export const PUBLISH_RETRY_MS = 15_000;
 
 /** Errors of a stream without a leader or a connection between servers: worth another try. */
 function retryable(err: unknown): boolean {
-  const name = (err as Error)?.name ?? '';
+  if (err instanceof PublishNotStoredError) return err.retryable;
   const text = `${(err as Error)?.message ?? ''} ${((err as Error)?.cause as Error | undefined)?.message ?? ''}`;
-  return name === 'TimeoutError' || name === 'JetStreamNotEnabled' || /no responders|timeout|disconnect|reconnect/i.test(text);
+  return /no responders|timeout|disconnect|reconnect/i.test(text);
 }
 
 /** Receives failures that no caller can see (a `call.cancel` that could not be stored, a dropped message). */
@@ -49,7 +50,8 @@ export class Intake {
 
   constructor(
     private readonly nc: NatsConnection,
-    private readonly js: JetStreamClient,
+    /** The intake's JetStream publishes (acknowledged on one inbox of their own). */
+    private readonly publisher: AckedPublisher,
     readonly router: InboxRouter,
     readonly prefix: string,
     readonly report: ErrorListener,
@@ -72,7 +74,7 @@ export class Intake {
     const fail = (err: unknown): PublishError =>
       new PublishError(ClientErrorCode.publishFailed, `could not store ${message.type}: ${(err as Error).message}`, { cause: err });
     let data: Uint8Array;
-    const opts: { msgID?: string; headers?: ReturnType<typeof headers> } = {};
+    const opts: { msgID?: string; headers?: MsgHdrs } = {};
     try {
       data = encodeMessage(message);
       if (msgID !== undefined) opts.msgID = msgID;
@@ -90,7 +92,7 @@ export class Intake {
     const deadline = Date.now() + PUBLISH_RETRY_MS;
     for (let attempt = 0; ; attempt++) {
       try {
-        const p = this.js.publish(subjects.intake(kind, this.prefix), data, opts);
+        const p = this.publisher.publish(subjects.intake(kind, this.prefix), data, opts);
         this.track(p);
         const duplicate = (await p).duplicate;
         // A duplicate of a retry is this publish's own earlier attempt, stored though unacknowledged.
@@ -151,5 +153,10 @@ export class Intake {
   /** Resolves once every tracked publish has settled (including ones started meanwhile). */
   async idle(): Promise<void> {
     while (this.inflight.size > 0) await Promise.allSettled([...this.inflight]);
+  }
+
+  /** Stops taking acknowledgements; publishes still waiting for theirs fail (`PublishError`). */
+  close(): void {
+    this.publisher.close();
   }
 }

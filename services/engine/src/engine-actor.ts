@@ -1,5 +1,4 @@
-import type { JetStreamClient } from '@nats-io/jetstream';
-import { jetstream } from '@nats-io/jetstream';
+import { AckedPublisher } from '@autellix/acked-publish';
 import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
 import type { CallAssign, MessageType, Outgoing } from '@autellix/protocol';
 import {
@@ -112,7 +111,8 @@ export class EngineActor implements BackendSink {
   }
   /** This engine's id (its subjects are built from it). */
   readonly id: string;
-  private readonly js: JetStreamClient;
+  /** Durable publishes (outcomes, stored answers), acknowledged on one inbox. */
+  private readonly publisher: AckedPublisher;
   private readonly routes = new Map<string, Route>();
   private readonly lastProgress = new Map<string, { service: number; wait: number; running: boolean; at: number }>();
   private readonly subs: Subscription[] = [];
@@ -142,7 +142,7 @@ export class EngineActor implements BackendSink {
     private readonly nc: NatsConnection,
     private readonly options: EngineActorOptions,
   ) {
-    this.js = jetstream(nc);
+    this.publisher = new AckedPublisher(nc);
     this.id = options.engineId;
     this.traces = new EngineTraces(options.tracer ?? new ProxyTracerProvider().getTracer('autellix'), options.engineId);
   }
@@ -176,6 +176,7 @@ export class EngineActor implements BackendSink {
     this.backend?.close();
     this.traces.stopAll();
     await Promise.allSettled([...this.inflight]);
+    this.publisher.close();
   }
 
   private get be(): EngineBackend {
@@ -206,7 +207,7 @@ export class EngineActor implements BackendSink {
     const attempt = async (): Promise<void> => {
       for (let i = 0; ; i++) {
         try {
-          await this.js.publish(subject, bytes, { msgID });
+          await this.publisher.publish(subject, bytes, { msgID });
           return;
         } catch (err) {
           if (i >= 50 || this.nc.isClosed()) {
@@ -231,7 +232,7 @@ export class EngineActor implements BackendSink {
     const attempt = async (): Promise<void> => {
       for (let i = 0; ; i++) {
         try {
-          await this.js.publish(subject, bytes, { msgID });
+          await this.publisher.publish(subject, bytes, { msgID });
           this.recentOutcomes.set(key, performance.now());
           return;
         } catch (err) {

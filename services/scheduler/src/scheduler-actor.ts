@@ -28,7 +28,7 @@ import { ProxyTracerProvider } from '@opentelemetry/api';
 import type { CallEnd } from './call-traces.ts';
 import { CallTraces } from './call-traces.ts';
 import { ProgramHistory } from './program-history.ts';
-import { AckedPublisher } from './acked-publisher.ts';
+import { AckedPublisher } from '@autellix/acked-publish';
 import type { SchedulerServiceConfig } from './config.ts';
 import { validateServiceConfig } from './config.ts';
 import { EngineRegistry } from './engine-registry.ts';
@@ -72,6 +72,8 @@ export interface SchedulerCounters {
   fastApplied: number;
   /** Fast-path calls whose stream copy never came within `CLAIM_GRACE_MS`: cancelled. */
   fastUnclaimed: number;
+  /** Stream copies of fast-path calls matched by message id and bytes, claimed without decoding them again. */
+  copiesClaimed: number;
   /** Short calls taken from the shared work subject by an engine with room. */
   sharedTaken: number;
   /** Shared offers no engine took (none had room), sent to the balancer's choice instead. */
@@ -99,6 +101,8 @@ const ENDED_CALLS_KEPT = 8192;
 
 const INTAKE_TYPES = ['session.open', 'session.close', 'call.submit', 'call.cancel', 'call.done', 'call.failed'] as const;
 const CONSUMER = 'scheduler';
+/** JetStream's message-id header: a publish's deduplication id, kept on the stored copy. */
+const MSG_ID_HEADER = 'Nats-Msg-Id';
 /** Period of writing attained service from progress reports to the table (ms). */
 const PROGRESS_WRITE_MS = 1_000;
 
@@ -151,6 +155,7 @@ export class SchedulerActor {
     redeliveries: 0,
     fastApplied: 0,
     fastUnclaimed: 0,
+    copiesClaimed: 0,
     sharedTaken: 0,
     sharedFallbacks: 0,
   };
@@ -386,6 +391,16 @@ export class SchedulerActor {
   /** Decodes and applies one intake message; returns the session whose record changed, or null. */
   private handleIntake(m: JsMsg): Session | null {
     this.intakeHandled += 1;
+    // The stream copy of a call the fast path applied, recognised by its message id and bytes:
+    // the same message, so it is not decoded and validated a second time.
+    if (this.unclaimed.size > 0 && m.subject === subjects.intake('call', this.config.prefix)) {
+      const msgID = m.headers?.get(MSG_ID_HEADER);
+      const key = msgID ? this.unclaimed.claimCopy(msgID, m.data) : null;
+      if (key !== null) {
+        const claimed = this.claimCopy(key, m.seq);
+        if (claimed !== undefined) return claimed;
+      }
+    }
     let msg: ReturnType<typeof decodeMessage<(typeof INTAKE_TYPES)[number]>>;
     try {
       msg = decodeMessage(m.data, INTAKE_TYPES);
@@ -401,6 +416,25 @@ export class SchedulerActor {
       this.reject(err, 'replyTo' in msg ? msg.replyTo : undefined, salvageRefs(m.data));
       return null;
     }
+  }
+
+  /**
+   * Gives the call `key` applied from the fast path its stream sequence `seq` (what `submit` does
+   * for a decoded copy with a `claim` verdict). Null when its session has ended since (claimed
+   * quietly); undefined when the call is not waiting for its claim after all: the copy is then
+   * decoded and applied as any other.
+   */
+  private claimCopy(key: string, seq: number): Session | null | undefined {
+    const [sessionId, callId] = splitKey(key);
+    const s = this.sessions.get(sessionId);
+    if (s === undefined) return null;
+    const live = s.calls.get(callId);
+    if ((live?.submitSeq ?? s.finished.get(callId)) !== UNCLAIMED_SEQ) return undefined;
+    if (live !== undefined) live.submitSeq = seq;
+    else s.finished.set(callId, seq);
+    s.dirtyCalls.add(callId);
+    this.counters.copiesClaimed += 1;
+    return s;
   }
 
   /**
@@ -543,7 +577,8 @@ export class SchedulerActor {
     const s = this.sessions.get(msg.sessionId);
     if (s === undefined || checkSubmit(msg, UNCLAIMED_SEQ, s, this.config).kind !== 'accept') return;
     if (this.accept(s, msg, UNCLAIMED_SEQ, contextFromHeaders(m.headers, msg.traceparent))) {
-      this.unclaimed.add(`${msg.sessionId}/${msg.callId}`, this.clock());
+      const msgID = m.headers?.get(MSG_ID_HEADER);
+      this.unclaimed.add(`${msg.sessionId}/${msg.callId}`, this.clock(), msgID ? { msgID, data: m.data } : undefined);
       this.counters.fastApplied += 1;
     }
   }

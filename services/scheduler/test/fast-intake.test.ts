@@ -72,27 +72,35 @@ describe('intake fast path: calls applied from the plain copy, claimed by the st
     stream: false,
   });
   const ended = (m: Message) => m.type === 'call.result' || m.type === 'error';
-  const consumerIdle = async () => {
-    const info = await (await jetstreamManager(nc)).consumers.info(intakeStreamName(), 'scheduler');
+  const consumerIdle = async (prefix?: string) => {
+    const info = await (await jetstreamManager(nc)).consumers.info(intakeStreamName(prefix), 'scheduler');
     return info.num_pending + info.num_ack_pending;
   };
 
-  it('runs a call from the fast path, acknowledges its stream copy once written, and keeps its stream sequence across a restart', async () => {
-    scheduler = await startScheduler(server.url, DEFAULT_SERVICE_CONFIG);
-    engine = await startEngine({ ...DEFAULT_ENGINE_SERVICE, servers: server.url, engineId: 'e0', speed: 50 });
-    await open('fast-1');
-    const out = await exchange<'call.submit'>('call', (r) => submit('fast-1', 'c1', r), ended);
+  // With a message id, the stream copy is matched to the plain one by id and bytes and claimed
+  // without being decoded again; without one, it is decoded and claimed by its call key. Each case
+  // has a prefix of its own: a fresh table, so no recovery holds the fast path back.
+  it.each([
+    { msgID: undefined, prefix: 'autellix', copiesClaimed: 0 },
+    { msgID: 'fast-1/c1', prefix: 'byid', copiesClaimed: 1 },
+  ])('runs a call from the fast path, acknowledges its stream copy once written, and keeps its stream sequence across a restart (msgID $msgID)', async ({ msgID, prefix, copiesClaimed }) => {
+    const config = { ...DEFAULT_SERVICE_CONFIG, prefix };
+    scheduler = await startScheduler(server.url, config);
+    engine = await startEngine({ ...DEFAULT_ENGINE_SERVICE, servers: server.url, engineId: 'e0', speed: 50, actor: { ...DEFAULT_ENGINE_SERVICE.actor, prefix } });
+    await open('fast-1', prefix);
+    const out = await exchange<'call.submit'>('call', (r) => submit('fast-1', 'c1', r), ended, msgID === undefined ? {} : { msgID }, prefix);
     expect(out.at(-1)?.type).toBe('call.result');
     expect(scheduler.actor.counters.fastApplied).toBe(1);
     expect(scheduler.actor.counters.callsAccepted).toBe(1);
     expect(scheduler.actor.counters.redeliveries).toBe(0);
-    await expect.poll(consumerIdle).toBe(0);
+    await expect.poll(() => consumerIdle(prefix)).toBe(0);
+    expect(scheduler.actor.counters.copiesClaimed).toBe(copiesClaimed);
     await expect.poll(() => scheduler?.actor.counters.callsCompleted).toBe(1);
     await scheduler.stop();
     // The restarted scheduler's table holds c1 with the stream copy's sequence: the same id
     // under a new message is a duplicate (an unclaimed call would have been claimed quietly).
-    scheduler = await startScheduler(server.url, DEFAULT_SERVICE_CONFIG);
-    const dup = await exchange<'call.submit'>('call', (r) => submit('fast-1', 'c1', r), ended, { msgID: 'again' });
+    scheduler = await startScheduler(server.url, config);
+    const dup = await exchange<'call.submit'>('call', (r) => submit('fast-1', 'c1', r), ended, { msgID: 'again' }, prefix);
     expect(dup.at(-1)).toMatchObject({ type: 'error', code: 'duplicate_call', callId: 'c1' });
     expect(scheduler.actor.counters.fastApplied).toBe(0);
   });

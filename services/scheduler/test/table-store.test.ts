@@ -8,7 +8,7 @@ import { Kvm } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { connect } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AckedPublisher } from '../src/acked-publisher.ts';
+import { AckedPublisher } from '@autellix/acked-publish';
 import type { LiveCall } from '../src/session-table.ts';
 import { newSession } from '../src/session-table.ts';
 import { bucketRemover, TableStore } from '../src/table-store.ts';

@@ -1,0 +1,2 @@
+export type { AckedPublishOptions, PublishAck, PublishNotStoredReason } from './acked-publisher.ts';
+export { AckedPublisher, PublishNotStoredError } from './acked-publisher.ts';
