@@ -181,6 +181,49 @@ describe('the llama backend on a generated tiny GGUF model', () => {
     expect([...rec.tokens.keys()]).toEqual(['s/better', 's/worse']);
   });
 
+  it('evaluates a prompt longer than the batch a batch at a time: same output, and lock work waits for one chunk, not the whole prompt', async () => {
+    // Two places, no spares: a (long prompt) and b run; c waits. When b ends, c can start only
+    // once b's sequence is emptied, which needs the context lock that the batch loop holds while
+    // anything is queued: with the whole of a's prompt queued at once, that is until a's first token.
+    const { config, model } = await load({ sequences: 2, spareSequences: 0, contextSize: 4096 });
+    const longPrompt = Array.from({ length: 3400 }, (_, i) => String.fromCharCode(97 + ((i * 7) % 26))).join('');
+    const events: string[] = [];
+    const rec = recorder();
+    const sink: BackendSink = {
+      ...rec.sink,
+      tokens: (key, t, n) => {
+        if (!rec.tokens.has(key)) events.push(`first token ${key}`);
+        rec.sink.tokens(key, t, n);
+      },
+      phase: (key, running) => {
+        if (running) events.push(`start ${key}`);
+      },
+    };
+    const b = new LlamaBackend(model, config, () => performance.now(), sink);
+    b.admit(assign('a', 1, 6, longPrompt));
+    b.admit(assign('b', 0, 2));
+    b.admit(assign('c', 2, 2));
+    await eventually(() => rec.finished.length === 3);
+    expect(rec.failed).toEqual([]);
+    expect(events.slice(0, 2).sort()).toEqual(['start s/a', 'start s/b']);
+    // c started while a's prompt was still being evaluated: b's sequence was emptied after the
+    // chunk in flight, not after the rest of a's 3400 tokens.
+    expect(events.indexOf('start s/c')).toBeGreaterThan(events.indexOf('first token s/b'));
+    expect(events.indexOf('start s/c')).toBeLessThan(events.indexOf('first token s/a'));
+    // The reference: the same prompt through node-llama-cpp in one pass.
+    const seq = model.sequences[0];
+    if (seq === undefined) throw new Error('no sequence');
+    await seq.clearHistory();
+    const ref: number[] = [];
+    for await (const token of seq.evaluate(model.model.tokenize(longPrompt), { temperature: 0, yieldEogToken: true })) {
+      ref.push(token);
+      if (ref.length === 6) break;
+    }
+    const a = rec.finished.find((f) => f.key === 's/a');
+    expect(a?.completionTokens).toBe(6);
+    expect(a?.text).toBe(ref.map((t, i) => model.model.detokenize([t], false, ref.slice(Math.max(0, i - 7), i))).join(''));
+  });
+
   it('fills a call that gives only a prompt length with that many tokens (trace replay)', async () => {
     const { config, model } = await load({ sequences: 1 });
     const rec = recorder();

@@ -459,15 +459,26 @@ export class LlamaBackend implements EngineBackend {
         input = [...h.prompt, ...h.generated];
       }
       let done = h.generated.length >= h.assign.maxTokens;
-      // A prompt queued now would be evaluated before the lock work the barrier is up for, and
-      // hold every sequence that much longer: it waits for the barrier like a token would.
-      const promptGate = this.barrier.gate;
-      if (promptGate !== null) await promptGate;
-      if (!done) {
+      const evaluationPriority = evaluationPriorityOf(h.priority.level);
+      // A long input is evaluated a batch at a time, all but its last token, with the barrier
+      // checked before each chunk: node-llama-cpp keeps the context lock until everything queued
+      // is evaluated, so lock work would otherwise wait for the whole rest of a prompt queued
+      // before the barrier went up, while every other sequence stands still. A chunk queued now
+      // would be evaluated before the lock work the barrier is up for: it waits like a token.
+      let prefilled = 0;
+      const prefillEnd = done ? 0 : input.length - 1;
+      while (true) {
+        const gate = this.barrier.gate;
+        if (gate !== null) await gate;
+        if (prefillEnd - prefilled <= LLAMA_BATCH_TOKENS || !live() || h.yielding) break;
+        await seq.evaluateWithoutGeneratingNewTokens(input.slice(prefilled, prefilled + LLAMA_BATCH_TOKENS), { evaluationPriority });
+        prefilled += LLAMA_BATCH_TOKENS;
+      }
+      if (prefilled > 0) input = input.slice(prefilled);
+      if (!done && live() && !h.yielding) {
         // End-of-generation tokens are yielded (not swallowed), so the call decides: stop there,
         // or with `ignoreEos` keep generating past them.
         let stoppedHere = false;
-        const evaluationPriority = evaluationPriorityOf(h.priority.level);
         for await (const token of seq.evaluate(input, { temperature: 0, yieldEogToken: true, evaluationPriority })) {
           if (!live() || h.yielding) {
             stoppedHere = true;
