@@ -271,3 +271,73 @@ export function withRestoreStall(profile: EngineProfile, seconds: number): Engin
   if (!(seconds >= 0 && Number.isFinite(seconds))) throw new ConfigError(`restore stall ${seconds} s must be a non-negative number`);
   return { ...profile, name: `${profile.name} +${(seconds * 1000).toFixed(1)} ms a restore`, swap: { ...profile.swap, restoreStallSeconds: seconds } };
 }
+
+/** A step-time cost added to every step: `baseSeconds` plus `perSeqSeconds` per sequence in it. */
+export interface StepOverhead {
+  readonly baseSeconds: number;
+  readonly perSeqSeconds: number;
+}
+
+/**
+ * The profile with `extra` added to its CPU overhead, so that every step of `n` sequences takes
+ * `extra.baseSeconds + n · extra.perSeqSeconds` longer whatever its kernels cost. For a machine
+ * whose steps under load each wait a roughly fixed time more (for a busy event loop or a shared
+ * core to dispatch them) than when calibrated idle, where `scaleStepTime` would stretch long
+ * prompt steps as much as short decode ones. Throws `ConfigError` unless both terms are
+ * non-negative finite numbers.
+ */
+export function addStepOverhead(profile: EngineProfile, extra: StepOverhead): EngineProfile {
+  for (const v of [extra.baseSeconds, extra.perSeqSeconds]) {
+    if (!(v >= 0 && Number.isFinite(v))) throw new ConfigError(`step overhead ${v} s must be a non-negative number`);
+  }
+  return {
+    ...profile,
+    name: `${profile.name} +${(extra.baseSeconds * 1000).toFixed(2)} ms +${(extra.perSeqSeconds * 1000).toFixed(2)} ms/seq a step`,
+    cpuOverhead: {
+      baseSeconds: profile.cpuOverhead.baseSeconds + extra.baseSeconds,
+      perSeqSeconds: profile.cpuOverhead.perSeqSeconds + extra.perSeqSeconds,
+    },
+  };
+}
+
+/** Steps of one batch size as measured against a profile: how many, and their mean extra time over it (s, may be negative). */
+export interface StepExcess {
+  readonly batch: number;
+  readonly samples: number;
+  readonly extraSeconds: number;
+}
+
+/**
+ * The `StepOverhead` that best explains `points` (least squares weighted by samples of
+ * `extraSeconds ≈ base + perSeq · batch`), with both terms kept non-negative: a negative slope
+ * gives a flat overhead (the weighted mean excess), a negative intercept a line through zero, and
+ * a negative fit a zero overhead. Empty input (or no samples) gives zero.
+ */
+export function fitStepOverhead(points: readonly StepExcess[]): StepOverhead {
+  let sw = 0;
+  let sx = 0;
+  let sy = 0;
+  let sxx = 0;
+  let sxy = 0;
+  for (const p of points) {
+    const w = p.samples;
+    sw += w;
+    sx += w * p.batch;
+    sy += w * p.extraSeconds;
+    sxx += w * p.batch * p.batch;
+    sxy += w * p.batch * p.extraSeconds;
+  }
+  if (sw <= 0) return { baseSeconds: 0, perSeqSeconds: 0 };
+  const det = sw * sxx - sx * sx;
+  let perSeq = det > 0 ? (sw * sxy - sx * sy) / det : 0;
+  let base = (sy - perSeq * sx) / sw;
+  if (perSeq < 0) {
+    perSeq = 0;
+    base = sy / sw;
+  }
+  if (base < 0) {
+    base = 0;
+    perSeq = sxx > 0 ? sxy / sxx : 0;
+  }
+  return { baseSeconds: Math.max(0, base), perSeqSeconds: Math.max(0, perSeq) };
+}

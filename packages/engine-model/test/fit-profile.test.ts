@@ -1,7 +1,7 @@
 import { ConfigError } from '@autellix/core';
 import { describe, expect, it } from 'vitest';
 import type { MeasuredStep, MeasuredSwap, StepFitInput } from '../src/fit-profile.ts';
-import { fitProfileToSteps, nonNegativeRelativeFit, scaleStepTime, withRestoreStall } from '../src/fit-profile.ts';
+import { addStepOverhead, fitProfileToSteps, fitStepOverhead, nonNegativeRelativeFit, scaleStepTime, withRestoreStall } from '../src/fit-profile.ts';
 import { getProfile } from '../src/profiles.ts';
 import { stepSeconds } from '../src/step-time.ts';
 import { swapInSeconds, swapSeconds } from '../src/profile.ts';
@@ -94,5 +94,52 @@ describe('fitting a profile to measured steps', () => {
     expect(stepSeconds(stalled, decode(8, 100))).toBeCloseTo(1.25 * stepSeconds(profile, decode(8, 100)), 12);
     expect(() => withRestoreStall(profile, -1e-3)).toThrow(ConfigError);
     expect(() => withRestoreStall(profile, Number.NaN)).toThrow(ConfigError);
+  });
+  it('adds a fixed time per step and per sequence, the same to a long prompt step as to a decode step', () => {
+    const profile = fitProfileToSteps(input(points())).profile;
+    const loaded = addStepOverhead(profile, { baseSeconds: 0.001, perSeqSeconds: 0.0004 });
+    for (const [shape, seqs] of [
+      [decode(1, 50), 1],
+      [decode(8, 2000), 8],
+      [prefill(512, 1000), 1],
+      [{ ...decode(3, 100), prefillTokens: 200, prefillSeqs: 1, prefillAttentionPairs: 200 * 100 }, 4],
+    ] as const) {
+      expect(stepSeconds(loaded, shape)).toBeCloseTo(stepSeconds(profile, shape) + 0.001 + 0.0004 * seqs, 12);
+    }
+    expect(swapSeconds(loaded, 1000)).toBe(swapSeconds(profile, 1000));
+    expect(() => addStepOverhead(profile, { baseSeconds: -1e-3, perSeqSeconds: 0 })).toThrow(ConfigError);
+    expect(() => addStepOverhead(profile, { baseSeconds: 0, perSeqSeconds: Number.NaN })).toThrow(ConfigError);
+  });
+
+  it('fits the step overhead to measured excesses by weighted least squares, never negative', () => {
+    // Exact line 1 ms + 0.5 ms per sequence.
+    const line = [1, 2, 4, 8].map((batch) => ({ batch, samples: 10, extraSeconds: 0.001 + 0.0005 * batch }));
+    const fit = fitStepOverhead(line);
+    expect(fit.baseSeconds).toBeCloseTo(0.001, 12);
+    expect(fit.perSeqSeconds).toBeCloseTo(0.0005, 12);
+    // Weights: a heavily sampled point pulls the line.
+    const weighted = fitStepOverhead([
+      { batch: 1, samples: 100, extraSeconds: 0.002 },
+      { batch: 2, samples: 1, extraSeconds: 0.004 },
+      { batch: 3, samples: 100, extraSeconds: 0.004 },
+    ]);
+    expect(weighted.perSeqSeconds).toBeCloseTo(0.001, 6);
+    // Falling excess: a flat overhead, the weighted mean.
+    const flat = fitStepOverhead([
+      { batch: 1, samples: 3, extraSeconds: 0.003 },
+      { batch: 4, samples: 1, extraSeconds: 0.001 },
+    ]);
+    expect(flat.baseSeconds).toBeCloseTo(0.0025, 12);
+    expect(flat.perSeqSeconds).toBe(0);
+    // Negative intercept: a line through zero.
+    const through = fitStepOverhead([
+      { batch: 2, samples: 1, extraSeconds: 0.001 },
+      { batch: 4, samples: 1, extraSeconds: 0.004 },
+    ]);
+    expect(through.baseSeconds).toBe(0);
+    expect(through.perSeqSeconds).toBeCloseTo((2 * 0.001 + 4 * 0.004) / (4 + 16), 12);
+    // Steps faster than the profile, or nothing measured: no overhead.
+    expect(fitStepOverhead([{ batch: 2, samples: 5, extraSeconds: -0.001 }])).toEqual({ baseSeconds: 0, perSeqSeconds: 0 });
+    expect(fitStepOverhead([])).toEqual({ baseSeconds: 0, perSeqSeconds: 0 });
   });
 });

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { CallAssign } from '@autellix/protocol';
 import { ProtocolError } from '@autellix/protocol';
+import type { Token } from 'node-llama-cpp';
 import { readGgufFileInfo } from 'node-llama-cpp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BackendSink, FinishedCall } from '../src/backend.ts';
@@ -214,7 +215,7 @@ describe('the llama backend on a generated tiny GGUF model', () => {
     const seq = model.sequences[0];
     if (seq === undefined) throw new Error('no sequence');
     await seq.clearHistory();
-    const ref: number[] = [];
+    const ref: Token[] = [];
     for await (const token of seq.evaluate(model.model.tokenize(longPrompt), { temperature: 0, yieldEogToken: true })) {
       ref.push(token);
       if (ref.length === 6) break;

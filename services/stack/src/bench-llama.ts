@@ -7,7 +7,8 @@ import { connect } from '@nats-io/transport-node';
 import type { PolicyName } from '@autellix/core';
 import { ConfigError, DEFAULT_SCHEDULER_CONFIG } from '@autellix/core';
 import type { EngineProfile } from '@autellix/engine-model';
-import { scaleStepTime, stepSeconds, withRestoreStall } from '@autellix/engine-model';
+import type { StepOverhead } from '@autellix/engine-model';
+import { addStepOverhead, fitStepOverhead, stepSeconds, withRestoreStall } from '@autellix/engine-model';
 import type { LlamaBackendConfig, LlamaCalibration, RunningEngine } from '@autellix/engine';
 import {
   calibrateLlamaProfile,
@@ -44,16 +45,16 @@ export interface LlamaBenchOptions {
   /** `processes`: scheduler and each engine in its own process (as deployed); `one`: all in this process. */
   readonly layout: 'processes' | 'one';
   /**
-   * Before the policies, replay another trace (seed + 1000) under fcfs, measure how much slower
-   * decode steps run under that load than the idle calibration says, and also predict with the
-   * profile slowed by that factor. `one` layout only (the steps are read from the engine in this
+   * Before the policies, replay another trace (seed + 1000) under fcfs, measure how much longer
+   * decode steps take under that load than the idle calibration says, and also predict with the
+   * profile given that much more time a step (`addStepOverhead`). `one` layout only (the steps are read from the engine in this
    * process); `runLlamaBench` refuses it with `processes`.
    */
   readonly loadCalibration: boolean;
   /**
    * Rounds (≥ 1): each replays every policy once, in an order rotated by one per round (round r
-   * starts with policy r mod n), and, with `loadCalibration`, first measures the load factor
-   * again, so each round's predictions use a factor taken minutes before its own replays.
+   * starts with policy r mod n), and, with `loadCalibration`, first measures the load again, so
+   * each round's predictions use a step overhead taken minutes before its own replays.
    */
   readonly rounds: number;
   readonly out: string;
@@ -87,15 +88,16 @@ export interface LlamaBenchRow {
   readonly sim: SimSummary;
   /** 100 × (sim − measured) / measured, of mean program latency. */
   readonly simMeanErrorPct: number;
-  /** The simulator with the profile slowed to the steps measured under load (`--load-calibration`; null otherwise). */
+  /** The simulator with the profile given the step overhead measured under load (`--load-calibration`; null otherwise). */
   readonly loadedSim: SimSummary | null;
   readonly loadedSimMeanErrorPct: number | null;
   /**
    * A diagnostic, not a prediction (`one` layout; null otherwise): the simulator with the profile
-   * slowed to this run's own decode steps (and the load calibration's restore stall, when there is
-   * one), separating step-time error from scheduling dynamics.
+   * given the step overhead of this run's own decode steps (and the load calibration's restore
+   * stall, when there is one), separating step-time error from scheduling dynamics. `factor` is
+   * those steps' mean ratio to the idle profile.
    */
-  readonly ownSteps: { readonly factor: number; readonly programLatency: Summary; readonly meanErrorPct: number } | null;
+  readonly ownSteps: { readonly factor: number; readonly overhead: StepOverhead; readonly programLatency: Summary; readonly meanErrorPct: number } | null;
   /**
    * Where a program's time went, seconds per program (mean over completed programs of the sum
    * over its calls): measured, the engines' service and wait and the time outside the engine
@@ -356,20 +358,31 @@ function stepFactor(steps: readonly InSituSteps[]): number {
   return steps.reduce((t, x) => t + x.samples * x.measuredMs, 0) / steps.reduce((t, x) => t + x.samples * x.predictedMs, 0);
 }
 
-/** Decode steps measured under the deployment's load, and the idle profile slowed down to match. */
+/** The per-step overhead (`fitStepOverhead`) that explains how much longer in-situ decode steps took than the profile says. */
+function stepOverheadOf(steps: readonly InSituSteps[]): StepOverhead {
+  return fitStepOverhead(steps.map((x) => ({ batch: x.batch, samples: x.samples, extraSeconds: (x.measuredMs - x.predictedMs) / 1000 })));
+}
+
+/** Decode steps measured under the deployment's load, and the idle profile given their extra time. */
 export interface LoadCalibration {
   /** Seed of the trace replayed to measure them (not the one predicted). */
   readonly seed: number;
-  /** Sample-weighted mean of measured over profile step time. */
+  /** Sample-weighted mean of measured over profile step time (a diagnostic: the profile is not scaled by it). */
   readonly factor: number;
+  /** The extra time a step took under load, fitted to the measured steps (`fitStepOverhead`). */
+  readonly overhead: StepOverhead;
   readonly samples: number;
   readonly steps: readonly InSituSteps[];
   /** Mean wall ms token loops were held at the decode barrier, each time it went up (0 when it never did). */
   readonly barrierMs: number;
   /**
-   * The idle profile with every step-time term times `factor` (`scaleStepTime`) and one barrier
+   * The idle profile with `overhead` added to every step (`addStepOverhead`) and one barrier
    * (`barrierMs`) stalling the engine at every swap-in (`withRestoreStall`): a restored call
-   * holds its place while its state loads, so its load raises the barrier at once.
+   * holds its place while its state loads, so its load raises the barrier at once. Additive, not
+   * a factor: under load a step waits about the same time more whatever its size (measured decode
+   * steps took 1-3 ms more at every batch size), and scaling by the decode steps' ratio stretched
+   * long prompt steps as much, which over-predicted prompt-heavy traces by 30-60 %
+   * (docs/benchmarks.md).
    */
   readonly profile: EngineProfile;
 }
@@ -390,14 +403,18 @@ async function calibrateUnderLoad(
   const steps = run.inSitu ?? [];
   const samples = steps.reduce((t, x) => t + x.samples, 0);
   const factor = stepFactor(steps);
+  const overhead = stepOverheadOf(steps);
   // Priced once per swap-in: a restore waits with its place held, so it raises the barrier at
   // once; a save is left to ride on a barrier the empties raise anyway (pricing both, one
   // barrier each, over-charged preemption: docs/benchmarks.md).
   const held = run.occupancy;
   const barrierMs = held !== null && held.barrierRaises > 0 ? (1000 * held.barrierSeconds) / held.barrierRaises : 0;
-  const profile = withRestoreStall(scaleStepTime(calibration.fit.profile, factor), barrierMs / 1000);
-  o.log(`  under load (fcfs, seed ${seed}): decode steps ${factor.toFixed(3)}× the idle profile over ${samples} samples; decode barrier ${barrierMs.toFixed(1)} ms a time`);
-  return { seed, factor, samples, steps, barrierMs, profile };
+  const profile = withRestoreStall(addStepOverhead(calibration.fit.profile, overhead), barrierMs / 1000);
+  o.log(
+    `  under load (fcfs, seed ${seed}): decode steps ${factor.toFixed(3)}× the idle profile over ${samples} samples, ` +
+      `${(overhead.baseSeconds * 1000).toFixed(2)} ms + ${(overhead.perSeqSeconds * 1000).toFixed(2)} ms a sequence more a step; decode barrier ${barrierMs.toFixed(1)} ms a time`,
+  );
+  return { seed, factor, overhead, samples, steps, barrierMs, profile };
 }
 
 /** Every pair of `policies` (in their order) with how often the first was faster, over the rounds. */
@@ -486,7 +503,8 @@ export async function runLlamaBench(o: LlamaBenchOptions): Promise<LlamaBenchRes
         // Diagnostic, not a prediction: the profile slowed to this very run's decode steps.
         const ownFactor = run.inSitu === null ? Number.NaN : stepFactor(run.inSitu);
         const ownStall = load === null ? 0 : load.barrierMs / 1000;
-        const own = Number.isFinite(ownFactor) ? predict(withRestoreStall(scaleStepTime(calibration.fit.profile, ownFactor), ownStall)) : null;
+        const ownOverhead = run.inSitu === null ? null : stepOverheadOf(run.inSitu);
+        const own = Number.isFinite(ownFactor) && ownOverhead !== null ? predict(withRestoreStall(addStepOverhead(calibration.fit.profile, ownOverhead), ownStall)) : null;
         rows.push({
           policy,
           round,
@@ -500,7 +518,7 @@ export async function runLlamaBench(o: LlamaBenchOptions): Promise<LlamaBenchRes
           simMeanErrorPct: errorPct(sim),
           loadedSim: loaded === null ? null : simSummary(loaded),
           loadedSimMeanErrorPct: loaded === null ? null : errorPct(loaded),
-          ownSteps: own === null ? null : { factor: ownFactor, programLatency: own.programLatency, meanErrorPct: errorPct(own) },
+          ownSteps: own === null || ownOverhead === null ? null : { factor: ownFactor, overhead: ownOverhead, programLatency: own.programLatency, meanErrorPct: errorPct(own) },
           accounts: { measured: meanAccounts(ok), sim: simAccounts(sim), loadedSim: loaded === null ? null : simAccounts(loaded) },
           occupancy: { measured: run.occupancy, sim: sim.occupancy, loadedSim: loaded === null ? null : loaded.occupancy },
           cpu: run.cpu,
