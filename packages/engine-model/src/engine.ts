@@ -893,8 +893,6 @@ export class SimEngine {
       this.ownBlocks += blocks;
       c.computed = c.hit;
       c.prefillTarget = want;
-      // An engine-wide pause per fresh start (`swap.admitStallSeconds`), paid in this step.
-      if (c.generated === 0) this.stepSwapSeconds += this.profile.swap.admitStallSeconds ?? 0;
     }
     this.reportWait(c, now);
     c.state = EngineCallState.running;

@@ -272,16 +272,6 @@ export function withRestoreStall(profile: EngineProfile, seconds: number): Engin
   return { ...profile, name: `${profile.name} +${(seconds * 1000).toFixed(1)} ms a restore`, swap: { ...profile.swap, restoreStallSeconds: seconds } };
 }
 
-/**
- * The profile with every fresh admission (a call starting, not a swap-in) stalling the whole engine
- * `seconds` (≥ 0; `swap.admitStallSeconds`, replacing the profile's own); nothing else changes.
- * Throws `ConfigError` for a value that is not a non-negative finite number.
- */
-export function withAdmitStall(profile: EngineProfile, seconds: number): EngineProfile {
-  if (!(seconds >= 0 && Number.isFinite(seconds))) throw new ConfigError(`admission stall ${seconds} s must be a non-negative number`);
-  return { ...profile, name: `${profile.name} +${(seconds * 1000).toFixed(1)} ms a start`, swap: { ...profile.swap, admitStallSeconds: seconds } };
-}
-
 /** A step-time cost added to every step: `baseSeconds` plus `perSeqSeconds` per sequence in it. */
 export interface StepOverhead {
   readonly baseSeconds: number;

@@ -60,13 +60,6 @@ export interface SwapConstants {
    * the context lock, so all token loops drain first).
    */
   readonly restoreStallSeconds: number;
-  /**
-   * Seconds the whole engine stalls each time a call is admitted fresh (not a swap-in; ≥ 0;
-   * absent means 0, as for every GPU profile). The `llama` engine pauses every sequence when a
-   * call starts and no clean sequence is spare (its decode barrier, so that one is emptied); its
-   * benchmark sets this to that pause per call, measured under load.
-   */
-  readonly admitStallSeconds?: number;
 }
 
 /** Inputs of vLLM's KV-pool sizing (per GPU), kept on the profile to document its capacity. */

@@ -2,7 +2,7 @@ import type { CallRecord, PolicyName } from '@autellix/core';
 import { DEFAULT_SCHEDULER_CONFIG, getBalancer, getPolicy, SchedulerCore } from '@autellix/core';
 import { describe, expect, it } from 'vitest';
 import type { EngineCall, EngineOptions, EngineProfile } from '../src/index.ts';
-import { DEFAULT_ENGINE_OPTIONS, getProfile, makeSegment, PreemptionMode, SimEngine, withAdmitStall, withRestoreStall } from '../src/index.ts';
+import { DEFAULT_ENGINE_OPTIONS, getProfile, makeSegment, PreemptionMode, SimEngine, withRestoreStall } from '../src/index.ts';
 
 const base = getProfile('llama3.1-8b-a100');
 
@@ -184,19 +184,6 @@ describe('SimEngine', () => {
     expect([stalled.outs, stalled.ins]).toEqual([1, 1]);
     expect(stalled.long.swapTime - free.long.swapTime).toBeCloseTo(0.05, 12);
     expect(stalled.end - free.end).toBeCloseTo(0.05, 12);
-  });
-
-  it('stalls the engine by the profile\'s admission stall at each fresh start, not at a swap-in', () => {
-    const play = (stall: number) => {
-      const r = swapOnce(withAdmitStall(base, stall));
-      return { end: r.time(), long: r.finished[1]?.call as EngineCall, ins: r.engine.stats.swapIns };
-    };
-    const free = play(0);
-    const stalled = play(0.05);
-    expect(stalled.ins).toBe(1);
-    // Two calls started fresh (long, then short); the swap-in of long is not a start.
-    expect(stalled.end - free.end).toBeCloseTo(0.1, 12);
-    expect(stalled.long.swapTime).toBeCloseTo(free.long.swapTime, 12);
   });
 
   it('finishes a prompt in flight before preempting its call when preemptDuringPrefill is off', () => {

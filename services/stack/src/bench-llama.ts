@@ -8,7 +8,7 @@ import type { PolicyName } from '@autellix/core';
 import { ConfigError, DEFAULT_SCHEDULER_CONFIG } from '@autellix/core';
 import type { EngineProfile } from '@autellix/engine-model';
 import type { StepOverhead } from '@autellix/engine-model';
-import { addStepOverhead, fitStepOverhead, stepSeconds, withAdmitStall, withRestoreStall } from '@autellix/engine-model';
+import { addStepOverhead, fitStepOverhead, stepSeconds, withRestoreStall } from '@autellix/engine-model';
 import type { LlamaBackendConfig, LlamaCalibration, RunningEngine } from '@autellix/engine';
 import {
   calibrateLlamaProfile,
@@ -375,14 +375,10 @@ export interface LoadCalibration {
   readonly steps: readonly InSituSteps[];
   /** Mean wall ms token loops were held at the decode barrier, each time it went up (0 when it never did). */
   readonly barrierMs: number;
-  /** Wall ms token loops were held at the barrier in all, per call of the replay (each starts once under fcfs). */
-  readonly barrierPerCallMs: number;
   /**
-   * The idle profile with `overhead` added to every step (`addStepOverhead`), one barrier
-   * (`barrierMs`) stalling the engine at every swap-in (`withRestoreStall`: a restored call
-   * holds its place while its state loads, so its load raises the barrier at once), and
-   * `barrierPerCallMs` stalling it at every fresh start (`withAdmitStall`: a call that starts
-   * without a clean spare sequence raises the barrier so one is emptied). Additive, not
+   * The idle profile with `overhead` added to every step (`addStepOverhead`) and one barrier
+   * (`barrierMs`) stalling the engine at every swap-in (`withRestoreStall`): a restored call
+   * holds its place while its state loads, so its load raises the barrier at once. Additive, not
    * a factor: under load a step waits about the same time more whatever its size (measured decode
    * steps took 1-3 ms more at every batch size), and scaling by the decode steps' ratio stretched
    * long prompt steps as much, which over-predicted prompt-heavy traces by 30-60 %
@@ -413,14 +409,12 @@ async function calibrateUnderLoad(
   // barrier each, over-charged preemption: docs/benchmarks.md).
   const held = run.occupancy;
   const barrierMs = held !== null && held.barrierRaises > 0 ? (1000 * held.barrierSeconds) / held.barrierRaises : 0;
-  const calls = trace.reduce((t, p) => t + p.calls.length, 0);
-  const barrierPerCallMs = held !== null && calls > 0 ? (1000 * held.barrierSeconds) / calls : 0;
-  const profile = withAdmitStall(withRestoreStall(addStepOverhead(calibration.fit.profile, overhead), barrierMs / 1000), barrierPerCallMs / 1000);
+  const profile = withRestoreStall(addStepOverhead(calibration.fit.profile, overhead), barrierMs / 1000);
   o.log(
     `  under load (fcfs, seed ${seed}): decode steps ${factor.toFixed(3)}× the idle profile over ${samples} samples, ` +
-      `${(overhead.baseSeconds * 1000).toFixed(2)} ms + ${(overhead.perSeqSeconds * 1000).toFixed(2)} ms a sequence more a step; decode barrier ${barrierMs.toFixed(1)} ms a time, ${barrierPerCallMs.toFixed(1)} ms a call`,
+      `${(overhead.baseSeconds * 1000).toFixed(2)} ms + ${(overhead.perSeqSeconds * 1000).toFixed(2)} ms a sequence more a step; decode barrier ${barrierMs.toFixed(1)} ms a time`,
   );
-  return { seed, factor, overhead, samples, steps, barrierMs, barrierPerCallMs, profile };
+  return { seed, factor, overhead, samples, steps, barrierMs, profile };
 }
 
 /** Every pair of `policies` (in their order) with how often the first was faster, over the rounds. */
@@ -508,12 +502,9 @@ export async function runLlamaBench(o: LlamaBenchOptions): Promise<LlamaBenchRes
         const errorPct = (m: { programLatency: Summary }): number => (100 * (m.programLatency.mean - latency.mean)) / latency.mean;
         // Diagnostic, not a prediction: the profile slowed to this very run's decode steps.
         const ownFactor = run.inSitu === null ? Number.NaN : stepFactor(run.inSitu);
+        const ownStall = load === null ? 0 : load.barrierMs / 1000;
         const ownOverhead = run.inSitu === null ? null : stepOverheadOf(run.inSitu);
-        const ownProfile = (o: StepOverhead): EngineProfile => {
-          const p = withRestoreStall(addStepOverhead(calibration.fit.profile, o), load === null ? 0 : load.barrierMs / 1000);
-          return withAdmitStall(p, load === null ? 0 : load.barrierPerCallMs / 1000);
-        };
-        const own = Number.isFinite(ownFactor) && ownOverhead !== null ? predict(ownProfile(ownOverhead)) : null;
+        const own = Number.isFinite(ownFactor) && ownOverhead !== null ? predict(withRestoreStall(addStepOverhead(calibration.fit.profile, ownOverhead), ownStall)) : null;
         rows.push({
           policy,
           round,
