@@ -47,8 +47,8 @@ export interface LlamaBenchOptions {
   /**
    * Before the policies, replay another trace (seed + 1000) under fcfs, measure how much longer
    * decode steps take under that load than the idle calibration says, and also predict with the
-   * profile given that much more time a step (`addStepOverhead`). `one` layout only (the steps are read from the engine in this
-   * process); `runLlamaBench` refuses it with `processes`.
+   * profile given that much more time a step (`addStepOverhead`). `one` layout only (the steps
+   * are read from the engine in this process); `runLlamaBench` refuses it with `processes`.
    */
   readonly loadCalibration: boolean;
   /**
@@ -500,7 +500,7 @@ export async function runLlamaBench(o: LlamaBenchOptions): Promise<LlamaBenchRes
         const ok = run.out.filter((p) => p.error === null);
         const latency = summarize(ok.map((p) => p.completion - p.arrival));
         const errorPct = (m: { programLatency: Summary }): number => (100 * (m.programLatency.mean - latency.mean)) / latency.mean;
-        // Diagnostic, not a prediction: the profile slowed to this very run's decode steps.
+        // Diagnostic, not a prediction: the profile given this very run's decode steps' overhead.
         const ownFactor = run.inSitu === null ? Number.NaN : stepFactor(run.inSitu);
         const ownStall = load === null ? 0 : load.barrierMs / 1000;
         const ownOverhead = run.inSitu === null ? null : stepOverheadOf(run.inSitu);
