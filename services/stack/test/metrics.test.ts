@@ -32,7 +32,9 @@ describe('Prometheus metrics of the live system', () => {
     stack = await startLocalStack({
       port: -1,
       engines: 1,
-      speed: 20,
+      // At 5x the long call below runs at level 0 for about 200 ms of wall time before its 1 s
+      // quantum demotes it (50 ms at 20x, which a scrape under a busy test run could miss).
+      speed: 5,
       policy: 'plas',
       balancer: 'autellix',
       profile: 'llama3.1-8b-a100',
