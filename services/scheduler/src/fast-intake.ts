@@ -53,7 +53,9 @@ export class UnclaimedCalls {
   /**
    * Records `key` as applied from the fast path at `wallMs`. With `copy`, its stream copy can be
    * claimed by `claimCopy`; a second call under the same message id replaces the first's index
-   * entry (that one is then claimed through its decoded key, as without an id).
+   * entry (that one is then claimed through its decoded key, as without an id). `copy.data` is
+   * kept until the claim (milliseconds, or the claim grace for a copy that never comes), and with
+   * it whatever buffer it is a view of.
    */
   add(key: string, wallMs: number, copy?: { readonly msgID: string; readonly data: Uint8Array }): void {
     this.since.set(key, { at: wallMs, msgID: copy?.msgID ?? null, data: copy?.data ?? null });

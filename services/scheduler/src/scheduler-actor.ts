@@ -175,6 +175,8 @@ export class SchedulerActor {
   private readonly endings = new SessionEndings(ENDED_CALLS_KEPT);
   /** Calls applied from the fast path whose stream copy has not claimed them yet. */
   private readonly unclaimed = new UnclaimedCalls();
+  /** `<prefix>.intake.call`, built once: every stream message is compared with it while calls wait for their claim. */
+  private readonly callIntakeSubject: string;
   /** Calls waiting for a live engine (keys), in arrival order. */
   private readonly unplaced = new Set<string>();
   /** Calls offered as shared work and not yet taken, with the balancer's engine to fall back on. */
@@ -244,6 +246,7 @@ export class SchedulerActor {
     tracer: Tracer = new ProxyTracerProvider().getTracer('autellix'),
   ) {
     validateServiceConfig(config);
+    this.callIntakeSubject = subjects.intake('call', config.prefix);
     this.traces = new CallTraces(tracer);
     this.core = new SchedulerCore(getPolicy(config.policy), config.core, getBalancer(config.balancer), config.balancerOptions);
   }
@@ -393,7 +396,7 @@ export class SchedulerActor {
     this.intakeHandled += 1;
     // The stream copy of a call the fast path applied, recognised by its message id and bytes:
     // the same message, so it is not decoded and validated a second time.
-    if (this.unclaimed.size > 0 && m.subject === subjects.intake('call', this.config.prefix)) {
+    if (this.unclaimed.size > 0 && m.subject === this.callIntakeSubject) {
       const msgID = m.headers?.get(MSG_ID_HEADER);
       const key = msgID ? this.unclaimed.claimCopy(msgID, m.data) : null;
       if (key !== null) {
