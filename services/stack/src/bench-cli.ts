@@ -149,7 +149,7 @@ if (argv[0] === 'intake') {
       log: (l) => console.log(l),
     }),
   );
-  console.log(`\n${overheadBenchTable(report.rows)}\n\nclient submit to engine receipt of the assignment, on an idle system\nwrote ${values.out}/overhead.json`);
+  console.log(`\n${overheadBenchTable(report)}\n\nclient submit to engine receipt of the assignment, on an idle system; the floor row is the transport alone\nwrote ${values.out}/overhead.json`);
 } else if (argv[0] === 'tracing') {
   const { values } = parseArgs({
     args: argv.slice(1),

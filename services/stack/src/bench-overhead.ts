@@ -6,6 +6,7 @@ import type { Summary } from '@autellix/sim';
 import { summarize } from '@autellix/sim';
 import { startLocalStack } from './local-stack.ts';
 import { startProcessStack } from './process-stack.ts';
+import { measureTransportFloor } from './transport-floor.ts';
 
 /** Where the services run: all in this process (`one`), or each in its own (`processes`). */
 export type OverheadLayout = 'one' | 'processes';
@@ -30,11 +31,21 @@ export interface OverheadRow {
   readonly overheadMs: Summary;
 }
 
+/** The same calls' path with nothing of ours on it: two bare core-NATS hops (`transport-floor.ts`). */
+export interface TransportFloorRow {
+  readonly gapMs: number;
+  readonly calls: number;
+  /** Send to receipt across the two hops, ms. */
+  readonly roundTripMs: Summary;
+}
+
 export interface OverheadBenchReport {
   readonly bench: 'overhead';
   readonly calls: number;
   readonly warmup: number;
   readonly rows: readonly OverheadRow[];
+  /** Measured in the same run, before the layouts, with the same calls, warm-up and gap. */
+  readonly floor: TransportFloorRow;
 }
 
 /** Engine speed: a call of 8 tokens is over in well under a millisecond, so calls never queue. */
@@ -53,13 +64,16 @@ export async function runOverheadBench(o: OverheadBenchOptions): Promise<Overhea
   }
   if (!(o.gapMs >= 0 && Number.isFinite(o.gapMs))) throw new ConfigError(`--gap-ms ${o.gapMs}: expected a number >= 0`);
   if (o.layouts.length === 0) throw new ConfigError('--layouts: name at least one of one, processes');
+  o.log(`transport floor: two bare NATS hops, ${o.warmup} warm-up round trips, then ${o.calls} measured`);
+  const floorMs = await measureTransportFloor(o);
+  const floor: TransportFloorRow = { gapMs: o.gapMs, calls: floorMs.length, roundTripMs: summarize(floorMs) };
   const rows: OverheadRow[] = [];
   for (const layout of o.layouts) {
     o.log(`${layout}: ${o.warmup} warm-up calls, then ${o.calls} measured${o.gapMs > 0 ? `, ${o.gapMs} ms apart` : ', back to back'}`);
     const overhead = await measure(layout, o);
     rows.push({ layout, gapMs: o.gapMs, calls: overhead.length, overheadMs: summarize(overhead) });
   }
-  const report: OverheadBenchReport = { bench: 'overhead', calls: o.calls, warmup: o.warmup, rows };
+  const report: OverheadBenchReport = { bench: 'overhead', calls: o.calls, warmup: o.warmup, rows, floor };
   mkdirSync(o.out, { recursive: true });
   writeFileSync(join(o.out, 'overhead.json'), `${JSON.stringify(report, null, 2)}\n`);
   return report;
@@ -93,9 +107,18 @@ async function measure(layout: OverheadLayout, o: OverheadBenchOptions): Promise
   }
 }
 
-/** The report as a table, one row per layout. */
-export function overheadBenchTable(rows: readonly OverheadRow[]): string {
+/** The report as a table: one row per layout, then the transport floor's row. */
+export function overheadBenchTable(report: Pick<OverheadBenchReport, 'rows' | 'floor'>): string {
   const head = ['layout', 'gap ms', 'calls', 'mean ms', 'p50 ms', 'p95 ms', 'p99 ms'];
-  const body = rows.map((r) => [r.layout, String(r.gapMs), String(r.calls), ...[r.overheadMs.mean, r.overheadMs.p50, r.overheadMs.p95, r.overheadMs.p99].map((v) => v.toFixed(2))]);
+  const cells = (label: string, gapMs: number, calls: number, s: Summary): string[] => [
+    label,
+    String(gapMs),
+    String(calls),
+    ...[s.mean, s.p50, s.p95, s.p99].map((v) => v.toFixed(2)),
+  ];
+  const body = [
+    ...report.rows.map((r) => cells(r.layout, r.gapMs, r.calls, r.overheadMs)),
+    cells('floor: two bare NATS hops', report.floor.gapMs, report.floor.calls, report.floor.roundTripMs),
+  ];
   return [head, ...body].map((cols) => `| ${cols.join(' | ')} |`).join('\n');
 }

@@ -27,7 +27,13 @@ describe('overhead benchmark', () => {
     // One process, one clock: the engine cannot receive an assignment before the submit.
     expect(row?.overheadMs.p50).toBeGreaterThan(0);
     expect(row?.overheadMs.p99).toBeGreaterThanOrEqual(row?.overheadMs.p50 ?? Number.NaN);
+    // The floor ran the same number of round trips through a real server.
+    expect(report.floor.calls).toBe(5);
+    expect(report.floor.roundTripMs.p50).toBeGreaterThan(0);
+    expect(report.floor.roundTripMs.p99).toBeGreaterThanOrEqual(report.floor.roundTripMs.p50);
     expect(JSON.parse(readFileSync(join(out, 'overhead.json'), 'utf8'))).toEqual(report);
-    expect(overheadBenchTable(report.rows).split('\n')).toHaveLength(2);
+    const table = overheadBenchTable(report).split('\n');
+    expect(table).toHaveLength(3);
+    expect(table[2]).toContain('floor');
   });
 });
