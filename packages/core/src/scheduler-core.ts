@@ -225,12 +225,20 @@ export class SchedulerCore {
   /**
    * Adds service to a running call; demotes it one level when it has used its level's quantum
    * and the policy demotes. Returns the demotion, or null.
+   *
+   * `midPrefill`: the service ended with the call's prefill still incomplete (its prompt, or
+   * after a recompute its prompt and the tokens it had generated). The service counts, but no
+   * demotion is taken until a report that ends with the prefill done: a prefill is one unit
+   * for demotion, as it is on an engine without chunked prefill. Without this, a prefill longer
+   * than the quantum (a long context re-prefilled after a recompute) is demoted part way,
+   * preempted by the calls it fell behind, loses its partial KV, and under load can repeat that
+   * for ever while no call finishes (a livelock the simulator reached with anti-starvation on).
    */
-  addService(call: CallRecord, service: number): PriorityChange | null {
+  addService(call: CallRecord, service: number, midPrefill = false): PriorityChange | null {
     call.service += service;
     call.levelService += service;
     call.starvationService += service;
-    if (!this.policy.demotes) return null;
+    if (!this.policy.demotes || midPrefill) return null;
     const last = this.config.queues.quanta.length - 1;
     if (call.level >= last) return null;
     if (call.levelService < (this.config.queues.quanta[call.level] as number)) return null;

@@ -18,6 +18,20 @@ describe('quantum demotion', () => {
     expect(core.addService(call, 0.001)?.to).toBe(2);
   });
 
+  it('takes no demotion mid-prefill, and one level at the report that ends the prefill', () => {
+    const core = makeCore('plas', { ...NO_STARVATION, queues: QUEUES });
+    const call = submitCall(core, 'p', 'c');
+    core.setPhase(call, CallPhase.running);
+    // 5 s of prefill against a 2 s quantum: counted, not demoted.
+    expect(core.addService(call, 3, true)).toBeNull();
+    expect(core.addService(call, 2, true)).toBeNull();
+    expect(call).toMatchObject({ level: 0, levelService: 5, service: 5, demotions: 0 });
+    // The step that completes the prefill demotes, one level only, with a fresh quantum.
+    expect(core.addService(call, 0.1)).toEqual({ kind: 'demote', key: 'p/c', from: 0, to: 1 });
+    expect(call).toMatchObject({ level: 1, levelService: 0, demotions: 1 });
+    expect(core.counters.demotions).toBe(1);
+  });
+
   it('never demotes from the last level', () => {
     const core = makeCore('mlfq', { ...NO_STARVATION, queues: { boundaries: [1], quanta: [1, 1] } });
     const call = submitCall(core, 'p', 'c');

@@ -299,14 +299,7 @@ export class SimEngine {
         const done = drawn - c.streamAt;
         const rem = c.prefillTarget - c.computed - done;
         const chunk = Math.min(rem, budget);
-        if (c.runFrom === 0) {
-          c.runFrom = j;
-          const rec = c.spec.rec;
-          if (rec.level < lastLevel) {
-            const at = (table.service[j - 1] as number) + (quanta[rec.level] as number) - rec.levelService;
-            if (at < demoteAt) demoteAt = at;
-          }
-        }
+        if (c.runFrom === 0) c.runFrom = j;
         pairs += chunk * (c.computed + done + chunk / 2);
         budget -= chunk;
         drawn += chunk;
@@ -314,6 +307,13 @@ export class SimEngine {
         prefillSeqs += 1;
         if (chunk < rem) break;
         c.runDoneAt = j;
+        // No demotion mid-prefill (`addService`): the quantum is first checked at the step that
+        // completes the prefill, against the service since the call's first step in the run.
+        const rec = c.spec.rec;
+        if (rec.level < lastLevel) {
+          const at = (table.service[c.runFrom - 1] as number) + (quanta[rec.level] as number) - rec.levelService;
+          if (at < demoteAt) demoteAt = at;
+        }
         joinSeqs += 1;
         joinContext += c.prefillTarget;
         // The prompt's last chunk emits a token; the call finishes when its output is all out.
@@ -543,7 +543,7 @@ export class SimEngine {
         this.running[kept++] = c;
         continue;
       }
-      const demoted = this.core.addService(c.spec.rec, share) !== null;
+      const demoted = this.core.addService(c.spec.rec, share, c.chunk > 0 && c.computed + c.chunk < c.prefillTarget) !== null;
       if (c.chunk > 0) {
         c.computed += c.chunk;
         this.stats.prefillTokens += c.chunk;
@@ -590,8 +590,9 @@ export class SimEngine {
           this.running[kept++] = c;
           continue;
         }
-        demoted = core.addService(c.spec.rec, serviceK - (table.service[from - 1] as number)) !== null;
         const tokens = Math.min(c.prefillTarget - c.computed, (table.prefill[k] as number) - c.streamAt);
+        const midPrefill = c.computed + tokens < c.prefillTarget;
+        demoted = core.addService(c.spec.rec, serviceK - (table.service[from - 1] as number), midPrefill) !== null;
         c.computed += tokens;
         this.stats.prefillTokens += tokens;
         if (c.computed >= c.prefillTarget) {

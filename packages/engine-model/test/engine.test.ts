@@ -84,6 +84,51 @@ describe('SimEngine', () => {
     expect(run.events).toBeLessThan(slow.events / 4);
   });
 
+  it('demotes a prompt longer than its quantum only once its prefill is done, run or step by step', () => {
+    // 6000 prompt tokens at 512 a step take 12 steps, far over a 0.02 s quantum; 40 short calls
+    // decode beside it. Each step before the last chunk would have demoted it before.
+    const play = (macroSteps: boolean) => {
+      const core = new SchedulerCore(
+        getPolicy('plas'),
+        { ...DEFAULT_SCHEDULER_CONFIG, queues: { boundaries: [1, 2], quanta: [0.02, 0.04, 0.08] }, starvation: { beta: null, minService: 1 } },
+        getBalancer('least-used'),
+      );
+      const engine = new SimEngine('e0', base, { ...DEFAULT_ENGINE_OPTIONS, macroSteps }, core);
+      const submit = (program: string, input: number, output: number) => {
+        core.openProgram(program, 0);
+        const rec = core.submit({ programId: program, callId: 'c', threadId: 't', parents: [], promptTokens: input, maxOutputTokens: output }, 0);
+        engine.assign({ rec, segment: makeSegment(`call:${rec.key}`, input + output, null), promptTokens: input, outputTokens: output }, 0);
+        return rec;
+      };
+      const long = submit('long', 6000, 20);
+      for (let i = 0; i < 40; i++) submit(`s${i}`, 8, 400);
+      let now = 0;
+      let levelAtFirstToken = -1;
+      let serviceAtFirstToken = 0;
+      for (;;) {
+        const dt = engine.beginStep(now);
+        if (dt === null) break;
+        now += dt;
+        const done = engine.endStep(now);
+        const c = engine.batch.find((b) => b.spec.rec === long) ?? done.find((b) => b.spec.rec === long);
+        if (levelAtFirstToken < 0 && c !== undefined && c.generated > 0) {
+          levelAtFirstToken = long.level;
+          serviceAtFirstToken = long.service;
+        }
+        for (const d of done) core.complete(d.spec.rec, now);
+      }
+      return { levelAtFirstToken, serviceAtFirstToken, demotions: long.demotions, service: long.service };
+    };
+    const run = play(true);
+    const slow = play(false);
+    // Over its quantum many times when the prefill ended, yet one level down, not two.
+    expect(slow.serviceAtFirstToken).toBeGreaterThan(0.1);
+    expect(slow.levelAtFirstToken).toBe(1);
+    expect(run.levelAtFirstToken).toBe(1);
+    expect(run.demotions).toBe(slow.demotions);
+    expect(run.service).toBeCloseTo(slow.service, 9);
+  });
+
   it('keeps the batch in priority order when several calls demote in one step', () => {
     // Calls arrive one per step with different prompts and small quanta (0.02 s, doubling), so
     // calls at different levels use up their quanta in the same steps, wherever they sit in

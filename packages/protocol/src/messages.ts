@@ -189,6 +189,12 @@ export interface ProgressItem {
   readonly service: number;
   readonly wait: number;
   readonly running: boolean;
+  /**
+   * True when the service so far ended with the call's prefill incomplete (its prompt, or after
+   * a recompute its prompt and generated tokens, not all computed; no token since it last
+   * started). The scheduler then takes no quantum demotion for it. Absent means false.
+   */
+  readonly prefilling?: boolean;
 }
 export interface CallProgress {
   readonly type: 'call.progress';
@@ -404,7 +410,7 @@ export const SCHEMAS: Readonly<Record<MessageType, Fields>> = {
   'call.failed': { ...callRef, engineId: engineIdSpec, code, message: str(4096) },
   'call.progress': {
     engineId: engineIdSpec,
-    items: arr(obj({ ...callRef, service: num(0), wait: num(0), running: bool }), 100_000),
+    items: arr(obj({ ...callRef, service: num(0), wait: num(0), running: bool, prefilling: optional(bool) }), 100_000),
   },
   'engine.heartbeat': {
     engineId: engineIdSpec,

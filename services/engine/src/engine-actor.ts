@@ -114,7 +114,7 @@ export class EngineActor implements BackendSink {
   /** Durable publishes (outcomes, stored answers), acknowledged on one inbox. */
   private readonly publisher: AckedPublisher;
   private readonly routes = new Map<string, Route>();
-  private readonly lastProgress = new Map<string, { service: number; wait: number; running: boolean; at: number }>();
+  private readonly lastProgress = new Map<string, { service: number; wait: number; running: boolean; prefilling: boolean | undefined; at: number }>();
   private readonly subs: Subscription[] = [];
   /** The shared-work subscription, held only while the engine has room. */
   private sharedSub: Subscription | null = null;
@@ -501,10 +501,10 @@ export class EngineActor implements BackendSink {
     const items = this.be.progress().filter((p) => {
       const key = `${p.sessionId}/${p.callId}`;
       const last = this.lastProgress.get(key);
-      if (last !== undefined && last.service === p.service && last.running === p.running) {
+      if (last !== undefined && last.service === p.service && last.running === p.running && last.prefilling === p.prefilling) {
         if (last.wait === p.wait || now - last.at < this.options.waitReportMs) return false;
       }
-      this.lastProgress.set(key, { service: p.service, wait: p.wait, running: p.running, at: now });
+      this.lastProgress.set(key, { service: p.service, wait: p.wait, running: p.running, prefilling: p.prefilling, at: now });
       return true;
     });
     if (items.length === 0) return;

@@ -277,6 +277,7 @@ export class OpenAiBackend implements EngineBackend {
           const tokens = Math.max(1, now - h.tokens);
           h.text += text;
           h.tokens += tokens;
+          h.prefilling = false;
           if (Number.isNaN(h.firstTokenAt)) h.firstTokenAt = this.options.clock();
           this.sink.tokens(key, text, tokens);
         }

@@ -177,7 +177,8 @@ export class SimBackend implements EngineBackend {
     for (const h of this.held.values()) {
       const running = h.call.state === EngineCallState.running;
       const wait = h.call.waitTime + (running ? 0 : Math.max(0, now - h.call.waitMark));
-      out.push({ sessionId: h.rec.programId, callId: h.rec.callId, service: h.rec.service, wait, running });
+      const prefilling = h.call.computed < h.call.prefillTarget;
+      out.push({ sessionId: h.rec.programId, callId: h.rec.callId, service: h.rec.service, wait, running, prefilling });
     }
     return out;
   }

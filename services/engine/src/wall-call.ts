@@ -17,6 +17,12 @@ export interface WallCall {
   mark: number;
   serviceMs: number;
   waitMs: number;
+  /**
+   * True from each start (the first, or a resume) until the backend sees a token: the engine is
+   * computing the prompt (or, after a recompute or a restore, the context) and no token is out.
+   * Reported as `prefilling`, so the scheduler takes no demotion part way through a prefill.
+   */
+  prefilling: boolean;
 }
 
 /** The wall-time fields of a call received at `now` (ms). */
@@ -32,6 +38,7 @@ export function wallCallFields(call: CallAssign, now: number): WallCall {
     mark: now,
     serviceMs: 0,
     waitMs: 0,
+    prefilling: false,
   };
 }
 
@@ -45,6 +52,7 @@ export function byPriority(a: WallCall, b: WallCall): number {
 /** Books the time since `mark` as wait (it starts running) or service (it stops), at `now`. */
 export function switchAt(c: WallCall, now: number, startsRunning: boolean): void {
   if (startsRunning) {
+    c.prefilling = true;
     c.waitMs += now - c.mark;
     if (Number.isNaN(c.startedAt)) c.startedAt = now;
   } else {
@@ -61,6 +69,7 @@ export function wallProgress(c: WallCall, running: boolean, now: number): Progre
     service: (c.serviceMs + (running ? now - c.mark : 0)) / 1000,
     wait: (c.waitMs + (running ? 0 : now - c.mark)) / 1000,
     running,
+    prefilling: c.prefilling,
   };
 }
 

@@ -1045,15 +1045,18 @@ export class SchedulerActor {
     if (closing !== null) this.answerClose(sessionId, closing);
   }
 
-  /** Folds an engine's totals into the record; sends any priority change to the engine. */
-  private account(rec: CallRecord, live: LiveCall, service: number, wait: number): void {
+  /**
+   * Folds an engine's totals into the record; sends any priority change to the engine.
+   * `midPrefill`: the engine reported the call's prefill incomplete (no demotion is taken then).
+   */
+  private account(rec: CallRecord, live: LiveCall, service: number, wait: number, midPrefill = false): void {
     const ds = service - live.service;
     const dw = wait - live.wait;
     let changed = false;
     const key = `${rec.programId}/${rec.callId}`;
     if (ds > 0) {
       live.service = service;
-      const change = this.core.addService(rec, ds);
+      const change = this.core.addService(rec, ds, midPrefill);
       if (change !== null) {
         changed = true;
         this.traces.priority(key, change);
@@ -1099,7 +1102,7 @@ export class SchedulerActor {
       this.core.setPhase(rec, item.running ? 'running' : wasRunning ? 'preempted' : rec.phase);
       this.traces.phase(`${item.sessionId}/${item.callId}`, item.running, wasRunning, rec);
       this.history.phase(item.sessionId, item.callId, item.running, p.engineId, this.clock());
-      this.account(rec, live, item.service, item.wait);
+      this.account(rec, live, item.service, item.wait, item.prefilling === true);
       this.progressDirty.add(`${item.sessionId}/${item.callId}`);
     }
   }

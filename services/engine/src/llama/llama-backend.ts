@@ -489,6 +489,7 @@ export class LlamaBackend implements EngineBackend {
           h.text += piece;
           const now = this.clock();
           this.barrier.noteToken(now);
+          h.prefilling = false;
           if (Number.isNaN(h.firstTokenAt)) h.firstTokenAt = now;
           if (!Number.isNaN(h.lastTokenAt)) this.recordGap(h.lastTokenAt, now);
           else this.gapBreakAt = now;
