@@ -1,6 +1,6 @@
 import type { CallRecord } from '@autellix/core';
-import { CallStateError, getBalancer, getPolicy, lifecycleState, SchedulerCore } from '@autellix/core';
-import type { CallSubmit, MessageType, MonitorProgram, Outgoing } from '@autellix/protocol';
+import { CallStateError, getBalancer, getPolicy, SchedulerCore } from '@autellix/core';
+import type { CallSubmit, MessageType, Outgoing } from '@autellix/protocol';
 import {
   decodeMessage,
   encodeMessage,
@@ -32,6 +32,7 @@ import { AckedPublisher } from '@autellix/acked-publish';
 import type { SchedulerServiceConfig } from './config.ts';
 import { validateServiceConfig } from './config.ts';
 import { EngineRegistry } from './engine-registry.ts';
+import { flatCounters, programsView } from './monitor-view.ts';
 import { IntakeBatches } from './intake-batches.ts';
 import { OrderedWrites } from './ordered-writes.ts';
 import type { EndReason, LiveCall, Session } from './session-table.ts';
@@ -1299,12 +1300,7 @@ export class SchedulerActor {
     const wall = this.clock();
     let activeCalls = 0;
     for (const s of this.sessions.values()) activeCalls += s.calls.size;
-    const counters: Record<string, number> = {};
-    for (const [k, v] of Object.entries(this.counters)) {
-      if (typeof v === 'number') counters[k] = v;
-      else for (const [code, n] of Object.entries(v as Record<string, number>)) counters[`${k}.${code}`] = n;
-    }
-    for (const [k, v] of Object.entries(this.core.counters)) counters[`core.${k}`] = v;
+    const counters = flatCounters(this.counters, this.core.counters);
     m.respond(
       encodeMessage<'status'>({
         type: 'status',
@@ -1344,40 +1340,7 @@ export class SchedulerActor {
     }
     if (!m.reply) return;
     const wall = this.clock();
-    const nowS = this.now();
-    const levels = new Map<number, { level: number; queued: number; running: number; preempted: number }>();
-    const programs: MonitorProgram[] = [];
-    const only = req.programPrefix;
-    for (const row of this.core.programs.values()) {
-      if (only !== undefined && !row.id.startsWith(only)) continue;
-      let service = row.completedService;
-      let wait = row.completedWait;
-      let level: number | undefined;
-      for (const c of row.active.values()) {
-        service += c.service;
-        wait += c.wait;
-        if (level === undefined || c.level < level) level = c.level;
-        let l = levels.get(c.level);
-        if (l === undefined) {
-          l = { level: c.level, queued: 0, running: 0, preempted: 0 };
-          levels.set(c.level, l);
-        }
-        if (c.phase === 'running') l.running += 1;
-        else if (c.phase === 'preempted') l.preempted += 1;
-        else l.queued += 1;
-      }
-      programs.push({
-        programId: row.id,
-        state: lifecycleState(row.lifecycle),
-        activeCalls: row.active.size,
-        callsCompleted: row.callsCompleted,
-        service,
-        wait,
-        ...(level === undefined ? {} : { level }),
-        ageMs: Math.max(0, (nowS - row.arrival) * 1000),
-      });
-    }
-    programs.sort((a, b) => b.activeCalls - a.activeCalls || b.service - a.service || (a.programId < b.programId ? -1 : 1));
+    const { programs, levels } = programsView(this.core.programs.values(), req.programPrefix, this.now());
     const timeline = req.programId === undefined ? null : this.history.timeline(req.programId);
     m.respond(
       encodeMessage<'monitor'>({
@@ -1388,7 +1351,7 @@ export class SchedulerActor {
           const e = this.engines.get(id);
           return { engineId: id, running: e?.running ?? 0, queued: e?.queued ?? 0, kvUsed: e?.kvUsed ?? 0, maxBatch: e?.maxBatch ?? 0 };
         }),
-        levels: [...levels.values()].sort((a, b) => a.level - b.level),
+        levels,
         programs: programs.slice(0, req.maxPrograms ?? 200),
         programCount: programs.length,
         ...(timeline === null ? {} : { timeline }),
