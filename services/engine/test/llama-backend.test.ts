@@ -190,10 +190,15 @@ describe('the llama backend on a generated tiny GGUF model', () => {
     const longPrompt = Array.from({ length: 3400 }, (_, i) => String.fromCharCode(97 + ((i * 7) % 26))).join('');
     const events: string[] = [];
     const rec = recorder();
+    // What progress said of a (call.progress `prefilling`) at b's first token and at its own.
+    const aPrefilling: (boolean | undefined)[] = [];
     const sink: BackendSink = {
       ...rec.sink,
       tokens: (key, t, n) => {
-        if (!rec.tokens.has(key)) events.push(`first token ${key}`);
+        if (!rec.tokens.has(key)) {
+          events.push(`first token ${key}`);
+          if (key === 's/b' || key === 's/a') aPrefilling.push(b.progress().find((p) => p.callId === 'a')?.prefilling);
+        }
         rec.sink.tokens(key, t, n);
       },
       phase: (key, running) => {
@@ -211,6 +216,8 @@ describe('the llama backend on a generated tiny GGUF model', () => {
     // chunk in flight, not after the rest of a's 3400 tokens.
     expect(events.indexOf('start s/c')).toBeGreaterThan(events.indexOf('first token s/b'));
     expect(events.indexOf('start s/c')).toBeLessThan(events.indexOf('first token s/a'));
+    // a reports itself mid-prefill while its prompt is evaluated, and not once it has a token.
+    expect(aPrefilling).toEqual([true, false]);
     // The reference: the same prompt through node-llama-cpp in one pass.
     const seq = model.sequences[0];
     if (seq === undefined) throw new Error('no sequence');
