@@ -218,6 +218,15 @@ describe('the llama backend on a generated tiny GGUF model', () => {
     expect(events.indexOf('start s/c')).toBeLessThan(events.indexOf('first token s/a'));
     // a reports itself mid-prefill while its prompt is evaluated, and not once it has a token.
     expect(aPrefilling).toEqual([true, false]);
+    // Its 3400 tokens: six whole chunks timed (the last 327 go with the first token), after
+    // 0, 512, ..., 2560 tokens of its own, each beside at most the one other call decoding.
+    const chunks = [...b.promptChunks()];
+    expect(chunks.reduce((t, [, c]) => t + c.samples, 0)).toBe(6);
+    expect(chunks.reduce((t, [, c]) => t + c.totalContext, 0)).toBe(7680);
+    for (const [decoders, c] of chunks) {
+      expect(decoders).toBeLessThanOrEqual(1);
+      expect(c.totalMs).toBeGreaterThan(0);
+    }
     // The reference: the same prompt through node-llama-cpp in one pass.
     const seq = model.sequences[0];
     if (seq === undefined) throw new Error('no sequence');

@@ -55,6 +55,23 @@ export function inSituTable(rows: readonly LlamaBenchRow[]): string {
   return alignedTable(['policy/round', 'batch', 'samples', 'mean ctx', 'measured ms', 'profile ms', 'error %'], body);
 }
 
+/** Whole prompt chunks during each policy's replay against the calibrated profile (rows with in-situ data only). */
+export function inSituPromptsTable(rows: readonly LlamaBenchRow[]): string {
+  const body = rows.flatMap((r) =>
+    (r.inSituPrompts ?? []).map((s) => [
+      rowName(r),
+      String(s.decoders),
+      String(s.samples),
+      s.meanContext.toFixed(0),
+      s.meanDecodeContext.toFixed(0),
+      s.measuredMs.toFixed(2),
+      s.predictedMs.toFixed(2),
+      ((100 * (s.predictedMs - s.measuredMs)) / s.measuredMs).toFixed(1),
+    ]),
+  );
+  return alignedTable(['policy/round', 'decoding beside', 'chunks', 'ctx before', 'decode ctx', 'measured ms', 'profile ms', 'error %'], body);
+}
+
 /** The calibration's measured step times beside the fitted profile's, as an aligned table. */
 export function calibrationTable(c: LlamaCalibration): string {
   return alignedTable(

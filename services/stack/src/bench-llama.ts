@@ -21,6 +21,8 @@ import {
 } from '@autellix/engine';
 import type { Occupancy, ProgramSpec, SimMetrics, Summary } from '@autellix/sim';
 import { generatePrograms, simulate, summarize } from '@autellix/sim';
+import type { InSituPrompts } from './in-situ-prompts.ts';
+import { inSituPrompts } from './in-situ-prompts.ts';
 import { startLocalStack } from './local-stack.ts';
 import { bestCalibration, DEFAULT_CALIBRATION_RETRY } from './best-calibration.ts';
 import { OccupancySampler } from './occupancy-sampler.ts';
@@ -121,6 +123,8 @@ export interface LlamaBenchRow {
   readonly cpu: CpuShares | null;
   /** Decode steps as the engine ran them during the replay, against the profile (`one` layout; null otherwise). */
   readonly inSitu: readonly InSituSteps[] | null;
+  /** Whole prompt chunks as the engine ran them during the replay, against the profile (`one` layout; null otherwise). */
+  readonly inSituPrompts: readonly InSituPrompts[] | null;
 }
 
 /** Pure decode steps of one batch size taken during the replay, and the calibrated profile's time for them. */
@@ -224,6 +228,7 @@ interface LiveRun {
   readonly wallSeconds: number;
   readonly cpu: CpuShares | null;
   readonly inSitu: readonly InSituSteps[] | null;
+  readonly inSituPrompts: readonly InSituPrompts[] | null;
   readonly occupancy: MeasuredOccupancy | null;
 }
 
@@ -305,6 +310,7 @@ async function runLive(r: LiveRunOptions): Promise<LiveRun> {
     const wallSeconds = (performance.now() - t0) / 1000;
     const cpu = processes === null || cpuBefore === null ? null : cpuShares(cpuBefore, cpuSnapshot(processes));
     const inSitu = processes === null ? inSituSteps(engines, r.profile) : null;
+    const prompts = processes === null ? inSituPrompts(engines, r.profile) : null;
     const llamas = engines.flatMap((e) => (e.actor.backendOrNull instanceof LlamaBackend ? [e.actor.backendOrNull] : []));
     const sum = (f: (b: LlamaBackend) => number): number => llamas.reduce((t, b) => t + f(b), 0);
     const measured: MeasuredOccupancy | null =
@@ -319,7 +325,7 @@ async function runLive(r: LiveRunOptions): Promise<LiveRun> {
           };
     await client.close();
     const priorityChanges = await schedulerPriorityChanges(stack.url);
-    return { out, wallSeconds, cpu, inSitu, occupancy: measured, priorityChanges };
+    return { out, wallSeconds, cpu, inSitu, inSituPrompts: prompts, occupancy: measured, priorityChanges };
   } finally {
     for (const e of engines) await e.stop();
     await stack.stop();
@@ -529,6 +535,7 @@ export async function runLlamaBench(o: LlamaBenchOptions): Promise<LlamaBenchRes
           occupancy: { measured: run.occupancy, sim: sim.occupancy, loadedSim: loaded === null ? null : loaded.occupancy },
           cpu: run.cpu,
           inSitu: run.inSitu,
+          inSituPrompts: run.inSituPrompts,
         });
         o.log(
           `  ${policy}: mean ${latency.mean.toFixed(2)} s (sim ${sim.programLatency.mean.toFixed(2)} s${loaded === null ? '' : `, under-load sim ${loaded.programLatency.mean.toFixed(2)} s`}), ${run.out.length - ok.length} failed`,

@@ -141,6 +141,18 @@ export interface DecodeGapStats {
   totalContext: number;
 }
 
+/** Whole prompt chunks evaluated under live load beside one number of decoding sequences (see `LlamaBackend.promptChunks`). */
+export interface PromptChunkStats {
+  /** Chunks timed (each `LLAMA_BATCH_TOKENS` prompt tokens). */
+  samples: number;
+  /** Sum of their wall times, from handing the chunk to llama.cpp to its evaluation, ms. */
+  totalMs: number;
+  /** Sum over chunks of the tokens their sequence held before the chunk. */
+  totalContext: number;
+  /** Sum over chunks of the decoding sequences' total context when the chunk was handed over. */
+  totalDecodeContext: number;
+}
+
 /**
  * The `llama` backend: a GGUF model run in-process by llama.cpp (node-llama-cpp) on the CPU.
  * Each running call owns one sequence of a shared context, whose KV cache holds its tokens;
@@ -171,6 +183,7 @@ export class LlamaBackend implements EngineBackend {
   /** Wall ms since when a place has been waiting for a clean sequence; NaN when none is. */
   private cleanWaitSince = Number.NaN;
   private readonly gaps = new Map<number, DecodeGapStats>();
+  private readonly chunks = new Map<number, PromptChunkStats>();
   /** Calls holding a sequence (cancelled ones included until they give it back): what each step batches. */
   private readonly running = new Set<Held>();
   /**
@@ -282,6 +295,38 @@ export class LlamaBackend implements EngineBackend {
    */
   decodeGaps(): ReadonlyMap<number, Readonly<DecodeGapStats>> {
     return this.gaps;
+  }
+
+  /**
+   * Whole prompt chunks (every chunk of a long input but its last part, which is evaluated with
+   * the first token) timed as the engine ran them, keyed by the number of other sequences that
+   * were decoding when the chunk was handed over (they share its batches). For checking a
+   * calibrated profile's prompt steps under the deployment's own load, as `decodeGaps` does for
+   * decode steps. Empty when no input was longer than one chunk.
+   */
+  promptChunks(): ReadonlyMap<number, Readonly<PromptChunkStats>> {
+    return this.chunks;
+  }
+
+  /** The other sequences decoding now (past their first token, not yielding) and their total context. */
+  private decodingBeside(h: Held): { decoders: number; context: number } {
+    let decoders = 0;
+    let context = 0;
+    for (const o of this.running) {
+      if (o === h || o.sequence === null || Number.isNaN(o.firstTokenAt) || o.yielding) continue;
+      decoders += 1;
+      context += o.sequence.nextTokenIndex;
+    }
+    return { decoders, context };
+  }
+
+  private recordChunk(beside: { decoders: number; context: number }, before: number, ms: number): void {
+    const c = this.chunks.get(beside.decoders) ?? { samples: 0, totalMs: 0, totalContext: 0, totalDecodeContext: 0 };
+    c.samples += 1;
+    c.totalMs += ms;
+    c.totalContext += before;
+    c.totalDecodeContext += beside.context;
+    this.chunks.set(beside.decoders, c);
   }
 
   private recordGap(from: number, to: number): void {
@@ -471,7 +516,11 @@ export class LlamaBackend implements EngineBackend {
         const gate = this.barrier.gate;
         if (gate !== null) await gate;
         if (prefillEnd - prefilled <= LLAMA_BATCH_TOKENS || !live() || h.yielding) break;
+        const beside = this.decodingBeside(h);
+        const before = seq.nextTokenIndex;
+        const handedAt = this.clock();
         await seq.evaluateWithoutGeneratingNewTokens(input.slice(prefilled, prefilled + LLAMA_BATCH_TOKENS), { evaluationPriority });
+        this.recordChunk(beside, before, this.clock() - handedAt);
         prefilled += LLAMA_BATCH_TOKENS;
       }
       if (prefilled > 0) input = input.slice(prefilled);
