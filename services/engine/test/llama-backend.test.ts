@@ -218,14 +218,16 @@ describe('the llama backend on a generated tiny GGUF model', () => {
     expect(events.indexOf('start s/c')).toBeLessThan(events.indexOf('first token s/a'));
     // a reports itself mid-prefill while its prompt is evaluated, and not once it has a token.
     expect(aPrefilling).toEqual([true, false]);
-    // Its 3400 tokens: six whole chunks timed (the last 327 go with the first token), after
-    // 0, 512, ..., 2560 tokens of its own, each beside at most the one other call decoding.
+    // Its 3400 tokens: six whole chunks (the last 327 go with the first token), after 0, 512,
+    // ..., 2560 tokens of its own, each beside at most the one other call decoding; a chunk
+    // handed over while b's or c's prompt was being computed is not timed, only counted.
     const chunks = [...b.promptChunks()];
-    expect(chunks.reduce((t, [, c]) => t + c.samples, 0)).toBe(6);
-    expect(chunks.reduce((t, [, c]) => t + c.totalContext, 0)).toBe(7680);
+    expect(chunks.reduce((t, [, c]) => t + c.samples, 0) + b.promptChunksSkipped).toBe(6);
+    expect(chunks.length).toBeGreaterThan(0);
     for (const [decoders, c] of chunks) {
       expect(decoders).toBeLessThanOrEqual(1);
       expect(c.totalMs).toBeGreaterThan(0);
+      expect(c.totalContext % 512).toBe(0);
     }
     // The reference: the same prompt through node-llama-cpp in one pass.
     const seq = model.sequences[0];

@@ -240,7 +240,7 @@ ${accountsTable(r.rows)}
 
 how full the engine's batch was (time-weighted mean calls holding a place; share of that time with calls waiting; mean batch then; time places waited for a clean sequence; decode barrier raises, seconds up, and of those the seconds until the last token while up, i.e. draining):
 ${occupancyTable(r.rows)}
-${r.rows.some((row) => row.inSitu !== null) ? `\ndecode steps during the replay (the engine's token gaps) against the calibrated profile:\n${inSituTable(r.rows)}\n` : ''}${r.rows.some((row) => (row.inSituPrompts ?? []).length > 0) ? `\nwhole ${LLAMA_BATCH_TOKENS}-token prompt chunks during the replay against the calibrated profile:\n${inSituPromptsTable(r.rows)}\n` : ''}
+${r.rows.some((row) => row.inSitu !== null) ? `\ndecode steps during the replay (the engine's token gaps) against the calibrated profile:\n${inSituTable(r.rows)}\n` : ''}${r.rows.some((row) => (row.inSituPrompts?.chunks ?? []).length > 0) ? `\nwhole ${LLAMA_BATCH_TOKENS}-token prompt chunks during the replay against the calibrated profile:\n${inSituPromptsTable(r.rows)}\n` : ''}
 ranking by mean program latency (mean over rounds), best first: measured ${r.measuredRanking.join(' < ')}; simulated ${r.simRanking.join(' < ')}${r.loadedSimRanking === null ? '' : `; simulated under load ${r.loadedSimRanking.join(' < ')}`}
 ${pairsText(r.pairs)}
 

@@ -58,7 +58,7 @@ export function inSituTable(rows: readonly LlamaBenchRow[]): string {
 /** Whole prompt chunks during each policy's replay against the calibrated profile (rows with in-situ data only). */
 export function inSituPromptsTable(rows: readonly LlamaBenchRow[]): string {
   const body = rows.flatMap((r) =>
-    (r.inSituPrompts ?? []).map((s) => [
+    (r.inSituPrompts?.chunks ?? []).map((s) => [
       rowName(r),
       String(s.decoders),
       String(s.samples),
@@ -69,7 +69,8 @@ export function inSituPromptsTable(rows: readonly LlamaBenchRow[]): string {
       ((100 * (s.predictedMs - s.measuredMs)) / s.measuredMs).toFixed(1),
     ]),
   );
-  return alignedTable(['policy/round', 'decoding beside', 'chunks', 'ctx before', 'decode ctx', 'measured ms', 'profile ms', 'error %'], body);
+  const skipped = rows.map((r) => `${rowName(r)} ${r.inSituPrompts?.skipped ?? 0}`).join(', ');
+  return `${alignedTable(['policy/round', 'decoding beside', 'chunks', 'ctx before', 'decode ctx', 'measured ms', 'profile ms', 'error %'], body)}\nnot timed (another prompt shared their batches): ${skipped}`;
 }
 
 /** The calibration's measured step times beside the fitted profile's, as an aligned table. */

@@ -21,7 +21,7 @@ import {
 } from '@autellix/engine';
 import type { Occupancy, ProgramSpec, SimMetrics, Summary } from '@autellix/sim';
 import { generatePrograms, simulate, summarize } from '@autellix/sim';
-import type { InSituPrompts } from './in-situ-prompts.ts';
+import type { InSituPromptChunks } from './in-situ-prompts.ts';
 import { inSituPrompts } from './in-situ-prompts.ts';
 import { startLocalStack } from './local-stack.ts';
 import { bestCalibration, DEFAULT_CALIBRATION_RETRY } from './best-calibration.ts';
@@ -124,7 +124,7 @@ export interface LlamaBenchRow {
   /** Decode steps as the engine ran them during the replay, against the profile (`one` layout; null otherwise). */
   readonly inSitu: readonly InSituSteps[] | null;
   /** Whole prompt chunks as the engine ran them during the replay, against the profile (`one` layout; null otherwise). */
-  readonly inSituPrompts: readonly InSituPrompts[] | null;
+  readonly inSituPrompts: InSituPromptChunks | null;
 }
 
 /** Pure decode steps of one batch size taken during the replay, and the calibrated profile's time for them. */
@@ -228,7 +228,7 @@ interface LiveRun {
   readonly wallSeconds: number;
   readonly cpu: CpuShares | null;
   readonly inSitu: readonly InSituSteps[] | null;
-  readonly inSituPrompts: readonly InSituPrompts[] | null;
+  readonly inSituPrompts: InSituPromptChunks | null;
   readonly occupancy: MeasuredOccupancy | null;
 }
 

@@ -20,17 +20,25 @@ export interface InSituPrompts {
   readonly predictedMs: number;
 }
 
+/** The timed chunks by decoders beside them, and how many chunks went untimed (another prompt shared their batches). */
+export interface InSituPromptChunks {
+  readonly chunks: InSituPrompts[];
+  readonly skipped: number;
+}
+
 /**
  * The llama engines' whole prompt chunks by the number of sequences decoding beside them
- * (`LlamaBackend.promptChunks`), with the profile's time for each mean chunk. Empty when no
- * engine ran an input longer than one chunk. For checking a profile calibrated idle against
- * the prompt work of a loaded replay, as the decode gaps check its decode steps.
+ * (`LlamaBackend.promptChunks`), with the profile's time for each mean chunk. `chunks` is empty
+ * when no engine timed a chunk. For checking a profile calibrated idle against the prompt work
+ * of a loaded replay, as the decode gaps check its decode steps.
  */
-export function inSituPrompts(engines: readonly RunningEngine[], profile: EngineProfile): InSituPrompts[] {
+export function inSituPrompts(engines: readonly RunningEngine[], profile: EngineProfile): InSituPromptChunks {
+  let skipped = 0;
   const total = new Map<number, { samples: number; totalMs: number; totalContext: number; totalDecodeContext: number }>();
   for (const e of engines) {
     const b = e.actor.backendOrNull;
     if (!(b instanceof LlamaBackend)) continue;
+    skipped += b.promptChunksSkipped;
     for (const [decoders, c] of b.promptChunks()) {
       const t = total.get(decoders) ?? { samples: 0, totalMs: 0, totalContext: 0, totalDecodeContext: 0 };
       t.samples += c.samples;
@@ -40,7 +48,7 @@ export function inSituPrompts(engines: readonly RunningEngine[], profile: Engine
       total.set(decoders, t);
     }
   }
-  return [...total]
+  const chunks = [...total]
     .sort(([a], [b]) => a - b)
     .map(([decoders, t]) => {
       const context = t.totalContext / t.samples;
@@ -54,6 +62,7 @@ export function inSituPrompts(engines: readonly RunningEngine[], profile: Engine
         predictedMs: 1000 * promptChunkSeconds(profile, decoders, context, decodeContext),
       };
     });
+  return { chunks, skipped };
 }
 
 /**

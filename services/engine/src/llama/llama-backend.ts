@@ -184,6 +184,7 @@ export class LlamaBackend implements EngineBackend {
   private cleanWaitSince = Number.NaN;
   private readonly gaps = new Map<number, DecodeGapStats>();
   private readonly chunks = new Map<number, PromptChunkStats>();
+  private chunksSkipped = 0;
   /** Calls holding a sequence (cancelled ones included until they give it back): what each step batches. */
   private readonly running = new Set<Held>();
   /**
@@ -300,27 +301,47 @@ export class LlamaBackend implements EngineBackend {
   /**
    * Whole prompt chunks (every chunk of a long input but its last part, which is evaluated with
    * the first token) timed as the engine ran them, keyed by the number of other sequences that
-   * were decoding when the chunk was handed over (they share its batches). For checking a
-   * calibrated profile's prompt steps under the deployment's own load, as `decodeGaps` does for
-   * decode steps. Empty when no input was longer than one chunk.
+   * were decoding when the chunk was handed over (they share its batches). Only chunks handed
+   * over while no other sequence was computing a prompt are kept: prompts share the batch, so a
+   * chunk queued beside another waits for it, which is queueing, not step time
+   * (`promptChunksSkipped` counts the others). For checking a calibrated profile's prompt steps
+   * under the deployment's own load, as `decodeGaps` does for decode steps. Empty when no input
+   * was longer than one chunk.
    */
   promptChunks(): ReadonlyMap<number, Readonly<PromptChunkStats>> {
     return this.chunks;
   }
 
-  /** The other sequences decoding now (past their first token, not yielding) and their total context. */
-  private decodingBeside(h: Held): { decoders: number; context: number } {
+  /** Whole prompt chunks not timed because another sequence was computing a prompt (see `promptChunks`). */
+  get promptChunksSkipped(): number {
+    return this.chunksSkipped;
+  }
+
+  /**
+   * The other running sequences: those decoding now (past their first token, not yielding) with
+   * their total context, and those still computing a prompt (no token yet since they started).
+   */
+  private besideChunk(h: Held): { decoders: number; context: number; prompts: number } {
     let decoders = 0;
     let context = 0;
+    let prompts = 0;
     for (const o of this.running) {
-      if (o === h || o.sequence === null || Number.isNaN(o.firstTokenAt) || o.yielding) continue;
+      if (o === h || o.sequence === null || o.yielding) continue;
+      if (o.prefilling || Number.isNaN(o.firstTokenAt)) {
+        prompts += 1;
+        continue;
+      }
       decoders += 1;
       context += o.sequence.nextTokenIndex;
     }
-    return { decoders, context };
+    return { decoders, context, prompts };
   }
 
-  private recordChunk(beside: { decoders: number; context: number }, before: number, ms: number): void {
+  private recordChunk(beside: { decoders: number; context: number; prompts: number }, before: number, ms: number): void {
+    if (beside.prompts > 0) {
+      this.chunksSkipped += 1;
+      return;
+    }
     const c = this.chunks.get(beside.decoders) ?? { samples: 0, totalMs: 0, totalContext: 0, totalDecodeContext: 0 };
     c.samples += 1;
     c.totalMs += ms;
@@ -516,7 +537,7 @@ export class LlamaBackend implements EngineBackend {
         const gate = this.barrier.gate;
         if (gate !== null) await gate;
         if (prefillEnd - prefilled <= LLAMA_BATCH_TOKENS || !live() || h.yielding) break;
-        const beside = this.decodingBeside(h);
+        const beside = this.besideChunk(h);
         const before = seq.nextTokenIndex;
         const handedAt = this.clock();
         await seq.evaluateWithoutGeneratingNewTokens(input.slice(prefilled, prefilled + LLAMA_BATCH_TOKENS), { evaluationPriority });
