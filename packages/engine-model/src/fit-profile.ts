@@ -262,6 +262,31 @@ export function scaleStepTime(profile: EngineProfile, factor: number): EnginePro
 }
 
 /**
+ * The profile with its compute terms multiplied by `factor` (> 0): the linear layers' and the
+ * attention's FLOP rates divided by it and the prefill attention's fixed costs times it.
+ * Memory-bound terms (weight and KV reads, decode attention's fixed cost), CPU overhead, swap
+ * and capacity are unchanged, so prompt steps, which are compute-bound, take about `factor`
+ * times as long, and decode steps nearly what they did. For a machine whose prompt work runs
+ * slower under load than when calibrated idle, measured apart from its decode steps. Throws
+ * `ConfigError` for a factor that is not a positive finite number.
+ */
+export function scaleComputeTime(profile: EngineProfile, factor: number): EngineProfile {
+  if (!(factor > 0 && Number.isFinite(factor))) throw new ConfigError(`compute-time factor ${factor} must be a positive number`);
+  const k = profile.kernel;
+  return {
+    ...profile,
+    name: `${profile.name} compute ×${factor.toFixed(3)}`,
+    kernel: {
+      ...k,
+      linearMfu: k.linearMfu / factor,
+      attentionFlopsFraction: k.attentionFlopsFraction / factor,
+      prefillAttentionLayerSeconds: k.prefillAttentionLayerSeconds * factor,
+      prefillAttentionTokenSeconds: k.prefillAttentionTokenSeconds * factor,
+    },
+  };
+}
+
+/**
  * The profile with every swap-in stalling the engine `seconds` (≥ 0) more
  * (`swap.restoreStallSeconds`, replacing the profile's own); nothing else changes. For an engine
  * whose restores pause all running sequences, with the pause measured under load. Throws

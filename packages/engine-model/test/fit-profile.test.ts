@@ -1,7 +1,7 @@
 import { ConfigError } from '@autellix/core';
 import { describe, expect, it } from 'vitest';
 import type { MeasuredStep, MeasuredSwap, StepFitInput } from '../src/fit-profile.ts';
-import { addStepOverhead, fitProfileToSteps, fitStepOverhead, nonNegativeRelativeFit, scaleStepTime, withRestoreStall } from '../src/fit-profile.ts';
+import { addStepOverhead, fitProfileToSteps, fitStepOverhead, nonNegativeRelativeFit, scaleComputeTime, scaleStepTime, withRestoreStall } from '../src/fit-profile.ts';
 import { getProfile } from '../src/profiles.ts';
 import { stepSeconds } from '../src/step-time.ts';
 import { swapInSeconds, swapSeconds } from '../src/profile.ts';
@@ -82,6 +82,21 @@ describe('fitting a profile to measured steps', () => {
       expect(slow.swap.restoreStallSeconds).toBe(profile.swap.restoreStallSeconds);
     }
     expect(() => scaleStepTime(getProfile('llama3.1-8b-a100'), 0)).toThrow(ConfigError);
+  });
+
+  it('slows compute-bound prompt steps by the compute factor and leaves memory-bound decode steps nearly as they were', () => {
+    const profile = getProfile('llama3.1-8b-a100');
+    const slow = scaleComputeTime(profile, 1.5);
+    // A long prompt step is compute-bound: close to 1.5 times (CPU overhead and the weight read are not scaled).
+    const longPrompt = prefill(4096);
+    const ratio = stepSeconds(slow, longPrompt) / stepSeconds(profile, longPrompt);
+    expect(ratio).toBeGreaterThan(1.4);
+    expect(ratio).toBeLessThanOrEqual(1.5);
+    // A small decode step reads weights and KV: within 1 %.
+    expect(stepSeconds(slow, decode(1, 500)) / stepSeconds(profile, decode(1, 500))).toBeLessThan(1.01);
+    expect(swapSeconds(slow, 1000)).toBe(swapSeconds(profile, 1000));
+    expect(slow.cpuOverhead).toEqual(profile.cpuOverhead);
+    expect(() => scaleComputeTime(profile, -1)).toThrow(ConfigError);
   });
 
   it('adds a restore stall to swap-ins only, and refuses a negative one', () => {

@@ -225,14 +225,14 @@ if (argv[0] === 'intake') {
       .map(
         (load, round) =>
           `under load, round ${round + 1} (fcfs on the trace of seed ${load.seed}): decode steps ${load.factor.toFixed(3)}x the idle profile over ${load.samples} samples, ` +
-          `${(load.overhead.baseSeconds * 1000).toFixed(2)} ms + ${(load.overhead.perSeqSeconds * 1000).toFixed(2)} ms a sequence more a step; decode barrier up ${load.barrierMs.toFixed(1)} ms a time\n`,
+          `${(load.overhead.baseSeconds * 1000).toFixed(2)} ms + ${(load.overhead.perSeqSeconds * 1000).toFixed(2)} ms a sequence more a step; prompt chunks ${load.promptFactor.toFixed(3)}x that over ${load.promptChunks}; decode barrier up ${load.barrierMs.toFixed(1)} ms a time\n`,
       )
       .join('');
     console.log(`
 calibration (step times of the model on this machine, and the fitted profile's):
 ${calibrationTable(r.calibration)}
 
-${loads === '' ? '' : `${loads}'load sim' uses the idle profile with its round's extra time a step, and one barrier stalling the engine at every swap-in\n\n`}context ${r.contextSize} tokens per sequence
+${loads === '' ? '' : `${loads}'load sim' uses the idle profile with its round's prompt compute factor, extra time a step, and one barrier stalling the engine at every swap-in\n\n`}context ${r.contextSize} tokens per sequence
 ${llamaBenchTable(r.rows)}
 
 where a program's time went, s per program (its calls' sums: engine service, engine wait, outside the engine):

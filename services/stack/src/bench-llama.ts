@@ -8,7 +8,7 @@ import type { PolicyName } from '@autellix/core';
 import { ConfigError, DEFAULT_SCHEDULER_CONFIG } from '@autellix/core';
 import type { EngineProfile } from '@autellix/engine-model';
 import type { StepOverhead } from '@autellix/engine-model';
-import { addStepOverhead, fitStepOverhead, stepSeconds, withRestoreStall } from '@autellix/engine-model';
+import { addStepOverhead, fitStepOverhead, scaleComputeTime, stepSeconds, withRestoreStall } from '@autellix/engine-model';
 import type { LlamaBackendConfig, LlamaCalibration, RunningEngine } from '@autellix/engine';
 import {
   calibrateLlamaProfile,
@@ -21,8 +21,8 @@ import {
 } from '@autellix/engine';
 import type { Occupancy, ProgramSpec, SimMetrics, Summary } from '@autellix/sim';
 import { generatePrograms, simulate, summarize } from '@autellix/sim';
-import type { InSituPromptChunks } from './in-situ-prompts.ts';
-import { inSituPrompts } from './in-situ-prompts.ts';
+import type { InSituPromptChunks, InSituPrompts } from './in-situ-prompts.ts';
+import { inSituPrompts, promptChunkSeconds } from './in-situ-prompts.ts';
 import { startLocalStack } from './local-stack.ts';
 import { bestCalibration, DEFAULT_CALIBRATION_RETRY } from './best-calibration.ts';
 import { OccupancySampler } from './occupancy-sampler.ts';
@@ -96,11 +96,18 @@ export interface LlamaBenchRow {
   readonly loadedSimMeanErrorPct: number | null;
   /**
    * A diagnostic, not a prediction (`one` layout; null otherwise): the simulator with the profile
-   * given the step overhead of this run's own decode steps (and the load calibration's restore
+   * given the step overhead of this run's own decode steps and the compute factor of its own prompt chunks (and the load calibration's restore
    * stall, when there is one), separating step-time error from scheduling dynamics. `factor` is
    * those steps' mean ratio to the idle profile.
    */
-  readonly ownSteps: { readonly factor: number; readonly overhead: StepOverhead; readonly programLatency: Summary; readonly meanErrorPct: number } | null;
+  readonly ownSteps: {
+    readonly factor: number;
+    readonly overhead: StepOverhead;
+    /** `LoadCalibration.promptFactor` measured on this run's own prompt chunks. */
+    readonly promptFactor: number;
+    readonly programLatency: Summary;
+    readonly meanErrorPct: number;
+  } | null;
   /**
    * Where a program's time went, seconds per program (mean over completed programs of the sum
    * over its calls): measured, the engines' service and wait and the time outside the engine
@@ -135,6 +142,20 @@ export interface InSituSteps {
   readonly meanContext: number;
   readonly measuredMs: number;
   readonly predictedMs: number;
+}
+
+/**
+ * Sample-weighted measured over predicted time of whole prompt chunks, each predicted by
+ * `profile` (`promptChunkSeconds`); 1 when there are none.
+ */
+export function promptComputeFactor(chunks: readonly InSituPrompts[], profile: EngineProfile): number {
+  let measured = 0;
+  let predicted = 0;
+  for (const c of chunks) {
+    measured += c.measuredMs * c.samples;
+    predicted += 1000 * promptChunkSeconds(profile, c.decoders, c.meanContext, c.meanDecodeContext * c.decoders) * c.samples;
+  }
+  return measured > 0 && predicted > 0 ? measured / predicted : 1;
 }
 
 /** The engines' decode gaps by batch size, beside the profile's step time at the same batch and mean context. */
@@ -382,16 +403,26 @@ export interface LoadCalibration {
   readonly overhead: StepOverhead;
   readonly samples: number;
   readonly steps: readonly InSituSteps[];
+  /**
+   * Measured over predicted time of the replay's whole prompt chunks (timed only with no other
+   * prompt beside them), predicted by the idle profile with `overhead` added
+   * (`promptComputeFactor`); 1 when none was timed. Prompt work is compute-bound and slows under
+   * load by about what decode steps do, not by a fixed time a step.
+   */
+  readonly promptFactor: number;
+  /** Whole prompt chunks behind `promptFactor`. */
+  readonly promptChunks: number;
   /** Mean wall ms token loops were held at the decode barrier, each time it went up (0 when it never did). */
   readonly barrierMs: number;
   /**
-   * The idle profile with `overhead` added to every step (`addStepOverhead`) and one barrier
-   * (`barrierMs`) stalling the engine at every swap-in (`withRestoreStall`): a restored call
-   * holds its place while its state loads, so its load raises the barrier at once. Additive, not
-   * a factor: under load a step waits about the same time more whatever its size (measured decode
-   * steps took 1-3 ms more at every batch size), and scaling by the decode steps' ratio stretched
-   * long prompt steps as much, which over-predicted prompt-heavy traces by 30-60 %
-   * (docs/benchmarks.md).
+   * The idle profile with its compute terms scaled by `promptFactor` (`scaleComputeTime`: prompt
+   * steps slower, decode steps nearly unchanged), `overhead` added to every step
+   * (`addStepOverhead`) and one barrier (`barrierMs`) stalling the engine at every swap-in
+   * (`withRestoreStall`): a restored call holds its place while its state loads, so its load
+   * raises the barrier at once. Decode steps get a fixed time more, not a factor: under load they
+   * wait about the same time more whatever the batch (1-3 ms at every batch size), and scaling
+   * every step by the decode steps' ratio over-predicted prompt-heavy traces by 30-60 %; prompt
+   * work gets its own measured factor (docs/benchmarks.md).
    */
   readonly profile: EngineProfile;
 }
@@ -418,12 +449,16 @@ async function calibrateUnderLoad(
   // barrier each, over-charged preemption: docs/benchmarks.md).
   const held = run.occupancy;
   const barrierMs = held !== null && held.barrierRaises > 0 ? (1000 * held.barrierSeconds) / held.barrierRaises : 0;
-  const profile = withRestoreStall(addStepOverhead(calibration.fit.profile, overhead), barrierMs / 1000);
+  const prompts = run.inSituPrompts?.chunks ?? [];
+  const promptFactor = promptComputeFactor(prompts, addStepOverhead(calibration.fit.profile, overhead));
+  const profile = withRestoreStall(addStepOverhead(scaleComputeTime(calibration.fit.profile, promptFactor), overhead), barrierMs / 1000);
+  const promptChunks = prompts.reduce((t, x) => t + x.samples, 0);
   o.log(
     `  under load (fcfs, seed ${seed}): decode steps ${factor.toFixed(3)}× the idle profile over ${samples} samples, ` +
-      `${(overhead.baseSeconds * 1000).toFixed(2)} ms + ${(overhead.perSeqSeconds * 1000).toFixed(2)} ms a sequence more a step; decode barrier ${barrierMs.toFixed(1)} ms a time`,
+      `${(overhead.baseSeconds * 1000).toFixed(2)} ms + ${(overhead.perSeqSeconds * 1000).toFixed(2)} ms a sequence more a step; ` +
+      `prompt chunks ${promptFactor.toFixed(3)}× that over ${promptChunks}; decode barrier ${barrierMs.toFixed(1)} ms a time`,
   );
-  return { seed, factor, overhead, samples, steps, barrierMs, profile };
+  return { seed, factor, overhead, samples, steps, promptFactor, promptChunks, barrierMs, profile };
 }
 
 /** Every pair of `policies` (in their order) with how often the first was faster, over the rounds. */
@@ -516,7 +551,11 @@ export async function runLlamaBench(o: LlamaBenchOptions): Promise<LlamaBenchRes
         const ownFactor = run.inSitu === null ? Number.NaN : stepFactor(run.inSitu);
         const ownStall = load === null ? 0 : load.barrierMs / 1000;
         const ownOverhead = run.inSitu === null ? null : stepOverheadOf(run.inSitu);
-        const own = Number.isFinite(ownFactor) && ownOverhead !== null ? predict(withRestoreStall(addStepOverhead(calibration.fit.profile, ownOverhead), ownStall)) : null;
+        const ownPrompt = ownOverhead === null ? 1 : promptComputeFactor(run.inSituPrompts?.chunks ?? [], addStepOverhead(calibration.fit.profile, ownOverhead));
+        const own =
+          Number.isFinite(ownFactor) && ownOverhead !== null
+            ? predict(withRestoreStall(addStepOverhead(scaleComputeTime(calibration.fit.profile, ownPrompt), ownOverhead), ownStall))
+            : null;
         rows.push({
           policy,
           round,
@@ -530,7 +569,10 @@ export async function runLlamaBench(o: LlamaBenchOptions): Promise<LlamaBenchRes
           simMeanErrorPct: errorPct(sim),
           loadedSim: loaded === null ? null : simSummary(loaded),
           loadedSimMeanErrorPct: loaded === null ? null : errorPct(loaded),
-          ownSteps: own === null || ownOverhead === null ? null : { factor: ownFactor, overhead: ownOverhead, programLatency: own.programLatency, meanErrorPct: errorPct(own) },
+          ownSteps:
+            own === null || ownOverhead === null
+              ? null
+              : { factor: ownFactor, overhead: ownOverhead, promptFactor: ownPrompt, programLatency: own.programLatency, meanErrorPct: errorPct(own) },
           accounts: { measured: meanAccounts(ok), sim: simAccounts(sim), loadedSim: loaded === null ? null : simAccounts(loaded) },
           occupancy: { measured: run.occupancy, sim: sim.occupancy, loadedSim: loaded === null ? null : loaded.occupancy },
           cpu: run.cpu,
