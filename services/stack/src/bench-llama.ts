@@ -96,9 +96,10 @@ export interface LlamaBenchRow {
   readonly loadedSimMeanErrorPct: number | null;
   /**
    * A diagnostic, not a prediction (`one` layout; null otherwise): the simulator with the profile
-   * given the step overhead of this run's own decode steps and the compute factor of its own prompt chunks (and the load calibration's restore
-   * stall, when there is one), separating step-time error from scheduling dynamics. `factor` is
-   * those steps' mean ratio to the idle profile.
+   * given the step overhead of this run's own decode steps and the compute factor of its own
+   * prompt chunks (and the load calibration's restore stall, when there is one), separating
+   * step-time error from scheduling dynamics. `factor` is those decode steps' mean ratio to the
+   * idle profile.
    */
   readonly ownSteps: {
     readonly factor: number;
