@@ -21,8 +21,8 @@ import {
 } from '@autellix/engine';
 import type { Occupancy, ProgramSpec, SimMetrics, Summary } from '@autellix/sim';
 import { generatePrograms, simulate, summarize } from '@autellix/sim';
-import type { InSituPromptChunks, InSituPrompts } from './in-situ-prompts.ts';
-import { inSituPrompts, promptChunkSeconds } from './in-situ-prompts.ts';
+import type { InSituPromptChunks } from './in-situ-prompts.ts';
+import { inSituPrompts, promptComputeFactor } from './in-situ-prompts.ts';
 import { startLocalStack } from './local-stack.ts';
 import { bestCalibration, DEFAULT_CALIBRATION_RETRY } from './best-calibration.ts';
 import { OccupancySampler } from './occupancy-sampler.ts';
@@ -143,20 +143,6 @@ export interface InSituSteps {
   readonly meanContext: number;
   readonly measuredMs: number;
   readonly predictedMs: number;
-}
-
-/**
- * Sample-weighted measured over predicted time of whole prompt chunks, each predicted by
- * `profile` (`promptChunkSeconds`); 1 when there are none.
- */
-export function promptComputeFactor(chunks: readonly InSituPrompts[], profile: EngineProfile): number {
-  let measured = 0;
-  let predicted = 0;
-  for (const c of chunks) {
-    measured += c.measuredMs * c.samples;
-    predicted += 1000 * promptChunkSeconds(profile, c.decoders, c.meanContext, c.meanDecodeContext * c.decoders) * c.samples;
-  }
-  return measured > 0 && predicted > 0 ? measured / predicted : 1;
 }
 
 /** The engines' decode gaps by batch size, beside the profile's step time at the same batch and mean context. */
@@ -407,8 +393,8 @@ export interface LoadCalibration {
   /**
    * Measured over predicted time of the replay's whole prompt chunks (timed only with no other
    * prompt beside them), predicted by the idle profile with `overhead` added
-   * (`promptComputeFactor`); 1 when none was timed. Prompt work is compute-bound and slows under
-   * load by about what decode steps do, not by a fixed time a step.
+   * (`promptComputeFactor`); 1 when none was timed. Measured apart from decode steps because it
+   * behaves apart: Mixed's replays ran their chunks 1.4x slower, BFCL's lighter ones not at all.
    */
   readonly promptFactor: number;
   /** Whole prompt chunks behind `promptFactor`. */

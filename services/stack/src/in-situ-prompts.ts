@@ -83,3 +83,17 @@ export function promptChunkSeconds(profile: EngineProfile, decoders: number, con
   const rest = LLAMA_BATCH_TOKENS - first;
   return stepSeconds(profile, step(first, context, decodeContext)) + (rest > 0 ? stepSeconds(profile, step(rest, context + first, decodeContext + decoders)) : 0);
 }
+
+/**
+ * Sample-weighted measured over predicted time of whole prompt chunks, each predicted by
+ * `profile` (`promptChunkSeconds`); 1 when there are none.
+ */
+export function promptComputeFactor(chunks: readonly InSituPrompts[], profile: EngineProfile): number {
+  let measured = 0;
+  let predicted = 0;
+  for (const c of chunks) {
+    measured += c.measuredMs * c.samples;
+    predicted += 1000 * promptChunkSeconds(profile, c.decoders, c.meanContext, c.meanDecodeContext * c.decoders) * c.samples;
+  }
+  return measured > 0 && predicted > 0 ? measured / predicted : 1;
+}

@@ -1,7 +1,7 @@
 import { LLAMA_BATCH_TOKENS } from '@autellix/engine';
 import { getProfile, stepSeconds } from '@autellix/engine-model';
 import { describe, expect, it } from 'vitest';
-import { promptChunkSeconds } from '../src/in-situ-prompts.ts';
+import { promptChunkSeconds, promptComputeFactor } from '../src/in-situ-prompts.ts';
 
 const profile = getProfile('llama3.1-8b-a100');
 
@@ -18,5 +18,18 @@ describe('promptChunkSeconds', () => {
     expect(promptChunkSeconds(profile, 3, 100, 900)).toBeCloseTo(a + b, 12);
     // Decodes beside it only add time.
     expect(promptChunkSeconds(profile, 3, 100, 900)).toBeGreaterThan(promptChunkSeconds(profile, 0, 100, 0));
+  });
+});
+
+describe('promptComputeFactor', () => {
+  it('weights each group of chunks by its count, and is 1 with no chunk timed', () => {
+    const alone = 1000 * promptChunkSeconds(profile, 0, 0, 0);
+    const beside = 1000 * promptChunkSeconds(profile, 4, 200, 2400);
+    const chunks = [
+      { decoders: 0, samples: 1, meanContext: 0, meanDecodeContext: 0, measuredMs: 2 * alone, predictedMs: alone },
+      { decoders: 4, samples: 3, meanContext: 200, meanDecodeContext: 600, measuredMs: beside, predictedMs: beside },
+    ];
+    expect(promptComputeFactor(chunks, profile)).toBeCloseTo((2 * alone + 3 * beside) / (alone + 3 * beside), 12);
+    expect(promptComputeFactor([], profile)).toBe(1);
   });
 });
