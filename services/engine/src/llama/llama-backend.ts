@@ -319,7 +319,8 @@ export class LlamaBackend implements EngineBackend {
 
   /**
    * The other running sequences: those decoding now (past their first token, not yielding) with
-   * their total context, and those still computing a prompt (no token yet since they started).
+   * their total context, and those still computing a prompt (`prefilling`: no token yet since
+   * they last started; `start` sets it before the call joins `running`).
    */
   private besideChunk(h: Held): { decoders: number; context: number; prompts: number } {
     let decoders = 0;
@@ -327,7 +328,7 @@ export class LlamaBackend implements EngineBackend {
     let prompts = 0;
     for (const o of this.running) {
       if (o === h || o.sequence === null || o.yielding) continue;
-      if (o.prefilling || Number.isNaN(o.firstTokenAt)) {
+      if (o.prefilling) {
         prompts += 1;
         continue;
       }
