@@ -25,6 +25,14 @@ export interface SimConfig {
    * (and the run flagged overloaded); null runs until every program completes.
    */
   readonly horizon: number | null;
+  /**
+   * Control-plane time per call, seconds (default 0): what a deployment adds to every call
+   * outside the engine (client to scheduler to engine, and the result back). Modelled as a delay
+   * between a call becoming ready (its parents done and its tool delay over) and its submission,
+   * so each call on a program's critical path pays it once, as each live call pays its round
+   * trip once. Finite and >= 0.
+   */
+  readonly callOverhead?: number;
 }
 
 /** Distribution summary of one metric over measured programs. */

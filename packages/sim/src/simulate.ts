@@ -60,6 +60,10 @@ export function simulate(config: SimConfig): SimResult {
   if (!Number.isInteger(config.engines) || config.engines < 1) {
     throw new ConfigError(`engines = ${config.engines} must be an integer >= 1`);
   }
+  const callOverhead = config.callOverhead ?? 0;
+  if (!Number.isFinite(callOverhead) || callOverhead < 0) {
+    throw new ConfigError(`callOverhead = ${callOverhead} must be a finite number of seconds >= 0`);
+  }
   const profile = typeof config.profile === 'string' ? getProfile(config.profile) : config.profile;
   const policy = getPolicy(config.policy);
   const core = new SchedulerCore(policy, config.scheduler, getBalancer(config.balancer));
@@ -167,7 +171,7 @@ export function simulate(config: SimConfig): SimResult {
       const calls = run.spec.calls;
       for (let j = 0; j < calls.length; j++) {
         const c = calls[j] as CallSpec;
-        if (c.parents.length === 0) events.push(now + c.delay, { kind: 'ready', program: ev.program, call: j });
+        if (c.parents.length === 0) events.push(now + c.delay + callOverhead, { kind: 'ready', program: ev.program, call: j });
       }
     } else if (ev.kind === 'ready') {
       const run = runs[ev.program] as ProgramRun;
@@ -227,7 +231,7 @@ export function simulate(config: SimConfig): SimResult {
       run.pendingParents[child] = (run.pendingParents[child] as number) - 1;
       if (run.pendingParents[child] === 0) {
         const cs = run.spec.calls[child] as CallSpec;
-        events.push(t + cs.delay, { kind: 'ready', program: run.idx, call: child });
+        events.push(t + cs.delay + callOverhead, { kind: 'ready', program: run.idx, call: child });
       }
     }
     if (run.remainingCalls === 0) {

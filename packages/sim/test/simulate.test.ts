@@ -1,4 +1,4 @@
-import { DEFAULT_SCHEDULER_CONFIG } from '@autellix/core';
+import { ConfigError, DEFAULT_SCHEDULER_CONFIG } from '@autellix/core';
 import { DEFAULT_ENGINE_OPTIONS, getProfile } from '@autellix/engine-model';
 import { describe, expect, it } from 'vitest';
 import type { SimConfig, SimResult } from '../src/sim-types.ts';
@@ -44,6 +44,15 @@ describe('simulate', () => {
     expect(p?.completion).toBeLessThan(2 + 80 * 0.02 + 0.2);
     expect(r.metrics.breakdown.wait).toBe(0);
     expect(r.metrics.overloaded).toBe(false);
+  });
+
+  it('adds the control-plane time once per call on the critical path', () => {
+    const base = simulate(config([chain])).programs[0]?.completion as number;
+    const slowed = simulate(config([chain], { callOverhead: 0.25 })).programs[0]?.completion as number;
+    // Alone on the engine, the chain's steps are the same; each of its three calls starts 0.25 s later.
+    expect(slowed - base).toBeCloseTo(0.75, 9);
+    expect(() => simulate(config([chain], { callOverhead: -0.1 }))).toThrow(ConfigError);
+    expect(() => simulate(config([chain], { callOverhead: Number.NaN }))).toThrow(/callOverhead/);
   });
 
   it('reuses the parent context from the prefix cache', () => {

@@ -9,6 +9,7 @@ import { generatePrograms, simulate, summarize } from '@autellix/sim';
 import { SimBackend } from '@autellix/engine';
 import { startLocalStack } from './local-stack.ts';
 import { startProcessStack } from './process-stack.ts';
+import type { ReplayedProgram } from './replay.ts';
 import { progressLine, replay } from './replay.ts';
 
 export interface LiveBenchOptions {
@@ -48,6 +49,35 @@ export interface LiveBenchRow {
   /** live / sim. */
   readonly meanRatio: number;
   readonly p95Ratio: number;
+  /**
+   * A diagnostic, not the comparison the target is read from: the simulator again with this
+   * run's own measured control-plane time per call (`SimConfig.callOverhead`), so what is left
+   * between it and the live figures is not the hops and the services' own work. Null when no
+   * call reported its timings.
+   */
+  readonly withControlPlane: {
+    /** Mean per call, modelled seconds: the call's latency at the client minus its time at the engine, times `speed`. */
+    readonly callOverhead: number;
+    readonly programLatency: Summary;
+    /** live / this simulation. */
+    readonly meanRatio: number;
+    readonly p95Ratio: number;
+  } | null;
+}
+
+/**
+ * Mean control-plane time per call of a replay, in modelled seconds (`ReplayedProgram.accounts`'s
+ * `outside` over the calls of the programs that report it), or null when none does.
+ */
+export function controlPlanePerCall(programs: readonly ReplayedProgram[]): number | null {
+  let outside = 0;
+  let calls = 0;
+  for (const p of programs) {
+    if (p.error !== null || p.accounts === null) continue;
+    outside += p.accounts.outside;
+    calls += p.calls;
+  }
+  return calls === 0 ? null : outside / calls;
 }
 
 /**
@@ -59,17 +89,20 @@ export async function runLiveBench(o: LiveBenchOptions): Promise<LiveBenchRow[]>
   const programs: ProgramSpec[] = generatePrograms(o.workload, { seed: o.seed, count: o.programs, rate: o.rate });
   const rows: LiveBenchRow[] = [];
   for (const policy of o.policies) {
-    const sim = simulate({
-      programs,
-      engines: o.engines,
-      profile: o.profile,
-      policy: policy as PolicyName,
-      balancer: 'autellix',
-      scheduler: DEFAULT_SCHEDULER_CONFIG,
-      engine: DEFAULT_ENGINE_OPTIONS,
-      warmup: 0,
-      horizon: null,
-    });
+    const simulateWith = (callOverhead: number) =>
+      simulate({
+        programs,
+        engines: o.engines,
+        profile: o.profile,
+        policy: policy as PolicyName,
+        balancer: 'autellix',
+        scheduler: DEFAULT_SCHEDULER_CONFIG,
+        engine: DEFAULT_ENGINE_OPTIONS,
+        warmup: 0,
+        horizon: null,
+        callOverhead,
+      });
+    const sim = simulateWith(0);
     const settings = { engines: o.engines, speed: o.speed, policy, balancer: 'autellix', profile: o.profile, log: () => {} };
     const local = o.layout === 'one' ? await startLocalStack({ ...settings, port: -1 }) : null;
     const stack = local ?? (await startProcessStack(settings));
@@ -100,6 +133,8 @@ export async function runLiveBench(o: LiveBenchOptions): Promise<LiveBenchRow[]>
     const ok = out.filter((p) => p.error === null);
     const latency = summarize(ok.map((p) => p.completion - p.arrival));
     const simLatency = sim.metrics.programLatency;
+    const callOverhead = controlPlanePerCall(ok);
+    const cp = callOverhead === null ? null : simulateWith(callOverhead).metrics.programLatency;
     rows.push({
       policy,
       sim: { programLatency: simLatency, preemptions: sim.metrics.preemptions },
@@ -113,8 +148,15 @@ export async function runLiveBench(o: LiveBenchOptions): Promise<LiveBenchRow[]>
       },
       meanRatio: latency.mean / simLatency.mean,
       p95Ratio: latency.p95 / simLatency.p95,
+      withControlPlane:
+        callOverhead === null || cp === null
+          ? null
+          : { callOverhead, programLatency: cp, meanRatio: latency.mean / cp.mean, p95Ratio: latency.p95 / cp.p95 },
     });
-    o.log(`  ${policy}: live mean ${latency.mean.toFixed(1)} s vs sim ${simLatency.mean.toFixed(1)} s`);
+    o.log(
+      `  ${policy}: live mean ${latency.mean.toFixed(1)} s vs sim ${simLatency.mean.toFixed(1)} s` +
+        (cp === null || callOverhead === null ? '' : ` (${cp.mean.toFixed(1)} s with ${callOverhead.toFixed(3)} s of control plane a call)`),
+    );
   }
   mkdirSync(o.out, { recursive: true });
   const report = {
@@ -135,7 +177,21 @@ export async function runLiveBench(o: LiveBenchOptions): Promise<LiveBenchRow[]>
 
 /** The rows as an aligned table. */
 export function liveBenchTable(rows: readonly LiveBenchRow[]): string {
-  const head = ['policy', 'sim mean s', 'live mean s', 'ratio', 'sim p95 s', 'live p95 s', 'ratio', 'preempt sim/live', 'overhead p50/p99 ms', 'skipped s', 'failed'];
+  const head = [
+    'policy',
+    'sim mean s',
+    'live mean s',
+    'ratio',
+    'sim p95 s',
+    'live p95 s',
+    'ratio',
+    'preempt sim/live',
+    'overhead p50/p99 ms',
+    'skipped s',
+    'failed',
+    'control plane s/call',
+    'ratio to sim+cp mean/p95',
+  ];
   const body = rows.map((r) => [
     r.policy,
     r.sim.programLatency.mean.toFixed(1),
@@ -148,6 +204,8 @@ export function liveBenchTable(rows: readonly LiveBenchRow[]): string {
     `${r.live.overheadMs.p50.toFixed(2)}/${r.live.overheadMs.p99.toFixed(2)}`,
     r.live.skippedSeconds === null ? '-' : r.live.skippedSeconds.toFixed(1),
     String(r.live.failed),
+    r.withControlPlane === null ? '-' : r.withControlPlane.callOverhead.toFixed(3),
+    r.withControlPlane === null ? '-' : `${r.withControlPlane.meanRatio.toFixed(3)}/${r.withControlPlane.p95Ratio.toFixed(3)}`,
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => (b[i] as string).length)));
   const line = (cells: readonly string[]): string => cells.map((c, i) => c.padEnd(widths[i] as number)).join('  ');
