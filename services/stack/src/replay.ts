@@ -30,6 +30,13 @@ export interface ReplayedProgram {
    * engine's `receivedAtMs` and one machine's clock.
    */
   readonly overheadMs: readonly number[];
+  /**
+   * Modelled seconds the replay itself came late, summed: how much later than its arrival the
+   * program started, and for each call how much later than its tool delay after its parents'
+   * results it was submitted (timers fire late on a busy host). Latency is read from the
+   * intended arrival, so this is in the live figures but is the harness's, not the system's.
+   */
+  readonly lateness: number;
   /** Where each completed call ran, with its prompt length (for locality checks). */
   readonly placements: readonly { readonly callId: string; readonly promptTokens: number; readonly engineId: string }[];
   /** Null when every call succeeded; else the first error's message. */
@@ -88,6 +95,7 @@ export async function replay(o: ReplayOptions): Promise<ReplayedProgram[]> {
 
   const runProgram = async (spec: ProgramSpec): Promise<ReplayedProgram> => {
     await sleep(t0 + wallDelay(spec.arrival) - o.clock());
+    let lateness = Math.max(0, toModel(o.clock()) - spec.arrival);
     inFlight += 1;
     const prompt = promptTokensOf(spec);
     const shared = spec.calls.find((c) => c.parents.length === 0 && c.shared !== undefined)?.shared;
@@ -107,7 +115,9 @@ export async function replay(o: ReplayOptions): Promise<ReplayedProgram[]> {
       const run = async (c: CallSpec): Promise<void> => {
         const parents = c.parents.map((p) => finished.get(p) as Promise<void>);
         await Promise.all(parents);
+        const readyAt = o.clock();
         await sleep(wallDelay(c.delay));
+        lateness += (Math.max(0, o.clock() - readyAt - wallDelay(c.delay)) / 1000) * o.speed;
         const handle = s.call({
           callId: c.id,
           threadId: (c.thread ?? c.id).replace(/[^A-Za-z0-9_.:-]/g, '_'),
@@ -144,7 +154,7 @@ export async function replay(o: ReplayOptions): Promise<ReplayedProgram[]> {
     done += 1;
     o.onProgress?.(done, o.programs.length, inFlight);
     if (session !== null) await session.close().catch(() => {});
-    return { id: spec.id, kind: spec.kind, arrival: spec.arrival, completion, calls: spec.calls.length, preemptions, promptTokens, cachedTokens, callLatencyMs, accounts, overheadMs, placements, error };
+    return { id: spec.id, kind: spec.kind, arrival: spec.arrival, completion, calls: spec.calls.length, preemptions, promptTokens, cachedTokens, callLatencyMs, accounts, overheadMs, lateness, placements, error };
   };
 
   return Promise.all(o.programs.map(runProgram));

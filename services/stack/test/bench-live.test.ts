@@ -2,10 +2,10 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { controlPlanePerCall, liveBenchTable, runLiveBench } from '../src/bench-live.ts';
+import { liveBenchTable, outsidePerCall, runLiveBench } from '../src/bench-live.ts';
 import type { ReplayedProgram } from '../src/replay.ts';
 
-function replayed(id: string, calls: number, outside: number | null, error: string | null = null): ReplayedProgram {
+function replayed(id: string, calls: number, outside: number | null, error: string | null = null, lateness = 0): ReplayedProgram {
   return {
     id,
     kind: 'test',
@@ -18,6 +18,7 @@ function replayed(id: string, calls: number, outside: number | null, error: stri
     callLatencyMs: 0,
     accounts: outside === null ? null : { service: 1, wait: 0, outside },
     overheadMs: [],
+    lateness,
     placements: [],
     error,
   };
@@ -27,11 +28,15 @@ describe('live benchmark', () => {
   const out = mkdtempSync(join(tmpdir(), 'autellix-live-bench-'));
   afterAll(() => rmSync(out, { recursive: true, force: true }));
 
-  it('averages control-plane time over the calls of programs that report it', () => {
-    expect(controlPlanePerCall([replayed('a', 2, 0.3), replayed('b', 4, 0.3)])).toBeCloseTo(0.1, 12);
+  it('averages time outside the engines over the calls of programs that report it', () => {
+    const both = outsidePerCall([replayed('a', 2, 0.3, null, 0.06), replayed('b', 4, 0.3)]);
+    expect(both?.controlPlane).toBeCloseTo(0.1, 12);
+    expect(both?.harnessLateness).toBeCloseTo(0.01, 12);
     // Without accounts, or failed: neither its time nor its calls count.
-    expect(controlPlanePerCall([replayed('a', 2, 0.2), replayed('b', 5, null), replayed('c', 3, 9, 'boom')])).toBeCloseTo(0.1, 12);
-    expect(controlPlanePerCall([replayed('b', 5, null)])).toBeNull();
+    const some = outsidePerCall([replayed('a', 2, 0.2), replayed('b', 5, null, null, 7), replayed('c', 3, 9, 'boom', 7)]);
+    expect(some?.controlPlane).toBeCloseTo(0.1, 12);
+    expect(some?.harnessLateness).toBe(0);
+    expect(outsidePerCall([replayed('b', 5, null)])).toBeNull();
   });
 
   it('replays a trace live and simulated, and simulates it again with the measured control plane', async () => {
@@ -55,12 +60,14 @@ describe('live benchmark', () => {
     const cp = row?.withControlPlane;
     expect(cp).not.toBeNull();
     // Every call crosses real hops, so it takes some time outside the engine ...
-    expect(cp?.callOverhead).toBeGreaterThan(0);
+    expect(cp?.controlPlane).toBeGreaterThan(0);
+    expect(cp?.harnessLateness).toBeGreaterThanOrEqual(0);
+    expect(cp?.callOverhead).toBeCloseTo((cp?.controlPlane ?? 0) + (cp?.harnessLateness ?? 0), 12);
     // ... which the simulator then adds to every call: programs take longer than without it.
     expect(cp?.programLatency.mean).toBeGreaterThan(row?.sim.programLatency.mean ?? Number.POSITIVE_INFINITY);
     expect(cp?.meanRatio).toBeCloseTo((row?.live.programLatency.mean ?? 0) / (cp?.programLatency.mean ?? 1), 12);
     const report = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8'));
     expect(report.rows[0].withControlPlane.callOverhead).toBe(cp?.callOverhead);
-    expect(liveBenchTable(rows)).toContain('ratio to sim+cp mean/p95');
+    expect(liveBenchTable(rows)).toContain('ratio to sim+outside mean/p95');
   });
 });
