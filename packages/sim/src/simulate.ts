@@ -10,6 +10,7 @@ import type { CallSpec, ProgramSpec } from './workload/types.ts';
 
 type SimEvent =
   | { readonly kind: 'arrive'; readonly program: number }
+  /** A call reaches the scheduler: its parents done, its tool delay and `callOverhead` over. */
   | { readonly kind: 'ready'; readonly program: number; readonly call: number }
   | { readonly kind: 'step'; readonly engine: number; readonly version: number };
 
@@ -53,7 +54,7 @@ function oracleCost(profile: EngineProfile, call: CallSpec): number {
 
 /**
  * Runs one simulation: programs arrive, issue calls as their parents complete (after each call's
- * delay), the scheduling core orders and places them, and simulated engines run them. Virtual
+ * delay and the configured control-plane time), the scheduling core orders and places them, and simulated engines run them. Virtual
  * time only; the same inputs always give the same result.
  */
 export function simulate(config: SimConfig): SimResult {

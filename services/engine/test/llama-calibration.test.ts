@@ -36,10 +36,17 @@ describe('calibrating an engine-model profile on the llama backend', () => {
   });
 
   it('keeps only the grid points a context holds', () => {
-    const g = gridWithin(DEFAULT_STEP_TIMING_GRID, 1024);
+    const g = gridWithin(DEFAULT_STEP_TIMING_GRID, 1024, 8);
     expect(g.decodeContexts.every((c) => c + g.decodeSteps + 2 <= 1024)).toBe(true);
     expect(g.prefillTokens).not.toContain(2048);
     expect(g.swapContexts).not.toContain(2048);
+    expect(g.decodeBatches).toEqual(DEFAULT_STEP_TIMING_GRID.decodeBatches);
+    // Fewer sequences than the grid's largest batch: the engine's fullest batch is measured instead.
+    expect(DEFAULT_STEP_TIMING_GRID.decodeBatches).toContain(8);
+    expect(gridWithin(DEFAULT_STEP_TIMING_GRID, 1024, 4).decodeBatches).toEqual(DEFAULT_STEP_TIMING_GRID.decodeBatches.filter((b) => b <= 4));
+    const six = gridWithin(DEFAULT_STEP_TIMING_GRID, 1024, 6).decodeBatches;
+    expect(Math.max(...six)).toBe(6);
+    expect(six.every((b) => b <= 6)).toBe(true);
   });
 
   it('describes the tiny model with its real shapes', () => {

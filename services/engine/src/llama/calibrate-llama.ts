@@ -51,10 +51,17 @@ export function prefillChunks(tokens: number): StepShape[] {
   return shapes;
 }
 
-/** The grid without the points a context of `contextSize` tokens a sequence cannot hold. */
-export function gridWithin(grid: StepTimingGrid, contextSize: number): StepTimingGrid {
+/**
+ * The grid without the points a context of `sequences` sequences of `contextSize` tokens each
+ * cannot run: decode batches over `sequences` are dropped and, when that cuts the grid short,
+ * `sequences` itself is measured instead, so the fit still sees the engine's fullest batch.
+ */
+export function gridWithin(grid: StepTimingGrid, contextSize: number, sequences: number): StepTimingGrid {
+  const batches = grid.decodeBatches.filter((b) => b <= sequences);
+  if (batches.length < grid.decodeBatches.length && !batches.includes(sequences)) batches.push(sequences);
   return {
     ...grid,
+    decodeBatches: batches,
     decodeContexts: grid.decodeContexts.filter((c) => c + grid.decodeSteps + 2 <= contextSize),
     prefillTokens: grid.prefillTokens.filter((n) => n + 1 <= contextSize),
     swapContexts: grid.swapContexts.filter((c) => c <= contextSize),
@@ -64,7 +71,8 @@ export function gridWithin(grid: StepTimingGrid, contextSize: number): StepTimin
 /**
  * Measures a GGUF model's step times on this machine through the `llama` backend and fits an
  * engine-model profile to them (`fitProfileToSteps`), with the KV capacity of the backend's
- * context (`sequences × contextSize` tokens). Grid points the context cannot hold are skipped.
+ * context (`sequences × contextSize` tokens). Grid points the context cannot run are skipped
+ * (`gridWithin`).
  * `model` must describe the GGUF file (default: the generated tiny model).
  */
 export async function calibrateLlamaProfile(
@@ -72,7 +80,7 @@ export async function calibrateLlamaProfile(
   grid: StepTimingGrid = DEFAULT_STEP_TIMING_GRID,
   model: ModelSpec = tinyLlamaModelSpec(),
 ): Promise<LlamaCalibration> {
-  const timings = await measureLlamaSteps(config, gridWithin(grid, config.contextSize));
+  const timings = await measureLlamaSteps(config, gridWithin(grid, config.contextSize, config.sequences));
   const fit = fitProfileToSteps({
     name: `${model.name}-cpu-calibrated`,
     description: `${model.name} on ${config.threads} CPU thread(s) of this machine, llama.cpp via node-llama-cpp (fitted to measured steps)`,
