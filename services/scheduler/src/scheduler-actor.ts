@@ -120,11 +120,18 @@ async function ensureStream(jsm: JetStreamManager, config: Partial<StreamConfig>
   }
 }
 
-/** The sort key an engine orders by: the policy's order key, NaN (unknown) last. */
-function orderKeyOf(core: SchedulerCore, rec: CallRecord): number {
+/**
+ * The sort key an engine orders by: the policy's order key, with NaN (unknown: `gittins` before
+ * it has learned a class) and +Infinity sent as `Number.MAX_SAFE_INTEGER`, so they sort after
+ * every key an engine can be sent, as the core sorts them, and -Infinity as its negative. The
+ * wire carries no integer above 2^53 and every double that large is an integer, so
+ * `Number.MAX_VALUE` cannot stand for "last".
+ */
+export function orderKeyOf(core: SchedulerCore, rec: CallRecord): number {
   const policy = core.policy;
   const k = policy.orderKey(rec, policy.keyReadsProgram ? core.programs.get(rec.programId) : undefined);
-  return Number.isFinite(k) ? k : Number.MAX_VALUE;
+  if (Number.isFinite(k)) return k;
+  return k === Number.NEGATIVE_INFINITY ? -Number.MAX_SAFE_INTEGER : Number.MAX_SAFE_INTEGER;
 }
 
 /**
@@ -747,17 +754,15 @@ export class SchedulerActor {
     this.send(s, callId, live, rec, SHARED_ENGINE_ID, offer);
   }
 
-  /** Sends the assignment to `engine` (or offers it as shared work) and records the placement. */
+  /**
+   * Sends the assignment to `engine` (or offers it as shared work) and records the placement. An
+   * assignment that cannot be encoded would fail the same way on every engine and every retry,
+   * so its call fails at once with `internal` (logged and counted) instead of being placed again
+   * for ever; a send that fails because the connection is down is left to heartbeat
+   * reconciliation.
+   */
   private send(s: Session, callId: string, live: LiveCall, rec: CallRecord, engine: string, offer?: string): void {
     const key = `${s.id}/${callId}`;
-    live.engine = engine;
-    live.acked = false;
-    live.assignedAt = this.clock();
-    live.missingSince = null;
-    live.service = 0;
-    live.wait = 0;
-    if (engine !== SHARED_ENGINE_ID) this.track(engine, key);
-    s.dirtyCalls.add(callId);
     const assign: Outgoing<'call.assign'> = {
       ...live.submit,
       type: 'call.assign',
@@ -767,6 +772,22 @@ export class SchedulerActor {
       key: orderKeyOf(this.core, rec),
       seq: rec.seq,
     };
+    let bytes: Uint8Array;
+    try {
+      bytes = encodeMessage<'call.assign'>(assign);
+    } catch (err) {
+      this.log(`assignment of ${key} cannot be encoded, so the call fails: ${(err as Error).message}`);
+      this.failCall(s.id, callId, new ProtocolError(ErrorCode.internal, `the scheduler could not encode call ${callId}'s assignment: ${(err as Error).message}`));
+      return;
+    }
+    live.engine = engine;
+    live.acked = false;
+    live.assignedAt = this.clock();
+    live.missingSince = null;
+    live.service = 0;
+    live.wait = 0;
+    if (engine !== SHARED_ENGINE_ID) this.track(engine, key);
+    s.dirtyCalls.add(callId);
     const subject = engine === SHARED_ENGINE_ID ? subjects.sharedWork(this.config.prefix) : subjects.engineAssign(engine, this.config.prefix);
     try {
       const reply = subjects.assignReply(engine, this.nonce, live.attempt, offer, this.config.prefix);
@@ -778,7 +799,7 @@ export class SchedulerActor {
         hdrs = headers();
         writeTraceHeaders(ctx, hdrs);
       }
-      this.nc.publish(subject, encodeMessage<'call.assign'>(assign), hdrs === undefined ? { reply } : { reply, headers: hdrs });
+      this.nc.publish(subject, bytes, hdrs === undefined ? { reply } : { reply, headers: hdrs });
     } catch (err) {
       // The connection is down; heartbeat reconciliation places the call again.
       this.log(`assignment of ${key} to ${engine} not sent: ${(err as Error).message}`);

@@ -1,0 +1,44 @@
+import { DEFAULT_SCHEDULER_CONFIG, getBalancer, getPolicy, SchedulerCore } from '@autellix/core';
+import { decodeMessage, encodeMessage } from '@autellix/protocol';
+import { describe, expect, it } from 'vitest';
+import { orderKeyOf } from '../src/scheduler-actor.ts';
+
+function coreWithOneCall(policy: string) {
+  const core = new SchedulerCore(getPolicy(policy), DEFAULT_SCHEDULER_CONFIG, getBalancer('autellix'));
+  core.openProgram('p', 0, 'chat');
+  const rec = core.submit({ programId: 'p', callId: 'c', threadId: 'c', parents: [], promptTokens: 10, maxOutputTokens: 5 }, 0);
+  return { core, rec };
+}
+
+describe('the order key an assignment carries', () => {
+  it('sends an unknown key (gittins before it has learned the class) as a wire-safe last place', () => {
+    const { core, rec } = coreWithOneCall('gittins');
+    expect(core.policy.orderKey(rec, undefined)).toBeNaN();
+    const key = orderKeyOf(core, rec);
+    expect(key).toBe(Number.MAX_SAFE_INTEGER);
+    const assign = {
+      type: 'call.assign' as const,
+      v: 1 as const,
+      sessionId: 'p',
+      callId: 'c',
+      threadId: 'c',
+      parents: [],
+      promptTokens: 10,
+      maxTokens: 5,
+      replyTo: '_INBOX.x',
+      stream: false,
+      engineId: 'e0',
+      attempt: 0,
+      level: rec.level,
+      key,
+      seq: rec.seq,
+    };
+    expect(decodeMessage(encodeMessage<'call.assign'>(assign), ['call.assign']).key).toBe(Number.MAX_SAFE_INTEGER);
+  });
+
+  it('sends a known key as the policy computes it', () => {
+    const { core, rec } = coreWithOneCall('fcfs');
+    expect(orderKeyOf(core, rec)).toBe(core.policy.orderKey(rec, undefined));
+    expect(Number.isFinite(orderKeyOf(core, rec))).toBe(true);
+  });
+});
