@@ -16,7 +16,7 @@ import {
   validateSchedulerConfig,
 } from '@autellix/core';
 import type { EngineOptions } from '@autellix/engine-model';
-import { DEFAULT_ENGINE_OPTIONS, PLAIN_VLLM_ENGINE_OPTIONS, ProfileName, profileNames, validateEngineOptions } from '@autellix/engine-model';
+import { DEFAULT_ENGINE_OPTIONS, PLAIN_VLLM_ENGINE_OPTIONS, PreemptionMode, ProfileName, profileNames, validateEngineOptions } from '@autellix/engine-model';
 import { ABLATION_VARIANTS, ablationTable, runAblation } from '../bench/ablation.ts';
 import { ProgressBar } from '../bench/progress.ts';
 import type { SweepReport } from '../bench/report.ts';
@@ -98,6 +98,8 @@ sim options:
   --engine-preset P     opt (vLLM-opt: chunked prefill, prefix cache; default) | plain-vllm
   --max-batch-tokens N  tokens per engine step, decodes plus prefill chunks (default: the
                         preset's: opt ${DEFAULT_ENGINE_OPTIONS.maxBatchTokens}, plain-vllm ${PLAIN_VLLM_ENGINE_OPTIONS.maxBatchTokens})
+  --preemption M        ${Object.values(PreemptionMode).join(' | ')}: how a preempted call gives up its KV (default
+                        the preset's: ${DEFAULT_ENGINE_OPTIONS.preemption}; recompute keeps its blocks in the prefix cache)
   --beta X|off          anti-starvation threshold (default ${DEFAULT_SCHEDULER_CONFIG.starvation.beta ?? 'off'})
   --queues Q            default (K=12, boundaries 1..1024 s) | short (K=7, 1..32 s)
   --service-unit U      ${Object.values(ServiceUnit).join(' | ')}: how attained service is counted (default ${DEFAULT_SCHEDULER_CONFIG.serviceUnit})
@@ -173,6 +175,7 @@ const SIM_OPTIONS = {
   'service-unit': { type: 'string' },
   'rebuild-every': { type: 'string' },
   'max-batch-tokens': { type: 'string' },
+  preemption: { type: 'string' },
   queues: { type: 'string' },
   out: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
@@ -292,6 +295,7 @@ function parseSim(args: readonly string[]): Parsed {
   const engine = validateEngineOptions({
     ...preset,
     maxBatchTokens: parsePositiveInt('max-batch-tokens', v['max-batch-tokens'], preset.maxBatchTokens),
+    preemption: parseOneOf('preemption', v.preemption, Object.values(PreemptionMode), preset.preemption),
   });
   const seed = parseInteger('seed', v.seed, DEFAULTS.seed);
   const common = {
