@@ -8,7 +8,7 @@ import type { PolicyName } from '@autellix/core';
 import { ConfigError, DEFAULT_SCHEDULER_CONFIG } from '@autellix/core';
 import type { EngineProfile } from '@autellix/engine-model';
 import type { StepOverhead } from '@autellix/engine-model';
-import { addStepOverhead, fitStepOverhead, scaleComputeTime, stepSeconds, withRestoreStall } from '@autellix/engine-model';
+import { addStepOverhead, scaleComputeTime, withRestoreStall } from '@autellix/engine-model';
 import type { LlamaBackendConfig, LlamaCalibration, RunningEngine } from '@autellix/engine';
 import {
   calibrateLlamaProfile,
@@ -21,6 +21,8 @@ import {
 } from '@autellix/engine';
 import type { Occupancy, ProgramSpec, SimMetrics, Summary } from '@autellix/sim';
 import { generatePrograms, simulate, summarize } from '@autellix/sim';
+import type { InSituSteps } from './in-situ-steps.ts';
+import { inSituSteps, stepFactor, stepOverheadOf } from './in-situ-steps.ts';
 import type { InSituPromptChunks } from './in-situ-prompts.ts';
 import { inSituPrompts, promptComputeFactor } from './in-situ-prompts.ts';
 import { startLocalStack } from './local-stack.ts';
@@ -133,39 +135,6 @@ export interface LlamaBenchRow {
   readonly inSitu: readonly InSituSteps[] | null;
   /** Whole prompt chunks as the engine ran them during the replay, against the profile (`one` layout; null otherwise). */
   readonly inSituPrompts: InSituPromptChunks | null;
-}
-
-/** Pure decode steps of one batch size taken during the replay, and the calibrated profile's time for them. */
-export interface InSituSteps {
-  readonly batch: number;
-  readonly samples: number;
-  /** Mean context a sequence, tokens. */
-  readonly meanContext: number;
-  readonly measuredMs: number;
-  readonly predictedMs: number;
-}
-
-/** The engines' decode gaps by batch size, beside the profile's step time at the same batch and mean context. */
-function inSituSteps(engines: readonly RunningEngine[], profile: EngineProfile): InSituSteps[] {
-  const total = new Map<number, { samples: number; totalMs: number; totalContext: number }>();
-  for (const e of engines) {
-    const b = e.actor.backendOrNull;
-    if (!(b instanceof LlamaBackend)) continue;
-    for (const [batch, g] of b.decodeGaps()) {
-      const t = total.get(batch) ?? { samples: 0, totalMs: 0, totalContext: 0 };
-      t.samples += g.samples;
-      t.totalMs += g.totalMs;
-      t.totalContext += g.totalContext;
-      total.set(batch, t);
-    }
-  }
-  return [...total]
-    .sort(([a], [b]) => a - b)
-    .map(([batch, t]) => {
-      const contextTokens = t.totalContext / t.samples;
-      const shape = { decodeSeqs: batch, decodeContextTokens: contextTokens, prefillTokens: 0, prefillSeqs: 0, prefillAttentionPairs: 0 };
-      return { batch, samples: t.samples, meanContext: contextTokens / batch, measuredMs: t.totalMs / t.samples, predictedMs: stepSeconds(profile, shape) * 1000 };
-    });
 }
 
 /** What `runLlamaBench` measured. */
@@ -368,16 +337,6 @@ function simSummary(m: SimMetrics): SimSummary {
 /** The simulator's per-program breakdown as call accounts: nothing happens outside its engines. */
 function simAccounts(m: SimMetrics): CallAccounts {
   return { service: m.breakdown.execution, wait: m.breakdown.wait + m.breakdown.swap, outside: 0 };
-}
-
-/** Sample-weighted mean of measured over profile step time of in-situ decode steps (NaN without samples). */
-function stepFactor(steps: readonly InSituSteps[]): number {
-  return steps.reduce((t, x) => t + x.samples * x.measuredMs, 0) / steps.reduce((t, x) => t + x.samples * x.predictedMs, 0);
-}
-
-/** The per-step overhead (`fitStepOverhead`) that explains how much longer in-situ decode steps took than the profile says. */
-function stepOverheadOf(steps: readonly InSituSteps[]): StepOverhead {
-  return fitStepOverhead(steps.map((x) => ({ batch: x.batch, samples: x.samples, extraSeconds: (x.measuredMs - x.predictedMs) / 1000 })));
 }
 
 /** Decode steps measured under the deployment's load, and the idle profile given their extra time. */
