@@ -8,7 +8,7 @@ import { replay, startLocalStack } from '../src/index.ts';
 const livePolicies = policyNames.filter((name) => !getPolicy(name).clairvoyant);
 
 describe('every live policy runs programs end to end', () => {
-  it.each(livePolicies)('%s completes a mixed workload on a small engine', async (policy) => {
+  it.each(livePolicies)('%s completes ShareGPT and BFCL programs on a small engine', async (policy) => {
     const stack = await startLocalStack({
       port: -1,
       engines: 1,
@@ -22,11 +22,8 @@ describe('every live policy runs programs end to end', () => {
     });
     const client = await AutellixClient.connect({ servers: stack.url });
     try {
-      // Short chats and BFCL chains of two classes, arriving faster than 4 places serve them.
-      const programs = [
-        ...generatePrograms('sharegpt', { seed: 11, count: 6, rate: 4 }),
-        ...generatePrograms('bfcl', { seed: 12, count: 6, rate: 4 }),
-      ].map((p, i) => ({ ...p, id: `${p.id}-${i}` }));
+      // Short chats and BFCL chains, two program classes (ids are distinct by kind), arriving faster than 4 places serve them.
+      const programs = [...generatePrograms('sharegpt', { seed: 11, count: 6, rate: 4 }), ...generatePrograms('bfcl', { seed: 12, count: 6, rate: 4 })];
       const out = await replay({ client, programs, speed: 40, clock: () => performance.now(), runTag: `policy-${policy}` });
       expect(out.filter((p) => p.error !== null).map((p) => p.error)).toEqual([]);
       const calls = out.reduce((s, p) => s + p.calls, 0);
