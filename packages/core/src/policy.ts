@@ -133,8 +133,10 @@ export const srptPolicy: Policy = {
 /**
  * Gittins (non-clairvoyant): calls ordered by their program's Gittins index at submission,
  * highest first, from the size distribution learned online per program class (see
- * `service-distribution.ts`). Cold start (nothing learned yet): NaN keys sort last and tie on
- * seq, i.e. FCFS. No demotion and no anti-starvation: the index already trades size against age.
+ * `service-distribution.ts`). Where the distribution is silent, `SchedulerConfig.gittinsFallback`
+ * decides; under `finish-first`, a cold start (nothing learned yet) gives NaN keys, which sort
+ * last and tie on seq, i.e. FCFS. No demotion and no anti-starvation: the index already trades
+ * size against age.
  */
 export const gittinsPolicy: Policy = {
   name: PolicyName.gittins,

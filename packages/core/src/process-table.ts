@@ -57,7 +57,8 @@ export interface CallRecord extends CallSubmission {
   starvationWait: number;
   /**
    * Gittins index of the program at submission (from the learned size distribution and the
-   * program's completed service); NaN while nothing has been learned, and always NaN under a
+   * program's completed service, `ServiceDistribution.rank` under `SchedulerConfig.gittinsFallback`);
+   * NaN while nothing has been learned under the `finish-first` fallback, and always NaN under a
    * policy that does not order by it (`Policy.usesRank` false).
    */
   readonly rank: number;

@@ -186,7 +186,7 @@ export class SchedulerCore {
       maxOutputTokens: sub.maxOutputTokens,
       arrival: now,
       startScalar: program.scalar,
-      rank: this.policy.usesRank ? this.sizes.index(program.programClass, program.scalar) : Number.NaN,
+      rank: this.policy.usesRank ? this.sizes.rank(program.programClass, program.scalar, this.config.gittinsFallback) : Number.NaN,
       phase: CallPhase.queued,
       level: this.policy.startLevel(program, this.config.queues),
       seq: this.nextSeq++,

@@ -1,3 +1,5 @@
+import { GittinsFallback } from './config.ts';
+
 /**
  * The empirical distribution of programs' total service, learned online from programs that
  * ended, and the Gittins index computed from it: the non-clairvoyant policy that minimises mean
@@ -133,6 +135,23 @@ export class ServiceDistribution {
   /** Samples held for a class. */
   samples(programClass: string): number {
     return this.classes.get(programClass)?.samples.length ?? 0;
+  }
+
+  /**
+   * The order key `gittins` gives a program of `programClass` that has attained `attained`
+   * seconds (higher runs first): its Gittins index (`index`), except where the distribution is
+   * silent, where `fallback` decides (`GittinsFallback`). Under `finish-first` that is `index`
+   * itself: NaN while nothing is learned, the pooled table while the class has fewer than
+   * `minSamples` samples, +Infinity once the program has outlived its class's samples. Under
+   * `lindy`, each of those three cases gives 1 / max(attained, grid.lo) instead; the result is
+   * then always finite and positive.
+   */
+  rank(programClass: string, attained: number, fallback: GittinsFallback): number {
+    if (fallback === GittinsFallback.finishFirst) return this.index(programClass, attained);
+    const lindy = 1 / Math.max(attained, this.options.grid.lo);
+    if (this.samples(programClass) < this.options.minSamples) return lindy;
+    const g = this.index(programClass, attained);
+    return Number.isFinite(g) ? g : lindy;
   }
 
   /**

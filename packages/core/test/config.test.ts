@@ -33,6 +33,7 @@ const INVALID: readonly (readonly [string, SchedulerConfig, RegExp])[] = [
   ['zero rebuildEverySteps', makeConfig({ rebuildEverySteps: 0 }), /rebuildEverySteps/],
   ['fractional rebuildEverySteps', makeConfig({ rebuildEverySteps: 1.5 }), /rebuildEverySteps/],
   ['unknown serviceUnit', makeConfig({ serviceUnit: 'tokens' as SchedulerConfig['serviceUnit'] }), /serviceUnit/],
+  ['unknown gittinsFallback', makeConfig({ gittinsFallback: 'last' as SchedulerConfig['gittinsFallback'] }), /gittinsFallback/],
 ];
 
 describe('validateSchedulerConfig', () => {

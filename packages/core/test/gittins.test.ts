@@ -97,6 +97,71 @@ describe('gittins policy in the core', () => {
   });
 });
 
+describe('ServiceDistribution.rank: where the learned sizes are silent', () => {
+  const lo = DEFAULT_GITTINS_OPTIONS.grid.lo;
+  const learned = (): ServiceDistribution => {
+    const d = new ServiceDistribution();
+    for (let i = 0; i < 40; i++) d.record('chat', i % 2 === 0 ? 2 : 8);
+    return d;
+  };
+
+  it('finish-first is the index itself: NaN cold, pooled for a short class, infinite when outlived', () => {
+    expect(Number.isNaN(new ServiceDistribution().rank('chat', 3, 'finish-first'))).toBe(true);
+    const d = learned();
+    expect(d.rank('chat', 1, 'finish-first')).toBe(d.index('chat', 1));
+    expect(d.rank('search', 1, 'finish-first')).toBe(d.index('chat', 1));
+    expect(d.rank('chat', 20, 'finish-first')).toBe(Number.POSITIVE_INFINITY);
+  });
+
+  it('lindy gives 1 / attained in all three cases, and the index where the class has learned', () => {
+    expect(new ServiceDistribution().rank('chat', 4, 'lindy')).toBe(1 / 4);
+    expect(new ServiceDistribution().rank('chat', 0, 'lindy')).toBe(1 / lo);
+    const d = learned();
+    expect(d.rank('search', 3, 'lindy')).toBe(1 / 3);
+    expect(d.rank('chat', 20, 'lindy')).toBe(1 / 20);
+    expect(d.rank('chat', 1, 'lindy')).toBe(d.index('chat', 1));
+  });
+});
+
+describe('gittins fallback in the core', () => {
+  it('lindy orders a cold start least attained first, where finish-first is FCFS', () => {
+    for (const [fallback, firstWins] of [['lindy', false], ['finish-first', true]] as const) {
+      const core = makeCore('gittins', { gittinsFallback: fallback });
+      core.openProgram('old', 0, 'k');
+      const warmUp = core.submit(submission('old', 'a'), 0);
+      core.addService(warmUp, 5);
+      core.complete(warmUp, 5);
+      core.openProgram('new', 5, 'k');
+      const oldCall = core.submit(submission('old', 'b'), 6);
+      const newCall = core.submit(submission('new', 'c'), 7);
+      expect(core.compare(oldCall, newCall) < 0).toBe(firstWins);
+    }
+  });
+
+  it('lindy puts a program that outlived every sample behind a new one, finish-first ahead of it', () => {
+    for (const [fallback, outlierWins] of [['lindy', false], ['finish-first', true]] as const) {
+      const core = makeCore('gittins', { gittinsFallback: fallback });
+      let n = 0;
+      for (let i = 0; i < 30; i++) {
+        const id = `done-${n++}`;
+        core.openProgram(id, 0, 'chat');
+        const call = core.submit(submission(id, 'c'), 0);
+        core.addService(call, 2);
+        core.complete(call, 1);
+        core.closeProgram(id);
+      }
+      core.openProgram('giant', 10, 'chat');
+      const first = core.submit(submission('giant', 'a'), 10);
+      core.addService(first, 50);
+      core.complete(first, 60);
+      core.openProgram('newcomer', 61, 'chat');
+      const giant = core.submit(submission('giant', 'b'), 61);
+      const newcomer = core.submit(submission('newcomer', 'c'), 62);
+      expect(core.compare(giant, newcomer) < 0).toBe(outlierWins);
+    }
+  });
+});
+
 describe('ServiceDistribution window', () => {
   it('keeps only the most recent samples', () => {
     const d = new ServiceDistribution({ ...DEFAULT_GITTINS_OPTIONS, window: 30, refreshEvery: 1 });

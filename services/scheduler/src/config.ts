@@ -127,7 +127,7 @@ const TOP_KEYS: readonly (keyof SchedulerServiceConfig)[] = [
   'replicas',
   'leaseMs',
 ];
-const CORE_KEYS = ['queues', 'starvation', 'rebuildEverySteps', 'serviceUnit'] as const;
+const CORE_KEYS = ['queues', 'starvation', 'rebuildEverySteps', 'serviceUnit', 'gittinsFallback'] as const;
 
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -182,6 +182,7 @@ export function parseServiceConfig(json: unknown, base: SchedulerServiceConfig =
       ...(c.starvation !== undefined ? { starvation: { ...base.core.starvation, ...(c.starvation as object) } } : {}),
       ...(c.rebuildEverySteps !== undefined ? { rebuildEverySteps: c.rebuildEverySteps as number } : {}),
       ...(c.serviceUnit !== undefined ? { serviceUnit: c.serviceUnit as SchedulerConfig['serviceUnit'] } : {}),
+      ...(c.gittinsFallback !== undefined ? { gittinsFallback: c.gittinsFallback as SchedulerConfig['gittinsFallback'] } : {}),
     };
   }
   let balancerOptions = base.balancerOptions;

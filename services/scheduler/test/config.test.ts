@@ -23,5 +23,13 @@ describe('scheduler config from JSON', () => {
     expect(() => parseServiceConfig([])).toThrow(/JSON object/);
     expect(() => parseServiceConfig({ fastIntake: 'yes' })).toThrow(/fastIntake must be a boolean/);
     expect(parseServiceConfig({ fastIntake: false }).fastIntake).toBe(false);
+    expect(() => parseServiceConfig({ core: { gittinsFallback: 'last' } })).toThrow(/gittinsFallback = last must be one of/);
+  });
+
+  it('takes the gittins fallback from core, keeping the rest of core', () => {
+    const c = parseServiceConfig({ policy: 'gittins', core: { gittinsFallback: 'lindy' } });
+    expect(c.core.gittinsFallback).toBe('lindy');
+    expect(c.core.serviceUnit).toBe(DEFAULT_SERVICE_CONFIG.core.serviceUnit);
+    expect(parseServiceConfig({}).core.gittinsFallback).toBe('finish-first');
   });
 });

@@ -1,6 +1,7 @@
 #!/usr/bin/env -S npx tsx
 import { parseArgs } from 'node:util';
-import { ConfigError } from '@autellix/core';
+import type { GittinsFallback } from '@autellix/core';
+import { ConfigError, DEFAULT_SCHEDULER_CONFIG } from '@autellix/core';
 import { DEFAULT_LLAMA_BACKEND, LLAMA_BATCH_TOKENS } from '@autellix/engine';
 import { main as simMain } from '@autellix/sim/cli';
 import { runIntakeBench } from './bench-intake.ts';
@@ -194,13 +195,14 @@ if (argv[0] === 'intake') {
       layout: { type: 'string', default: 'processes' },
       'load-calibration': { type: 'boolean', default: false },
       rounds: { type: 'string', default: '1' },
+      'gittins-fallback': { type: 'string', default: DEFAULT_SCHEDULER_CONFIG.gittinsFallback },
       out: { type: 'string', default: 'bench-out/llama' },
       help: { type: 'boolean', default: false },
     },
   });
   if (values.help) {
     console.log(
-      'npm run bench -- llama [--workload mixed] [--programs 40] [--rate 2 (programs/s)] [--token-scale 4] [--engines 1] [--sequences 8] [--spare-sequences 2] [--policies fcfs,plas] [--seed 1] [--layout processes|one] [--load-calibration (layout one)] [--rounds 1] [--out DIR]',
+      'npm run bench -- llama [--workload mixed] [--programs 40] [--rate 2 (programs/s)] [--token-scale 4] [--engines 1] [--sequences 8] [--spare-sequences 2] [--policies fcfs,plas] [--seed 1] [--layout processes|one] [--load-calibration (layout one)] [--rounds 1] [--gittins-fallback finish-first|lindy] [--out DIR]',
     );
   } else {
     const r = await orUsageError('llama', () =>
@@ -217,6 +219,7 @@ if (argv[0] === 'intake') {
       layout: parseLayout(values.layout),
       loadCalibration: values['load-calibration'],
       rounds: Number(values.rounds),
+      gittinsFallback: values['gittins-fallback'] as GittinsFallback,
       out: values.out,
       log: (l) => console.log(l),
     }),

@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { AutellixClient } from '@autellix/client';
 import { decodeMessage, encodeMessage, subjects } from '@autellix/protocol';
 import { connect } from '@nats-io/transport-node';
-import type { PolicyName } from '@autellix/core';
-import { ConfigError, DEFAULT_SCHEDULER_CONFIG } from '@autellix/core';
+import type { GittinsFallback, PolicyName, SchedulerConfig } from '@autellix/core';
+import { ConfigError, DEFAULT_SCHEDULER_CONFIG, GittinsFallback as Fallbacks } from '@autellix/core';
 import type { EngineProfile } from '@autellix/engine-model';
 import type { StepOverhead } from '@autellix/engine-model';
 import { addStepOverhead, scaleComputeTime, withRestoreStall } from '@autellix/engine-model';
@@ -62,6 +62,11 @@ export interface LlamaBenchOptions {
    * each round's predictions use a step overhead taken minutes before its own replays.
    */
   readonly rounds: number;
+  /**
+   * `gittins`' index where its learned sizes are silent (`SchedulerConfig.gittinsFallback`), for
+   * the live scheduler and the simulator alike.
+   */
+  readonly gittinsFallback: GittinsFallback;
   readonly out: string;
   readonly log: (line: string) => void;
 }
@@ -231,6 +236,10 @@ interface LiveRunOptions {
   readonly layout: 'processes' | 'one';
   /** The profile the in-situ decode steps are set against. */
   readonly profile: EngineProfile;
+  /** The scheduling core's settings (the live scheduler's `core`). */
+  readonly core: SchedulerConfig;
+  /** The same as a scheduler `--config` file, for the `processes` layout. */
+  readonly schedulerConfigFile: string;
 }
 
 /** Starts a deployment (scheduler with `policy`, llama engines), replays the trace in wall time, and stops it. */
@@ -254,8 +263,9 @@ async function runLive(r: LiveRunOptions): Promise<LiveRun> {
     llama.preemption,
     '--ignore-eos',
   ];
-  const processes = r.layout === 'processes' ? await startProcessStack({ ...settings, engines: r.engines, engineArgs }) : null;
-  const stack = processes ?? (await startLocalStack({ ...settings, port: -1 }));
+  const processes =
+    r.layout === 'processes' ? await startProcessStack({ ...settings, engines: r.engines, engineArgs, schedulerArgs: ['--config', r.schedulerConfigFile] }) : null;
+  const stack = processes ?? (await startLocalStack({ ...settings, port: -1, scheduler: { core: r.core } }));
   const engines: RunningEngine[] = [];
   try {
     for (let i = 0; processes === null && i < r.engines; i++) {
@@ -442,6 +452,10 @@ export async function runLlamaBench(o: LlamaBenchOptions): Promise<LlamaBenchRes
     throw new ConfigError('load calibration reads the engine in this process: it needs --layout one');
   }
   if (!Number.isSafeInteger(o.rounds) || o.rounds < 1) throw new ConfigError(`--rounds ${o.rounds}: expected an integer >= 1`);
+  if (!Object.values(Fallbacks).includes(o.gittinsFallback)) {
+    throw new ConfigError(`--gittins-fallback ${String(o.gittinsFallback)}: expected one of ${Object.values(Fallbacks).join(', ')}`);
+  }
+  const core: SchedulerConfig = { ...DEFAULT_SCHEDULER_CONFIG, gittinsFallback: o.gittinsFallback };
   if (o.policies.length === 0 || new Set(o.policies).size !== o.policies.length) {
     throw new ConfigError(`--policies ${o.policies.join(',')}: expected at least one policy, each once`);
   }
@@ -450,6 +464,8 @@ export async function runLlamaBench(o: LlamaBenchOptions): Promise<LlamaBenchRes
   const dir = mkdtempSync(join(tmpdir(), 'autellix-bench-llama-'));
   const modelPath = join(dir, 'tiny.gguf');
   writeTinyLlamaGguf(modelPath);
+  const schedulerConfigFile = join(dir, 'scheduler.json');
+  writeFileSync(schedulerConfigFile, JSON.stringify({ core: { gittinsFallback: o.gittinsFallback } }));
   const llama: LlamaBackendConfig = { ...DEFAULT_LLAMA_BACKEND, modelPath, sequences: o.sequences, spareSequences: o.spareSequences, contextSize, ignoreEos: true };
   const rows: LlamaBenchRow[] = [];
   let calibration: LlamaCalibration;
@@ -457,7 +473,7 @@ export async function runLlamaBench(o: LlamaBenchOptions): Promise<LlamaBenchRes
   const underLoad: LoadCalibration[] = [];
   const idleSims = new Map<string, SimMetrics>();
   const live = (policy: string, trace: readonly ProgramSpec[], profile: EngineProfile): Promise<LiveRun> =>
-    runLive({ policy, programs: trace, llama, modelPath, engines: o.engines, layout: o.layout, profile });
+    runLive({ policy, programs: trace, llama, modelPath, engines: o.engines, layout: o.layout, profile, core, schedulerConfigFile });
   try {
     o.log('calibrating: measuring step times of the model on this machine');
     const taken = await bestCalibration(() => calibrateLlamaProfile(llama), DEFAULT_CALIBRATION_RETRY, o.log);
@@ -480,7 +496,7 @@ export async function runLlamaBench(o: LlamaBenchOptions): Promise<LlamaBenchRes
             profile,
             policy: policy as PolicyName,
             balancer: 'autellix',
-            scheduler: DEFAULT_SCHEDULER_CONFIG,
+            scheduler: core,
             engine: llamaEngineOptions(llama),
             warmup: 0,
             horizon: null,

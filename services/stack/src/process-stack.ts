@@ -14,6 +14,8 @@ export const ENGINE_MAIN = fileURLToPath(new URL('../../engine/src/main.ts', imp
  */
 export type ProcessStackOptions = Pick<LocalStackOptions, 'engines' | 'speed' | 'policy' | 'balancer' | 'profile' | 'log'> & {
   readonly engineArgs?: (index: number) => readonly string[];
+  /** Arguments added to the scheduler's command line (e.g. `--config FILE`). */
+  readonly schedulerArgs?: readonly string[];
   /** Variables added to the scheduler's and engines' environment (e.g. OTEL_*). */
   readonly env?: Readonly<Record<string, string>>;
 };
@@ -41,7 +43,7 @@ export async function startProcessStack(o: ProcessStackOptions): Promise<Process
   try {
     const scheduler = spawnService({
       script: SCHEDULER_MAIN,
-      args: ['--nats', server.url, '--policy', o.policy, '--balancer', o.balancer, '--metrics-port', '0'],
+      args: ['--nats', server.url, '--policy', o.policy, '--balancer', o.balancer, '--metrics-port', '0', ...(o.schedulerArgs ?? [])],
       readyPattern: /serving on/,
       ...(o.env === undefined ? {} : { env: o.env }),
     });

@@ -10,6 +10,7 @@ import {
   CoreError,
   DEFAULT_QUEUES,
   DEFAULT_SCHEDULER_CONFIG,
+  GittinsFallback,
   policyNames,
   ServiceUnit,
   SHORT_QUEUES,
@@ -104,6 +105,8 @@ sim options:
   --queues Q            default (K=12, boundaries 1..1024 s) | short (K=7, 1..32 s)
   --service-unit U      ${Object.values(ServiceUnit).join(' | ')}: how attained service is counted (default ${DEFAULT_SCHEDULER_CONFIG.serviceUnit})
   --rebuild-every N     rebuild the batch in priority order every N engine steps (default ${DEFAULT_SCHEDULER_CONFIG.rebuildEverySteps})
+  --gittins-fallback F  ${Object.values(GittinsFallback).join(' | ')}: gittins' index where its learned sizes are silent
+                        (default ${DEFAULT_SCHEDULER_CONFIG.gittinsFallback}; docs/scheduling.md)
   --out DIR             output directory (default ${DEFAULTS.outRoot}/<workload>)
 
 compare options:
@@ -174,6 +177,7 @@ const SIM_OPTIONS = {
   beta: { type: 'string' },
   'service-unit': { type: 'string' },
   'rebuild-every': { type: 'string' },
+  'gittins-fallback': { type: 'string' },
   'max-batch-tokens': { type: 'string' },
   preemption: { type: 'string' },
   queues: { type: 'string' },
@@ -252,6 +256,7 @@ function schedulerFrom(values: {
   beta?: string | undefined;
   'service-unit'?: string | undefined;
   'rebuild-every'?: string | undefined;
+  'gittins-fallback'?: string | undefined;
   queues?: string | undefined;
 }): SchedulerConfig {
   const base = DEFAULT_SCHEDULER_CONFIG;
@@ -263,6 +268,7 @@ function schedulerFrom(values: {
     starvation: { ...base.starvation, beta },
     serviceUnit: parseOneOf('service-unit', values['service-unit'], Object.values(ServiceUnit), base.serviceUnit),
     rebuildEverySteps: parsePositiveInt('rebuild-every', values['rebuild-every'], base.rebuildEverySteps),
+    gittinsFallback: parseOneOf('gittins-fallback', values['gittins-fallback'], Object.values(GittinsFallback), base.gittinsFallback),
   });
 }
 

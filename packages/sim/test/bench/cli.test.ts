@@ -26,7 +26,7 @@ describe('parseCommandLine', () => {
     const c = sim(
       '--workload=mixed', '--engines', '2', '--policies', 'plas,fcfs', '--balancers', 'round-robin,autellix', '--rates', '0.5,1',
       '--slo', '0.1', '--seed', '7', '--programs', '50', '--engine-preset', 'plain-vllm', '--beta', 'off', '--service-unit', 'share',
-      '--rebuild-every', '4', '--preemption', 'recompute', '--out', 'x',
+      '--rebuild-every', '4', '--preemption', 'recompute', '--gittins-fallback', 'lindy', '--out', 'x',
     );
     expect(c.sweep.engines).toBe(2);
     expect(c.sweep.policies).toEqual(['plas', 'fcfs']);
@@ -41,6 +41,8 @@ describe('parseCommandLine', () => {
     expect(c.sweep.scheduler.starvation.beta).toBeNull();
     expect(c.sweep.scheduler.serviceUnit).toBe('share');
     expect(c.sweep.scheduler.rebuildEverySteps).toBe(4);
+    expect(c.sweep.scheduler.gittinsFallback).toBe('lindy');
+    expect(sim('--workload', 'bfcl').sweep.scheduler.gittinsFallback).toBe('finish-first');
     expect(c.out).toBe('x');
   });
 
@@ -54,6 +56,7 @@ describe('parseCommandLine', () => {
     [['sim', '--workload', 'bfcl', '--slo', '-1'], /--slo/],
     [['sim', '--workload', 'bfcl', '--beta', 'never'], /--beta/],
     [['sim', '--workload', 'bfcl', '--preemption', 'drop'], /--preemption/],
+    [['sim', '--workload', 'bfcl', '--gittins-fallback', 'last'], /--gittins-fallback/],
     [['sim', '--workload', 'bfcl', '--profile', 'gpt-5'], /known: llama3\.1-8b-a100/],
     [['sim', '--workload', 'bfcl', '--frobnicate'], /frobnicate/],
     [['sim', '--trace', '/nonexistent/trace.jsonl'], /cannot read/],
