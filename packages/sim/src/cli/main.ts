@@ -117,6 +117,7 @@ compare options:
 ablation options:
   --workload NAME       (default mixed)   --policies LIST (default fcfs,plas)
   --programs N, --quick, --seed N, --out DIR (default ${DEFAULTS.outRoot}/ablation-<workload>)
+  --gittins-fallback F  as for sim
 
 throughput options:
   --quick               smaller scenarios   --out DIR (default ${DEFAULTS.outRoot}/throughput)
@@ -148,6 +149,8 @@ export interface AblationCommand {
   readonly quick: boolean;
   readonly seed: number;
   readonly policies: readonly PolicyName[];
+  /** The scheduling core's settings (only `--gittins-fallback` is read; the rest are the defaults). */
+  readonly scheduler: SchedulerConfig;
   readonly out: string;
 }
 
@@ -466,6 +469,7 @@ const ABLATION_OPTIONS = {
   programs: { type: 'string' },
   quick: { type: 'boolean' },
   seed: { type: 'string' },
+  'gittins-fallback': { type: 'string' },
   out: { type: 'string' },
   help: { type: 'boolean' },
 } as const;
@@ -490,6 +494,7 @@ function parseAblation(args: readonly string[]): Parsed {
     quick,
     seed,
     policies: parseNameList('policies', v.policies, policyNames, ['fcfs', 'plas']),
+    scheduler: schedulerFrom({ 'gittins-fallback': v['gittins-fallback'] }),
     out: v.out ?? join(DEFAULTS.outRoot, `ablation-${workload}`),
   };
 }
@@ -510,8 +515,8 @@ function runAblationCommand(cmd: AblationCommand): void {
         source: cmd.source,
         profile: DEFAULTS.profile,
         policies: cmd.policies,
-        engine: engineFrom(DEFAULTS.enginePreset, DEFAULT_SCHEDULER_CONFIG),
-        scheduler: DEFAULT_SCHEDULER_CONFIG,
+        engine: engineFrom(DEFAULTS.enginePreset, cmd.scheduler),
+        scheduler: cmd.scheduler,
         seed: cmd.seed,
         grid: cmd.quick ? QUICK_GRID : AUTO_GRID,
       },

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_PROGRAMS, parseCommandLine, type SweepCommand, UsageError, USAGE } from '../../src/cli/main.ts';
+import { type AblationCommand, DEFAULT_PROGRAMS, parseCommandLine, type SweepCommand, UsageError, USAGE } from '../../src/cli/main.ts';
 
 const sim = (...args: string[]): SweepCommand => parseCommandLine(['sim', ...args]) as SweepCommand;
 
@@ -72,5 +72,12 @@ describe('parseCommandLine', () => {
     expect(c.sweep.source.label).toBe('mixed');
     expect(c.sweep.source.count).toBe(DEFAULT_PROGRAMS.quick.mixed);
     expect(c.out).toBe('bench-out/compare');
+  });
+
+  it('ablation takes the gittins fallback, default finish-first', () => {
+    const given = parseCommandLine(['ablation', '--policies', 'fcfs,gittins', '--gittins-fallback', 'lindy']) as AblationCommand;
+    expect(given.scheduler.gittinsFallback).toBe('lindy');
+    expect((parseCommandLine(['ablation']) as AblationCommand).scheduler.gittinsFallback).toBe('finish-first');
+    expect(() => parseCommandLine(['ablation', '--gittins-fallback', 'never'])).toThrow(/--gittins-fallback/);
   });
 });
