@@ -9,3 +9,5 @@ export * from './scheduler-metrics.ts';
 export * from './lease-watch.ts';
 export * from './leadership-lease.ts';
 export * from './fast-intake.ts';
+export * from './actor-counters.ts';
+export * from './order-key.ts';

@@ -17,22 +17,20 @@ import {
   SHARED_ENGINE_ID,
   subjects,
 } from '@autellix/protocol';
-import type { Consumer, ConsumerMessages, JetStreamManager, JsMsg, StreamConfig } from '@nats-io/jetstream';
-import { AckPolicy, JetStreamApiCodes, JetStreamApiError, jetstream, jetstreamManager, RetentionPolicy } from '@nats-io/jetstream';
+import type { Consumer, ConsumerMessages, JsMsg } from '@nats-io/jetstream';
+import { AckPolicy, jetstream, jetstreamManager, RetentionPolicy } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import type { Msg, MsgHdrs, NatsConnection, Subscription } from '@nats-io/transport-node';
 import { headers, nuid } from '@nats-io/transport-node';
 import { contextFromHeaders, hasTrace, writeTraceHeaders } from '@autellix/telemetry';
 import type { Context, Tracer } from '@opentelemetry/api';
 import { ProxyTracerProvider } from '@opentelemetry/api';
-import type { CallEnd } from './call-traces.ts';
 import { CallTraces } from './call-traces.ts';
 import { ProgramHistory } from './program-history.ts';
 import { AckedPublisher } from '@autellix/acked-publish';
 import type { SchedulerServiceConfig } from './config.ts';
 import { validateServiceConfig } from './config.ts';
 import { EngineRegistry } from './engine-registry.ts';
-import { flatCounters, programsView } from './monitor-view.ts';
 import { IntakeBatches } from './intake-batches.ts';
 import { OrderedWrites } from './ordered-writes.ts';
 import type { EndReason, LiveCall, Session } from './session-table.ts';
@@ -44,58 +42,12 @@ import type { EndedCall, PendingClose } from './session-endings.ts';
 import { SessionEndings } from './session-endings.ts';
 import { checkSubmit } from './submit-checks.ts';
 import { bucketRemover, TableStore } from './table-store.ts';
-
-/** Counters of the scheduler actor (status and tests). */
-export interface SchedulerCounters {
-  sessionsOpened: number;
-  sessionsEnded: number;
-  callsAccepted: number;
-  /** Calls whose engine reported them done, late outcomes (below) included. */
-  callsCompleted: number;
-  callsFailed: number;
-  callsCancelled: number;
-  /** Calls still open when their session ended; each was revoked from its engine. */
-  callsEndedWithSession: number;
-  /**
-   * Outcomes of such calls that came after the close: an engine delivers a call's result to the
-   * caller before its outcome to the scheduler, so a caller that closes its session on the result
-   * can close it first. They count as completed (or failed) too.
-   */
-  lateOutcomes: number;
-  /** Placements after the first (engine died, assignment lost or unacknowledged). */
-  reassignments: number;
-  prioritySignals: number;
-  /** Rejected inputs by error code. */
-  rejected: Record<string, number>;
-  /** Redelivered intake messages recognised as already applied. */
-  redeliveries: number;
-  /** Calls applied from the intake fast path (the plain copy of the publish; see `fast-intake.ts`). */
-  fastApplied: number;
-  /** Fast-path calls whose stream copy never came within `CLAIM_GRACE_MS`: cancelled. */
-  fastUnclaimed: number;
-  /** Stream copies of fast-path calls matched by message id and bytes, claimed without decoding them again. */
-  copiesClaimed: number;
-  /** Short calls taken from the shared work subject by an engine with room. */
-  sharedTaken: number;
-  /** Shared offers no engine took (none had room), sent to the balancer's choice instead. */
-  sharedFallbacks: number;
-}
-
-/**
- * Told of each call and session as the scheduler folds it in (metrics hang here). Times are wall
- * milliseconds. Must not throw.
- */
-export interface SchedulerObserver {
-  callAccepted(sessionId: string, wallMs: number): void;
-  /** A call left the table: `completionTokens` from the engine's outcome (0 unless `done`). */
-  callFinished(rec: CallRecord, how: CallEnd, completionTokens: number, wallMs: number): void;
-  /**
-   * `pendingOutcomes`: calls the session ended with that were on an engine; each is reported by
-   * one more `callFinished` (its late outcome, or `session_ended` once none came within
-   * `missingGraceMs`).
-   */
-  sessionEnded(sessionId: string, wallMs: number, pendingOutcomes: number): void;
-}
+import type { SchedulerCounters, SchedulerObserver } from './actor-counters.ts';
+import { newSchedulerCounters } from './actor-counters.ts';
+import { ensureStream } from './ensure-stream.ts';
+import { orderKeyOf } from './order-key.ts';
+import type { StatusSource } from './status-replies.ts';
+import { monitorReply, statusReply } from './status-replies.ts';
 
 /** Most calls ended with their session whose late outcome is still recognised. */
 const ENDED_CALLS_KEPT = 8192;
@@ -106,33 +58,6 @@ const CONSUMER = 'scheduler';
 const MSG_ID_HEADER = 'Nats-Msg-Id';
 /** Period of writing attained service from progress reports to the table (ms). */
 const PROGRESS_WRITE_MS = 1_000;
-
-/**
- * Creates stream `config.name` unless it exists; an existing stream is used as it is. Any error
- * other than "stream not found" (no JetStream, a timeout, no permission) is thrown as it is.
- */
-async function ensureStream(jsm: JetStreamManager, config: Partial<StreamConfig> & { name: string }): Promise<void> {
-  try {
-    await jsm.streams.info(config.name);
-  } catch (err) {
-    if (!(err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamNotFound)) throw err;
-    await jsm.streams.add(config);
-  }
-}
-
-/**
- * The sort key an engine orders by: the policy's order key, with NaN (unknown: `gittins` before
- * it has learned a class) and +Infinity sent as `Number.MAX_SAFE_INTEGER`, so they sort after
- * every key an engine can be sent, as the core sorts them, and -Infinity as its negative. The
- * wire carries no integer above 2^53 and every double that large is an integer, so
- * `Number.MAX_VALUE` cannot stand for "last".
- */
-export function orderKeyOf(core: SchedulerCore, rec: CallRecord): number {
-  const policy = core.policy;
-  const k = policy.orderKey(rec, policy.keyReadsProgram ? core.programs.get(rec.programId) : undefined);
-  if (Number.isFinite(k)) return k;
-  return k === Number.NEGATIVE_INFINITY ? -Number.MAX_SAFE_INTEGER : Number.MAX_SAFE_INTEGER;
-}
 
 /**
  * The scheduler actor. Durable input (sessions, calls, cancels, engine outcomes) comes through
@@ -148,25 +73,7 @@ export function orderKeyOf(core: SchedulerCore, rec: CallRecord): number {
 export class SchedulerActor {
   readonly core: SchedulerCore;
   readonly engines = new EngineRegistry();
-  readonly counters: SchedulerCounters = {
-    sessionsOpened: 0,
-    sessionsEnded: 0,
-    callsAccepted: 0,
-    callsCompleted: 0,
-    callsFailed: 0,
-    callsCancelled: 0,
-    callsEndedWithSession: 0,
-    lateOutcomes: 0,
-    reassignments: 0,
-    prioritySignals: 0,
-    rejected: {},
-    redeliveries: 0,
-    fastApplied: 0,
-    fastUnclaimed: 0,
-    copiesClaimed: 0,
-    sharedTaken: 0,
-    sharedFallbacks: 0,
-  };
+  readonly counters: SchedulerCounters = newSchedulerCounters();
   /** The scheduler's spans (programs and calls); no-ops when tracing is off. */
   readonly traces: CallTraces;
   /** Told of calls and sessions as they are folded in (the service's metrics); none by default. */
@@ -1309,7 +1216,26 @@ export class SchedulerActor {
     if (moved) this.persistedSeq = seq;
   }
 
-  /** Answers a `status.request` with the scheduler's view: sessions, calls, engines, counters. */
+  /** The actor's state as the `status` and `monitor` answers read it. */
+  private statusSource(): StatusSource {
+    let activeCalls = 0;
+    for (const s of this.sessions.values()) activeCalls += s.calls.size;
+    return {
+      policy: this.config.policy,
+      balancer: this.config.balancer,
+      core: this.core,
+      engines: this.engines,
+      counters: this.counters,
+      history: this.history,
+      sessions: this.sessions.size,
+      activeCalls,
+      parkedCalls: this.unplaced.size,
+      recovering: this.recovering,
+      callsOn: (id) => this.onEngine.get(id)?.size ?? 0,
+    };
+  }
+
+  /** Answers a `status.request` with the scheduler's view (`statusReply`). */
   private onStatus(m: Msg): void {
     try {
       decodeMessage(m.data, ['status.request']);
@@ -1318,39 +1244,10 @@ export class SchedulerActor {
       return;
     }
     if (!m.reply) return;
-    const wall = this.clock();
-    let activeCalls = 0;
-    for (const s of this.sessions.values()) activeCalls += s.calls.size;
-    const counters = flatCounters(this.counters, this.core.counters);
-    m.respond(
-      encodeMessage<'status'>({
-        type: 'status',
-        policy: this.config.policy,
-        balancer: this.config.balancer,
-        sessions: this.sessions.size,
-        activeCalls,
-        parkedCalls: this.unplaced.size,
-        recovering: this.recovering,
-        engines: this.engines.ids().map((id) => {
-          const e = this.engines.get(id);
-          return {
-            engineId: id,
-            calls: this.onEngine.get(id)?.size ?? 0,
-            running: e?.running ?? 0,
-            kvUsed: e?.kvUsed ?? 0,
-            silentMs: e === undefined ? 0 : Math.max(0, wall - e.lastSeen),
-          };
-        }),
-        counters,
-      }),
-    );
+    m.respond(encodeMessage<'status'>(statusReply(this.statusSource(), this.clock())));
   }
 
-  /**
-   * Answers `monitor.request` with the live view: engines (their last heartbeats), active calls
-   * per level and phase, the busiest open programs (most active calls, then most service; at most
-   * `maxPrograms`, default 200), and the asked program's call timeline when it is known.
-   */
+  /** Answers `monitor.request` with the live view (`monitorReply`). */
   private onMonitor(m: Msg): void {
     let req: ReturnType<typeof decodeMessage<'monitor.request'>>;
     try {
@@ -1360,24 +1257,7 @@ export class SchedulerActor {
       return;
     }
     if (!m.reply) return;
-    const wall = this.clock();
-    const { programs, levels } = programsView(this.core.programs.values(), req.programPrefix, this.now());
-    const timeline = req.programId === undefined ? null : this.history.timeline(req.programId);
-    m.respond(
-      encodeMessage<'monitor'>({
-        type: 'monitor',
-        atMs: wall,
-        policy: this.config.policy,
-        engines: this.engines.ids().map((id) => {
-          const e = this.engines.get(id);
-          return { engineId: id, running: e?.running ?? 0, queued: e?.queued ?? 0, kvUsed: e?.kvUsed ?? 0, maxBatch: e?.maxBatch ?? 0 };
-        }),
-        levels,
-        programs: programs.slice(0, req.maxPrograms ?? 200),
-        programCount: programs.length,
-        ...(timeline === null ? {} : { timeline }),
-      }),
-    );
+    m.respond(encodeMessage<'monitor'>(monitorReply(this.statusSource(), req, this.clock(), this.now())));
   }
 
   /** Active calls not yet placed on a live engine. */

@@ -2,7 +2,8 @@ import type { CallRecord } from '@autellix/core';
 import { readCounter, readGauge } from '@autellix/telemetry';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { CallEnd } from './call-traces.ts';
-import type { SchedulerActor, SchedulerObserver } from './scheduler-actor.ts';
+import type { SchedulerObserver } from './actor-counters.ts';
+import type { SchedulerActor } from './scheduler-actor.ts';
 
 /** What a program has done so far, for its latency when it ends. */
 interface ProgramMark {

@@ -1,7 +1,7 @@
 import { DEFAULT_SCHEDULER_CONFIG, getBalancer, getPolicy, SchedulerCore } from '@autellix/core';
 import { decodeMessage, encodeMessage } from '@autellix/protocol';
 import { describe, expect, it } from 'vitest';
-import { orderKeyOf } from '../src/scheduler-actor.ts';
+import { orderKeyOf } from '../src/order-key.ts';
 
 function coreWithOneCall(policy: string) {
   const core = new SchedulerCore(getPolicy(policy), DEFAULT_SCHEDULER_CONFIG, getBalancer('autellix'));
