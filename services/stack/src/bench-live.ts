@@ -10,7 +10,7 @@ import { SimBackend } from '@autellix/engine';
 import { startLocalStack } from './local-stack.ts';
 import { startProcessStack } from './process-stack.ts';
 import type { ReplayedProgram } from './replay.ts';
-import { progressLine, replay } from './replay.ts';
+import { endProgressLine, progressLine, replay } from './replay.ts';
 
 export interface LiveBenchOptions {
   readonly workload: string;
@@ -126,7 +126,7 @@ export async function runLiveBench(o: LiveBenchOptions): Promise<LiveBenchRow[]>
       runTag: `bench-${policy}`,
       onProgress: progressLine(policy, () => performance.now()),
     });
-    process.stdout.write('\n');
+    endProgressLine();
     const wallSeconds = (performance.now() - t0) / 1000;
     let skippedSeconds: number | null = null;
     if (local !== null) {

@@ -32,7 +32,7 @@ import type { CpuShares } from './proc-cpu.ts';
 import { cpuShares, cpuSnapshot } from './proc-cpu.ts';
 import { startProcessStack } from './process-stack.ts';
 import type { CallAccounts, ReplayedProgram } from './replay.ts';
-import { progressLine, replay } from './replay.ts';
+import { endProgressLine, progressLine, replay } from './replay.ts';
 
 export interface LlamaBenchOptions {
   readonly workload: string;
@@ -293,7 +293,7 @@ async function runLive(r: LiveRunOptions): Promise<LiveRun> {
       onProgress: progressLine(r.policy, () => performance.now()),
     });
     const occupancy = sampler?.stop() ?? null;
-    process.stdout.write('\n');
+    endProgressLine();
     const wallSeconds = (performance.now() - t0) / 1000;
     const cpu = processes === null || cpuBefore === null ? null : cpuShares(cpuBefore, cpuSnapshot(processes));
     const inSitu = processes === null ? inSituSteps(engines, r.profile) : null;

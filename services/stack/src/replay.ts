@@ -161,16 +161,28 @@ export async function replay(o: ReplayOptions): Promise<ReplayedProgram[]> {
 }
 
 /**
- * A `ReplayOptions.onProgress` that rewrites one status line (`label: done/total programs done,
- * n in flight, t s`) at most every 500 ms, and always for the last program. `clock` in ms.
+ * A replay's `onProgress` that keeps one line on a terminal up to date (at most every 500 ms, and
+ * at the end): programs done, in flight, seconds since it was made. Writes nothing when `out` is
+ * not a terminal (a log file, a test's captured output), where carriage returns would pile up.
+ * `clock` in ms.
  */
-export function progressLine(label: string, clock: () => number): (done: number, total: number, inFlight: number) => void {
+export function progressLine(
+  label: string,
+  clock: () => number,
+  out: NodeJS.WriteStream = process.stdout,
+): (done: number, total: number, inFlight: number) => void {
+  if (!out.isTTY) return () => {};
   const t0 = clock();
   let last = Number.NEGATIVE_INFINITY;
   return (done, total, inFlight) => {
     const now = clock();
     if (now - last < 500 && done < total) return;
     last = now;
-    process.stdout.write(`\r  ${label}: ${done}/${total} programs done, ${inFlight} in flight, ${((now - t0) / 1000).toFixed(0)} s `);
+    out.write(`\r  ${label}: ${done}/${total} programs done, ${inFlight} in flight, ${((now - t0) / 1000).toFixed(0)} s `);
   };
+}
+
+/** Ends a `progressLine` on a terminal (a newline); nothing elsewhere. */
+export function endProgressLine(out: NodeJS.WriteStream = process.stdout): void {
+  if (out.isTTY) out.write('\n');
 }
