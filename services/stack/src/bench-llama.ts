@@ -1,38 +1,31 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AutellixClient } from '@autellix/client';
-import { decodeMessage, encodeMessage, subjects } from '@autellix/protocol';
-import { connect } from '@nats-io/transport-node';
 import type { GittinsFallback, PolicyName, SchedulerConfig } from '@autellix/core';
 import { ConfigError, DEFAULT_SCHEDULER_CONFIG, GittinsFallback as Fallbacks } from '@autellix/core';
-import type { EngineProfile } from '@autellix/engine-model';
-import type { StepOverhead } from '@autellix/engine-model';
+import type { LlamaBackendConfig, LlamaCalibration } from '@autellix/engine';
+import { calibrateLlamaProfile, DEFAULT_LLAMA_BACKEND, llamaEngineOptions, writeTinyLlamaGguf } from '@autellix/engine';
+import type { EngineProfile, StepOverhead } from '@autellix/engine-model';
 import { addStepOverhead, scaleComputeTime, withRestoreStall } from '@autellix/engine-model';
-import type { LlamaBackendConfig, LlamaCalibration, RunningEngine } from '@autellix/engine';
-import {
-  calibrateLlamaProfile,
-  DEFAULT_ENGINE_SERVICE,
-  DEFAULT_LLAMA_BACKEND,
-  LlamaBackend,
-  llamaEngineOptions,
-  startEngine,
-  writeTinyLlamaGguf,
-} from '@autellix/engine';
 import type { Occupancy, ProgramSpec, SimMetrics, Summary } from '@autellix/sim';
 import { generatePrograms, simulate, summarize } from '@autellix/sim';
-import type { InSituSteps } from './in-situ-steps.ts';
-import { inSituSteps, stepFactor, stepOverheadOf } from './in-situ-steps.ts';
-import type { InSituPromptChunks } from './in-situ-prompts.ts';
-import { inSituPrompts, promptComputeFactor } from './in-situ-prompts.ts';
-import { startLocalStack } from './local-stack.ts';
 import { bestCalibration, DEFAULT_CALIBRATION_RETRY } from './best-calibration.ts';
-import { OccupancySampler } from './occupancy-sampler.ts';
+import type { InSituPromptChunks } from './in-situ-prompts.ts';
+import { promptComputeFactor } from './in-situ-prompts.ts';
+import type { InSituSteps } from './in-situ-steps.ts';
+import { stepFactor, stepOverheadOf } from './in-situ-steps.ts';
+import type { LiveRun, MeasuredOccupancy, PriorityChanges } from './llama-live-run.ts';
+import { runLive } from './llama-live-run.ts';
+import type { LoadCalibration } from './llama-load-calibration.ts';
+import { calibrateUnderLoad } from './llama-load-calibration.ts';
+import type { PolicyPair } from './policy-pairs.ts';
+import { policyPairs } from './policy-pairs.ts';
 import type { CpuShares } from './proc-cpu.ts';
-import { cpuShares, cpuSnapshot } from './proc-cpu.ts';
-import { startProcessStack } from './process-stack.ts';
 import type { CallAccounts, ReplayedProgram } from './replay.ts';
-import { endProgressLine, progressLine, replay } from './replay.ts';
+import { longestContext, scaleTrace } from './scale-trace.ts';
+
+export type { LoadCalibration, MeasuredOccupancy, PolicyPair, PriorityChanges };
+export { scaleTrace };
 
 export interface LlamaBenchOptions {
   readonly workload: string;
@@ -69,12 +62,6 @@ export interface LlamaBenchOptions {
   readonly gittinsFallback: GittinsFallback;
   readonly out: string;
   readonly log: (line: string) => void;
-}
-
-/** Priority changes a scheduler made during a run. */
-export interface PriorityChanges {
-  readonly demotions: number;
-  readonly promotions: number;
 }
 
 /** The simulator's prediction of one policy, as a row keeps it. */
@@ -169,168 +156,6 @@ export interface LlamaBenchResult {
   readonly pairs: readonly PolicyPair[];
 }
 
-/** How often `first` beat `second` over the rounds (see `LlamaBenchResult.pairs`). */
-export interface PolicyPair {
-  readonly first: string;
-  readonly second: string;
-  readonly rounds: number;
-  readonly measuredFirstFaster: number;
-  readonly loadedSimFirstFaster: number | null;
-}
-
-/** The trace with every length divided by `scale` (at least one token each). */
-export function scaleTrace(programs: readonly ProgramSpec[], scale: number): ProgramSpec[] {
-  const s = (n: number): number => Math.max(1, Math.round(n / scale));
-  return programs.map((p) => ({
-    ...p,
-    calls: p.calls.map((c) => ({ ...c, input: s(c.input), output: s(c.output), ...(c.shared === undefined ? {} : { shared: { ...c.shared, tokens: s(c.shared.tokens) } }) })),
-  }));
-}
-
-/** Longest context a call of the trace needs (its parent chain's context plus its own input and output). */
-function longestContext(programs: readonly ProgramSpec[]): number {
-  let most = 0;
-  for (const p of programs) {
-    const ctx = new Map<string, number>();
-    for (const c of p.calls) {
-      const first = c.parents[0];
-      const offset = first !== undefined ? (ctx.get(first) ?? 0) : (c.shared?.tokens ?? 0);
-      const total = offset + c.input + c.output;
-      ctx.set(c.id, total);
-      if (total > most) most = total;
-    }
-  }
-  return most;
-}
-
-/** One replay of a trace on a fresh deployment with llama engines. */
-interface LiveRun {
-  readonly out: ReplayedProgram[];
-  readonly priorityChanges: PriorityChanges;
-  readonly wallSeconds: number;
-  readonly cpu: CpuShares | null;
-  readonly inSitu: readonly InSituSteps[] | null;
-  readonly inSituPrompts: InSituPromptChunks | null;
-  readonly occupancy: MeasuredOccupancy | null;
-}
-
-/**
- * Occupancy as sampled, with the llama engines' turnover costs: the places' total wait for a
- * clean sequence (`LlamaBackend.cleanSequenceWaitMs`), and how often and how long token loops
- * were held at the decode barrier so that lock work could run (seconds).
- */
-export interface MeasuredOccupancy extends Occupancy {
-  readonly cleanSequenceWaitSeconds: number;
-  readonly barrierRaises: number;
-  readonly barrierSeconds: number;
-  /** The part of `barrierSeconds` from each raise to the last token produced while it was up (`LlamaBackend.barrierDrainMs`). */
-  readonly barrierDrainSeconds: number;
-}
-
-interface LiveRunOptions {
-  readonly policy: string;
-  readonly programs: readonly ProgramSpec[];
-  readonly llama: LlamaBackendConfig;
-  readonly modelPath: string;
-  readonly engines: number;
-  readonly layout: 'processes' | 'one';
-  /** The profile the in-situ decode steps are set against. */
-  readonly profile: EngineProfile;
-  /** The scheduling core's settings (the live scheduler's `core`). */
-  readonly core: SchedulerConfig;
-  /** The same as a scheduler `--config` file, for the `processes` layout. */
-  readonly schedulerConfigFile: string;
-}
-
-/** Starts a deployment (scheduler with `policy`, llama engines), replays the trace in wall time, and stops it. */
-async function runLive(r: LiveRunOptions): Promise<LiveRun> {
-  const { llama } = r;
-  const settings = { engines: 0, speed: 1, policy: r.policy, balancer: 'autellix', profile: 'llama3.1-8b-a100', log: () => {} };
-  const engineArgs = (): string[] => [
-    '--backend',
-    'llama',
-    '--model-path',
-    r.modelPath,
-    '--sequences',
-    String(llama.sequences),
-    '--spare-sequences',
-    String(llama.spareSequences),
-    '--context-size',
-    String(llama.contextSize),
-    '--threads',
-    String(llama.threads),
-    '--preemption',
-    llama.preemption,
-    '--ignore-eos',
-  ];
-  const processes =
-    r.layout === 'processes' ? await startProcessStack({ ...settings, engines: r.engines, engineArgs, schedulerArgs: ['--config', r.schedulerConfigFile] }) : null;
-  const stack = processes ?? (await startLocalStack({ ...settings, port: -1, scheduler: { core: r.core } }));
-  const engines: RunningEngine[] = [];
-  try {
-    for (let i = 0; processes === null && i < r.engines; i++) {
-      engines.push(await startEngine({ ...DEFAULT_ENGINE_SERVICE, servers: stack.url, engineId: `llama-${i}`, backend: 'llama', llama }));
-    }
-    // Engines announce themselves by heartbeat (every 250 ms).
-    await new Promise((resolve) => setTimeout(resolve, 600));
-    const client = await AutellixClient.connect({ servers: stack.url });
-    const t0 = performance.now();
-    const cpuBefore = processes === null ? null : cpuSnapshot(processes);
-    // In this process only: how full the engines' batches were.
-    const sampler =
-      processes === null
-        ? new OccupancySampler(
-            () => engines.flatMap((e) => (e.actor.backendOrNull === null ? [] : [e.actor.backendOrNull.load()])),
-            () => performance.now(),
-          )
-        : null;
-    const out = await replay({
-      client,
-      programs: r.programs,
-      speed: 1,
-      clock: () => performance.now(),
-      runTag: `llama-${r.policy}`,
-      onProgress: progressLine(r.policy, () => performance.now()),
-    });
-    const occupancy = sampler?.stop() ?? null;
-    endProgressLine();
-    const wallSeconds = (performance.now() - t0) / 1000;
-    const cpu = processes === null || cpuBefore === null ? null : cpuShares(cpuBefore, cpuSnapshot(processes));
-    const inSitu = processes === null ? inSituSteps(engines, r.profile) : null;
-    const prompts = processes === null ? inSituPrompts(engines, r.profile) : null;
-    const llamas = engines.flatMap((e) => (e.actor.backendOrNull instanceof LlamaBackend ? [e.actor.backendOrNull] : []));
-    const sum = (f: (b: LlamaBackend) => number): number => llamas.reduce((t, b) => t + f(b), 0);
-    const measured: MeasuredOccupancy | null =
-      occupancy === null
-        ? null
-        : {
-            ...occupancy,
-            cleanSequenceWaitSeconds: sum((b) => b.cleanSequenceWaitMs) / 1000,
-            barrierRaises: sum((b) => b.barrierRaises),
-            barrierSeconds: sum((b) => b.barrierUpMs) / 1000,
-            barrierDrainSeconds: sum((b) => b.barrierDrainMs) / 1000,
-          };
-    await client.close();
-    const priorityChanges = await schedulerPriorityChanges(stack.url);
-    return { out, wallSeconds, cpu, inSitu, inSituPrompts: prompts, occupancy: measured, priorityChanges };
-  } finally {
-    for (const e of engines) await e.stop();
-    await stack.stop();
-  }
-}
-
-/** The scheduler's demotions and promotions so far, from its status (`core.*` counters). */
-async function schedulerPriorityChanges(url: string): Promise<PriorityChanges> {
-  const nc = await connect({ servers: url });
-  try {
-    const reply = await nc.request(subjects.status(), encodeMessage<'status.request'>({ type: 'status.request' }), { timeout: 5000 });
-    const { counters } = decodeMessage(reply.data, ['status']);
-    return { demotions: counters['core.demotions'] ?? 0, promotions: counters['core.promotions'] ?? 0 };
-  } finally {
-    await nc.close();
-  }
-}
-
 /** Mean per program of the replay's call accounts; null for no programs, or when some lack them. */
 function meanAccounts(programs: readonly ReplayedProgram[]): CallAccounts | null {
   const known = programs.flatMap((p) => (p.accounts === null ? [] : [p.accounts]));
@@ -347,95 +172,6 @@ function simSummary(m: SimMetrics): SimSummary {
 /** The simulator's per-program breakdown as call accounts: nothing happens outside its engines. */
 function simAccounts(m: SimMetrics): CallAccounts {
   return { service: m.breakdown.execution, wait: m.breakdown.wait + m.breakdown.swap, outside: 0 };
-}
-
-/** Decode steps measured under the deployment's load, and the idle profile given their extra time. */
-export interface LoadCalibration {
-  /** Seed of the trace replayed to measure them (not the one predicted). */
-  readonly seed: number;
-  /** Sample-weighted mean of measured over profile step time (a diagnostic: the profile is not scaled by it). */
-  readonly factor: number;
-  /** The extra time a step took under load, fitted to the measured steps (`fitStepOverhead`). */
-  readonly overhead: StepOverhead;
-  readonly samples: number;
-  readonly steps: readonly InSituSteps[];
-  /**
-   * Measured over predicted time of the replay's whole prompt chunks (timed only with no other
-   * prompt beside them), predicted by the idle profile with `overhead` added
-   * (`promptComputeFactor`); 1 when none was timed. Measured apart from decode steps because it
-   * behaves apart: Mixed's replays ran their chunks 1.4x slower, BFCL's lighter ones not at all.
-   */
-  readonly promptFactor: number;
-  /** Whole prompt chunks behind `promptFactor`. */
-  readonly promptChunks: number;
-  /** Mean wall ms token loops were held at the decode barrier, each time it went up (0 when it never did). */
-  readonly barrierMs: number;
-  /**
-   * The idle profile with its compute terms scaled by `promptFactor` (`scaleComputeTime`: prompt
-   * steps slower, decode steps nearly unchanged), `overhead` added to every step
-   * (`addStepOverhead`) and one barrier (`barrierMs`) stalling the engine at every swap-in
-   * (`withRestoreStall`): a restored call holds its place while its state loads, so its load
-   * raises the barrier at once. Decode steps get a fixed time more, not a factor: under load they
-   * wait about the same time more whatever the batch (1-3 ms at every batch size), and scaling
-   * every step by the decode steps' ratio over-predicted prompt-heavy traces by 30-60 %; prompt
-   * work gets its own measured factor (docs/benchmarks.md).
-   */
-  readonly profile: EngineProfile;
-}
-
-/**
- * Replays another trace of the workload (seed + 1000, never the one predicted) under fcfs through
- * `replayFcfs`, and measures how much slower the engine's pure decode steps ran than the idle
- * profile says, and how long the decode barrier stayed up each time.
- */
-async function calibrateUnderLoad(
-  o: LlamaBenchOptions,
-  calibration: LlamaCalibration,
-  replayFcfs: (trace: readonly ProgramSpec[]) => Promise<LiveRun>,
-): Promise<LoadCalibration> {
-  const seed = o.seed + 1000;
-  const trace = scaleTrace(generatePrograms(o.workload, { seed, count: o.programs, rate: o.rate }), o.tokenScale);
-  const run = await replayFcfs(trace);
-  const steps = run.inSitu ?? [];
-  const samples = steps.reduce((t, x) => t + x.samples, 0);
-  const factor = stepFactor(steps);
-  const overhead = stepOverheadOf(steps);
-  // Priced once per swap-in: a restore waits with its place held, so it raises the barrier at
-  // once; a save is left to ride on a barrier the empties raise anyway (pricing both, one
-  // barrier each, over-charged preemption: docs/benchmarks.md).
-  const held = run.occupancy;
-  const barrierMs = held !== null && held.barrierRaises > 0 ? (1000 * held.barrierSeconds) / held.barrierRaises : 0;
-  const prompts = run.inSituPrompts?.chunks ?? [];
-  const promptFactor = promptComputeFactor(prompts, addStepOverhead(calibration.fit.profile, overhead));
-  const profile = withRestoreStall(addStepOverhead(scaleComputeTime(calibration.fit.profile, promptFactor), overhead), barrierMs / 1000);
-  const promptChunks = prompts.reduce((t, x) => t + x.samples, 0);
-  o.log(
-    `  under load (fcfs, seed ${seed}): decode steps ${factor.toFixed(3)}× the idle profile over ${samples} samples, ` +
-      `${(overhead.baseSeconds * 1000).toFixed(2)} ms + ${(overhead.perSeqSeconds * 1000).toFixed(2)} ms a sequence more a step; ` +
-      `prompt chunks ${promptFactor.toFixed(3)}× that over ${promptChunks}; decode barrier ${barrierMs.toFixed(1)} ms a time`,
-  );
-  return { seed, factor, overhead, samples, steps, promptFactor, promptChunks, barrierMs, profile };
-}
-
-/** Every pair of `policies` (in their order) with how often the first was faster, over the rounds. */
-function policyPairs(policies: readonly string[], rows: readonly LlamaBenchRow[], loaded: boolean): PolicyPair[] {
-  const out: PolicyPair[] = [];
-  const rounds = Math.max(0, ...rows.map((r) => r.round + 1));
-  for (const [i, first] of policies.entries()) {
-    for (const second of policies.slice(i + 1)) {
-      let measured = 0;
-      let simulated = 0;
-      for (let round = 0; round < rounds; round++) {
-        const a = rows.find((r) => r.round === round && r.policy === first);
-        const b = rows.find((r) => r.round === round && r.policy === second);
-        if (a === undefined || b === undefined) continue;
-        if (a.programLatency.mean < b.programLatency.mean) measured += 1;
-        if ((a.loadedSim?.programLatency.mean ?? Number.NaN) < (b.loadedSim?.programLatency.mean ?? Number.NaN)) simulated += 1;
-      }
-      out.push({ first, second, rounds, measuredFirstFaster: measured, loadedSimFirstFaster: loaded ? simulated : null });
-    }
-  }
-  return out;
 }
 
 /**
