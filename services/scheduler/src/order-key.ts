@@ -14,5 +14,5 @@ export function orderKeyOf(core: SchedulerCore, rec: CallRecord): number {
   const policy = core.policy;
   const k = policy.orderKey(rec, policy.keyReadsProgram ? core.programs.get(rec.programId) : undefined);
   if (Number.isNaN(k) || k > Number.MAX_SAFE_INTEGER) return Number.MAX_SAFE_INTEGER;
-  return k < -Number.MAX_SAFE_INTEGER ? -Number.MAX_SAFE_INTEGER : k;
+  return Math.max(k, -Number.MAX_SAFE_INTEGER);
 }
