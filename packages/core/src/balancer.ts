@@ -9,6 +9,12 @@ export interface EngineLoad {
   readonly queued: number;
   /** Fraction of KV blocks in use by calls, in [0, 1]. */
   readonly kvUsed: number;
+  /**
+   * True when the engine keeps a prefix cache across calls (a call can reuse KV another call
+   * computed), false when it does not; absent when it does not say. Read by `gittins` under the
+   * `auto` fallback; balancers ignore it.
+   */
+  readonly prefixCache?: boolean;
 }
 
 /** What a balancer sees of the call to place. */

@@ -31,6 +31,14 @@ export const GittinsFallback = {
    * as PLAS would.
    */
   lindy: 'lindy',
+  /**
+   * Chosen per call by the engine it is placed on: `lindy` on an engine that says it keeps no
+   * prefix cache (`EngineLoad.prefixCache` false: the llama engine), `finish-first` on any
+   * other (one that keeps a prefix cache, or does not say). The call's index is taken again at
+   * each placement; before its first, it is `finish-first`'s. Where an offer of shared work is
+   * taken by another engine, the balancer's choice decided.
+   */
+  auto: 'auto',
 } as const;
 export type GittinsFallback = (typeof GittinsFallback)[keyof typeof GittinsFallback];
 

@@ -59,9 +59,10 @@ export interface CallRecord extends CallSubmission {
    * Gittins index of the program at submission (from the learned size distribution and the
    * program's completed service, `ServiceDistribution.rank` under `SchedulerConfig.gittinsFallback`);
    * NaN while nothing has been learned under the `finish-first` fallback, and always NaN under a
-   * policy that does not order by it (`Policy.usesRank` false).
+   * policy that does not order by it (`Policy.usesRank` false). Under the `auto` fallback
+   * `SchedulerCore.place` takes it again for the engine placed on; nothing else writes it.
    */
-  readonly rank: number;
+  rank: number;
   /** Engine that holds the call, or null before assignment. */
   engine: EngineId | null;
   preemptions: number;

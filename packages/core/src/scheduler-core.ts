@@ -1,7 +1,7 @@
 import type { Balancer, BalancerOptions, BalancerState, EngineLoad, Placement } from './balancer.ts';
 import { DEFAULT_BALANCER_OPTIONS } from './balancer.ts';
 import type { SchedulerConfig } from './config.ts';
-import { validateSchedulerConfig } from './config.ts';
+import { GittinsFallback, validateSchedulerConfig } from './config.ts';
 import { CallStateError, UnknownProgramError } from './errors.ts';
 import type { CallKey, ProgramId } from './ids.ts';
 import { callKey } from './ids.ts';
@@ -186,7 +186,7 @@ export class SchedulerCore {
       maxOutputTokens: sub.maxOutputTokens,
       arrival: now,
       startScalar: program.scalar,
-      rank: this.policy.usesRank ? this.sizes.rank(program.programClass, program.scalar, this.config.gittinsFallback) : Number.NaN,
+      rank: this.policy.usesRank ? this.sizes.rank(program.programClass, program.scalar, this.fallbackFor(undefined)) : Number.NaN,
       phase: CallPhase.queued,
       level: this.policy.startLevel(program, this.config.queues),
       seq: this.nextSeq++,
@@ -219,7 +219,18 @@ export class SchedulerCore {
     if (placement === null) return null;
     if (placement.pin) program.pinnedEngine = placement.engine;
     call.engine = placement.engine;
+    if (this.policy.usesRank && this.config.gittinsFallback === GittinsFallback.auto) {
+      const load = engines.find((e) => e.id === placement.engine);
+      call.rank = this.sizes.rank(program.programClass, call.startScalar, this.fallbackFor(load));
+    }
     return placement;
+  }
+
+  /** The `gittins` fallback for a call on the engine with `load` (`GittinsFallback.auto`); undefined: not placed yet. */
+  private fallbackFor(load: EngineLoad | undefined): Exclude<GittinsFallback, 'auto'> {
+    const configured = this.config.gittinsFallback;
+    if (configured !== GittinsFallback.auto) return configured;
+    return load?.prefixCache === false ? GittinsFallback.lindy : GittinsFallback.finishFirst;
   }
 
   /**

@@ -146,7 +146,7 @@ export class ServiceDistribution {
    * `lindy`, each of those three cases gives 1 / max(attained, grid.lo) instead; the result is
    * then always finite and positive.
    */
-  rank(programClass: string, attained: number, fallback: GittinsFallback): number {
+  rank(programClass: string, attained: number, fallback: Exclude<GittinsFallback, 'auto'>): number {
     if (fallback === GittinsFallback.finishFirst) return this.index(programClass, attained);
     const lindy = 1 / Math.max(attained, this.options.grid.lo);
     if (this.samples(programClass) < this.options.minSamples) return lindy;

@@ -162,6 +162,46 @@ describe('gittins fallback in the core', () => {
   });
 });
 
+describe('gittins fallback auto: chosen by the engine placed on', () => {
+  const load = (id: string, prefixCache: boolean | undefined) => ({ id, running: 0, queued: 0, kvUsed: 0, ...(prefixCache === undefined ? {} : { prefixCache }) });
+  /** A core whose chat class learned sizes of 2 s, and a giant program that outlived them (attained 50 s). */
+  const coreWithGiant = () => {
+    const core = makeCore('gittins', { gittinsFallback: 'auto' });
+    for (let i = 0; i < 30; i++) {
+      const id = `done-${i}`;
+      core.openProgram(id, 0, 'chat');
+      const call = core.submit(submission(id, 'c'), 0);
+      core.addService(call, 2);
+      core.complete(call, 1);
+      core.closeProgram(id);
+    }
+    core.openProgram('giant', 10, 'chat');
+    const first = core.submit(submission('giant', 'a'), 10);
+    core.addService(first, 50);
+    core.complete(first, 60);
+    return core;
+  };
+
+  it('is finish-first before placement and on an engine that keeps a prefix cache or does not say', () => {
+    const core = coreWithGiant();
+    const call = core.submit(submission('giant', 'b'), 61);
+    expect(call.rank).toBe(Number.POSITIVE_INFINITY);
+    core.place(call, [load('e0', true)]);
+    expect(call.rank).toBe(Number.POSITIVE_INFINITY);
+    core.place(call, [load('e0', undefined)]);
+    expect(call.rank).toBe(Number.POSITIVE_INFINITY);
+  });
+
+  it('is lindy on an engine that keeps no prefix cache, taken again at each placement', () => {
+    const core = coreWithGiant();
+    const call = core.submit(submission('giant', 'b'), 61);
+    core.place(call, [load('llama-0', false)]);
+    expect(call.rank).toBe(1 / 50);
+    core.place(call, [load('sim-0', true)]);
+    expect(call.rank).toBe(Number.POSITIVE_INFINITY);
+  });
+});
+
 describe('ServiceDistribution window', () => {
   it('keeps only the most recent samples', () => {
     const d = new ServiceDistribution({ ...DEFAULT_GITTINS_OPTIONS, window: 30, refreshEvery: 1 });

@@ -168,6 +168,7 @@ export class SimEngine {
       running: this.running.length,
       queued: this.waiting.length,
       kvUsed: Number.isFinite(this.capacityBlocks) ? Math.min(1, used / this.capacityBlocks) : 0,
+      prefixCache: this.options.prefixCache,
     };
   }
 

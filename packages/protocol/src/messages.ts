@@ -216,6 +216,11 @@ export interface EngineHeartbeat {
   readonly deadAfterMs: number;
   /** Keys (`sessionId/callId`) of every call the engine holds. */
   readonly calls: readonly string[];
+  /**
+   * True when the engine keeps a prefix cache across calls, false when it does not; absent when
+   * it cannot tell (a remote server). The scheduler's `gittins` reads it under the `auto` fallback.
+   */
+  readonly prefixCache?: boolean;
 }
 export interface StatusRequest {
   readonly type: 'status.request';
@@ -421,6 +426,7 @@ export const SCHEMAS: Readonly<Record<MessageType, Fields>> = {
     maxBatch: int(1),
     deadAfterMs: int(1),
     calls: arr(str(257), 100_000),
+    prefixCache: optional(bool),
   },
   'status.request': {},
   status: {

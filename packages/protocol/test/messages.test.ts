@@ -113,6 +113,13 @@ describe('protocol messages', () => {
     expect(decodeMessage(plain.pack({ ...hb, engineId: 'e-1' }), ['engine.heartbeat']).engineId).toBe('e-1');
   });
 
+  it('takes a heartbeat with or without prefixCache, and refuses one that is not a boolean', () => {
+    const hb = { type: 'engine.heartbeat', v: 1, engineId: 'e-1', backend: 'llama', running: 0, queued: 0, kvUsed: 0, maxBatch: 4, deadAfterMs: 1000, calls: [] };
+    expect(decodeMessage(plain.pack(hb), ['engine.heartbeat']).prefixCache).toBeUndefined();
+    expect(decodeMessage(plain.pack({ ...hb, prefixCache: false }), ['engine.heartbeat']).prefixCache).toBe(false);
+    expect(codeOf(() => decodeMessage(plain.pack({ ...hb, prefixCache: 'no' }), ['engine.heartbeat'])).field).toBe('prefixCache');
+  });
+
   it('picks only the call fields of a message', () => {
     const m = decodeMessage(plain.pack({ ...submit, v: 1, extra: 2n ** 60n, prefix: { id: 'p', tokens: 3, junk: 1 } }), ['call.submit']);
     const body = pickCallBody(m);

@@ -47,6 +47,12 @@ export interface BackendLoad {
 export interface EngineBackend {
   readonly name: string;
   readonly maxBatch: number;
+  /**
+   * True when the backend keeps a prefix cache across calls (a call can reuse KV another call
+   * computed), false when it does not, null when it cannot tell (a remote server). Sent in
+   * heartbeats when known.
+   */
+  readonly prefixCache: boolean | null;
   /** Takes a call. Throws `ProtocolError` (`no_engine`) when the call can never fit this engine. */
   admit(call: CallAssign): void;
   /** Re-ranks a held call; false when not held. */

@@ -487,6 +487,7 @@ export class EngineActor implements BackendSink {
       maxBatch: this.be.maxBatch,
       deadAfterMs: this.options.deadAfterMs,
       calls: this.heldOrFinishing(),
+      ...(this.be.prefixCache === null ? {} : { prefixCache: this.be.prefixCache }),
     });
   }
 

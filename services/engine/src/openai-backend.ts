@@ -95,6 +95,8 @@ interface Held extends WallCall {
 export class OpenAiBackend implements EngineBackend {
   readonly name = 'openai';
   readonly maxBatch: number;
+  /** The server's cache is not visible from here. */
+  readonly prefixCache = null;
   private readonly held = new Map<string, Held>();
   private closed = false;
 

@@ -71,6 +71,8 @@ interface Held {
 export class SimBackend implements EngineBackend {
   readonly name = 'sim';
   readonly maxBatch: number;
+  /** The engine model's option (on by default, as in vLLM-opt). */
+  readonly prefixCache: boolean;
   private readonly core: SchedulerCore;
   private readonly engine: SimEngine;
   private readonly keys_ = new Map<CallKey, number>();
@@ -94,6 +96,7 @@ export class SimBackend implements EngineBackend {
     this.core = new SchedulerCore(remoteOrderPolicy(this.keys_), DEFAULT_SCHEDULER_CONFIG, getBalancer('round-robin'));
     this.engine = new SimEngine(options.engineId, getProfile(options.profile), options.engine, this.core);
     this.maxBatch = options.engine.maxBatchSeqs;
+    this.prefixCache = options.engine.prefixCache;
     this.t0 = options.clock();
   }
 

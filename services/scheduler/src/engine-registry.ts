@@ -17,6 +17,8 @@ export interface EngineEntry {
   queued: number;
   kvUsed: number;
   maxBatch: number;
+  /** Whether the engine keeps a prefix cache, as its last heartbeat said; null when it did not say. */
+  prefixCache: boolean | null;
   /** Keys of the calls the engine reported holding in its last heartbeat. */
   reported: ReadonlySet<string>;
 }
@@ -40,6 +42,7 @@ export class EngineRegistry {
       queued: 0,
       kvUsed: 0,
       maxBatch: hb.maxBatch,
+      prefixCache: null,
       reported: new Set(),
     };
     entry.lastSeen = now;
@@ -48,6 +51,7 @@ export class EngineRegistry {
     entry.queued = hb.queued;
     entry.kvUsed = hb.kvUsed;
     entry.maxBatch = hb.maxBatch;
+    entry.prefixCache = hb.prefixCache ?? null;
     entry.reported = new Set(hb.calls);
     if (fresh) this.engines.set(hb.engineId, entry);
     return fresh;
@@ -82,14 +86,16 @@ export class EngineRegistry {
   /**
    * Loads for the balancer: `assigned(id)` is the scheduler's own count of calls placed on the
    * engine and not finished (exact, unlike a heartbeat), split into running and queued with
-   * the engine's last reported batch size.
+   * the engine's last reported batch size; `prefixCache` as the engine last said, absent when
+   * it did not.
    */
   loads(assigned: (id: string) => number): EngineLoad[] {
     return this.ids().map((id) => {
       const e = this.engines.get(id) as EngineEntry;
       const n = assigned(id);
       const running = Math.min(e.running, n);
-      return { id, running, queued: n - running, kvUsed: e.kvUsed };
+      const load = { id, running, queued: n - running, kvUsed: e.kvUsed };
+      return e.prefixCache === null ? load : { ...load, prefixCache: e.prefixCache };
     });
   }
 

@@ -202,7 +202,7 @@ if (argv[0] === 'intake') {
   });
   if (values.help) {
     console.log(
-      'npm run bench -- llama [--workload mixed] [--programs 40] [--rate 2 (programs/s)] [--token-scale 4] [--engines 1] [--sequences 8] [--spare-sequences 2] [--policies fcfs,plas] [--seed 1] [--layout processes|one] [--load-calibration (layout one)] [--rounds 1] [--gittins-fallback finish-first|lindy] [--out DIR]',
+      'npm run bench -- llama [--workload mixed] [--programs 40] [--rate 2 (programs/s)] [--token-scale 4] [--engines 1] [--sequences 8] [--spare-sequences 2] [--policies fcfs,plas] [--seed 1] [--layout processes|one] [--load-calibration (layout one)] [--rounds 1] [--gittins-fallback finish-first|lindy|auto] [--out DIR]',
     );
   } else {
     const r = await orUsageError('llama', () =>

@@ -31,6 +31,8 @@ describe('every live policy runs programs end to end', () => {
       expect(stack.scheduler.actor.counters.callsFailed).toBe(0);
       // Programs that ended were learned by class (what `gittins` ranks by; recorded under every policy).
       expect(stack.scheduler.actor.core.sizes.samples('sharegpt') + stack.scheduler.actor.core.sizes.samples('bfcl')).toBeGreaterThan(0);
+      // The sim engine says in its heartbeats that it keeps a prefix cache (what gittins' auto fallback reads).
+      expect(stack.scheduler.actor.engines.loads(() => 0).map((l) => l.prefixCache)).toEqual([true]);
     } finally {
       await client.close();
       await stack.stop();

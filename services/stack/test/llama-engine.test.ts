@@ -52,6 +52,8 @@ describe('a llama engine (tiny generated GGUF, CPU) serving a deployment', () =>
     for await (const c of root) streamed += c.tokens;
     const r = await root.result;
     expect(r.engineId).toBe('llama-0');
+    // Its heartbeats say it keeps no prefix cache (what gittins' auto fallback reads).
+    expect(stack.scheduler.actor.engines.get('llama-0')?.prefixCache).toBe(false);
     expect(r.usage.completionTokens).toBe(40);
     expect(streamed).toBe(40);
     expect(r.usage.promptTokens).toBeGreaterThan(0);

@@ -168,6 +168,8 @@ export interface PromptChunkStats {
 export class LlamaBackend implements EngineBackend {
   readonly name = 'llama';
   readonly maxBatch: number;
+  /** Each call gets an emptied sequence: no KV is shared between calls. */
+  readonly prefixCache = false;
   private readonly held = new Map<string, Held>();
   /** Clean sequences (emptied), ready for a call. */
   private readonly free: LlamaContextSequence[];

@@ -1,0 +1,42 @@
+import type { EngineHeartbeat } from '@autellix/protocol';
+import { describe, expect, it } from 'vitest';
+import { EngineRegistry } from '../src/engine-registry.ts';
+
+const hb = (engineId: string, over: Partial<EngineHeartbeat> = {}): EngineHeartbeat => ({
+  type: 'engine.heartbeat',
+  v: 1,
+  engineId,
+  backend: 'sim',
+  running: 1,
+  queued: 0,
+  kvUsed: 0.25,
+  maxBatch: 8,
+  deadAfterMs: 1000,
+  calls: [],
+  ...over,
+});
+
+describe('EngineRegistry', () => {
+  it("gives the balancer each engine's load with its own count of placed calls, and prefixCache only when the engine said", () => {
+    const r = new EngineRegistry();
+    expect(r.heartbeat(hb('b', { backend: 'llama', prefixCache: false }), 0)).toBe(true);
+    expect(r.heartbeat(hb('a', { prefixCache: true }), 0)).toBe(true);
+    expect(r.heartbeat(hb('c', { backend: 'openai' }), 0)).toBe(true);
+    const placed: Record<string, number> = { a: 3, b: 0, c: 1 };
+    expect(r.loads((id) => placed[id] ?? 0)).toEqual([
+      { id: 'a', running: 1, queued: 2, kvUsed: 0.25, prefixCache: true },
+      { id: 'b', running: 0, queued: 0, kvUsed: 0.25, prefixCache: false },
+      { id: 'c', running: 1, queued: 0, kvUsed: 0.25 },
+    ]);
+  });
+
+  it('follows what the latest heartbeat says, and forgets an engine silent past its deadAfterMs', () => {
+    const r = new EngineRegistry();
+    r.heartbeat(hb('a', { prefixCache: true }), 0);
+    expect(r.heartbeat(hb('a'), 500)).toBe(false);
+    expect(r.get('a')?.prefixCache).toBeNull();
+    expect(r.sweepDead(1400)).toEqual([]);
+    expect(r.sweepDead(1501)).toEqual(['a']);
+    expect(r.size).toBe(0);
+  });
+});
