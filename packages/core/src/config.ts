@@ -97,7 +97,7 @@ export const DEFAULT_SCHEDULER_CONFIG: SchedulerConfig = {
   starvation: { beta: 8, minService: 1 },
   rebuildEverySteps: 1,
   serviceUnit: ServiceUnit.step,
-  gittinsFallback: GittinsFallback.finishFirst,
+  gittinsFallback: GittinsFallback.auto,
 };
 
 /** Throws `ConfigError` naming the first offending field; returns the config unchanged when valid. */

@@ -30,6 +30,6 @@ describe('scheduler config from JSON', () => {
     const c = parseServiceConfig({ policy: 'gittins', core: { gittinsFallback: 'lindy' } });
     expect(c.core.gittinsFallback).toBe('lindy');
     expect(c.core.serviceUnit).toBe(DEFAULT_SERVICE_CONFIG.core.serviceUnit);
-    expect(parseServiceConfig({}).core.gittinsFallback).toBe('finish-first');
+    expect(parseServiceConfig({}).core.gittinsFallback).toBe('auto');
   });
 });

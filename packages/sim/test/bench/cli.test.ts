@@ -42,7 +42,7 @@ describe('parseCommandLine', () => {
     expect(c.sweep.scheduler.serviceUnit).toBe('share');
     expect(c.sweep.scheduler.rebuildEverySteps).toBe(4);
     expect(c.sweep.scheduler.gittinsFallback).toBe('lindy');
-    expect(sim('--workload', 'bfcl').sweep.scheduler.gittinsFallback).toBe('finish-first');
+    expect(sim('--workload', 'bfcl').sweep.scheduler.gittinsFallback).toBe('auto');
     expect(c.out).toBe('x');
   });
 
@@ -74,10 +74,10 @@ describe('parseCommandLine', () => {
     expect(c.out).toBe('bench-out/compare');
   });
 
-  it('ablation takes the gittins fallback, default finish-first', () => {
+  it('ablation takes the gittins fallback, default auto', () => {
     const given = parseCommandLine(['ablation', '--policies', 'fcfs,gittins', '--gittins-fallback', 'lindy']) as AblationCommand;
     expect(given.scheduler.gittinsFallback).toBe('lindy');
-    expect((parseCommandLine(['ablation']) as AblationCommand).scheduler.gittinsFallback).toBe('finish-first');
+    expect((parseCommandLine(['ablation']) as AblationCommand).scheduler.gittinsFallback).toBe('auto');
     expect(() => parseCommandLine(['ablation', '--gittins-fallback', 'never'])).toThrow(/--gittins-fallback/);
   });
 });
