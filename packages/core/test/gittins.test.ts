@@ -1,6 +1,30 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_GITTINS_OPTIONS, gittinsIndex, POOLED_CLASS, ServiceDistribution } from '../src/index.ts';
+import type { GittinsFallback, SchedulerCore } from '../src/index.ts';
 import { makeCore, submission } from './fixtures/builders.ts';
+
+/** Ends `count` one-call programs of class `cls`, each after `service` seconds, so the core learns their size. */
+function learn(core: SchedulerCore, cls: string, count: number, service: number): void {
+  for (let i = 0; i < count; i++) {
+    const id = `${cls}-done-${core.sizes.samples(cls)}`;
+    core.openProgram(id, 0, cls);
+    const call = core.submit(submission(id, 'c'), 0);
+    core.addService(call, service);
+    core.complete(call, 1);
+    core.closeProgram(id);
+  }
+}
+
+/** A gittins core whose chat class learned sizes of 2 s, and a program `giant` that outlived them (one call done, 50 s attained). */
+function coreWithGiant(fallback: GittinsFallback): SchedulerCore {
+  const core = makeCore('gittins', { gittinsFallback: fallback });
+  learn(core, 'chat', 30, 2);
+  core.openProgram('giant', 10, 'chat');
+  const first = core.submit(submission('giant', 'a'), 10);
+  core.addService(first, 50);
+  core.complete(first, 60);
+  return core;
+}
 
 describe('gittinsIndex', () => {
   it('is 0 for no samples and infinite past the largest sample', () => {
@@ -67,19 +91,8 @@ describe('ServiceDistribution', () => {
 describe('gittins policy in the core', () => {
   it('learns from ended programs and ranks a new call of a short class first', () => {
     const core = makeCore('gittins');
-    let n = 0;
-    const finish = (cls: string, service: number): void => {
-      const id = `${cls}-${n++}`;
-      core.openProgram(id, 0, cls);
-      const call = core.submit(submission(id, 'c'), 0);
-      core.addService(call, service);
-      core.complete(call, 1);
-      core.closeProgram(id);
-    };
-    for (let i = 0; i < 30; i++) {
-      finish('chat', 2);
-      finish('search', 200);
-    }
+    learn(core, 'chat', 30, 2);
+    learn(core, 'search', 30, 200);
     core.openProgram('s', 5, 'search');
     core.openProgram('c', 5, 'chat');
     const long = core.submit(submission('s', 'x'), 5);
@@ -140,20 +153,7 @@ describe('gittins fallback in the core', () => {
 
   it('lindy puts a program that outlived every sample behind a new one, finish-first ahead of it', () => {
     for (const [fallback, outlierWins] of [['lindy', false], ['finish-first', true]] as const) {
-      const core = makeCore('gittins', { gittinsFallback: fallback });
-      let n = 0;
-      for (let i = 0; i < 30; i++) {
-        const id = `done-${n++}`;
-        core.openProgram(id, 0, 'chat');
-        const call = core.submit(submission(id, 'c'), 0);
-        core.addService(call, 2);
-        core.complete(call, 1);
-        core.closeProgram(id);
-      }
-      core.openProgram('giant', 10, 'chat');
-      const first = core.submit(submission('giant', 'a'), 10);
-      core.addService(first, 50);
-      core.complete(first, 60);
+      const core = coreWithGiant(fallback);
       core.openProgram('newcomer', 61, 'chat');
       const giant = core.submit(submission('giant', 'b'), 61);
       const newcomer = core.submit(submission('newcomer', 'c'), 62);
@@ -164,26 +164,9 @@ describe('gittins fallback in the core', () => {
 
 describe('gittins fallback auto: chosen by the engine placed on', () => {
   const load = (id: string, prefixCache: boolean | undefined) => ({ id, running: 0, queued: 0, kvUsed: 0, ...(prefixCache === undefined ? {} : { prefixCache }) });
-  /** A core whose chat class learned sizes of 2 s, and a giant program that outlived them (attained 50 s). */
-  const coreWithGiant = () => {
-    const core = makeCore('gittins', { gittinsFallback: 'auto' });
-    for (let i = 0; i < 30; i++) {
-      const id = `done-${i}`;
-      core.openProgram(id, 0, 'chat');
-      const call = core.submit(submission(id, 'c'), 0);
-      core.addService(call, 2);
-      core.complete(call, 1);
-      core.closeProgram(id);
-    }
-    core.openProgram('giant', 10, 'chat');
-    const first = core.submit(submission('giant', 'a'), 10);
-    core.addService(first, 50);
-    core.complete(first, 60);
-    return core;
-  };
 
   it('is finish-first before placement and on an engine that keeps a prefix cache or does not say', () => {
-    const core = coreWithGiant();
+    const core = coreWithGiant('auto');
     const call = core.submit(submission('giant', 'b'), 61);
     expect(call.rank).toBe(Number.POSITIVE_INFINITY);
     core.place(call, [load('e0', true)]);
@@ -193,7 +176,7 @@ describe('gittins fallback auto: chosen by the engine placed on', () => {
   });
 
   it('is lindy on an engine that keeps no prefix cache, taken again at each placement', () => {
-    const core = coreWithGiant();
+    const core = coreWithGiant('auto');
     const call = core.submit(submission('giant', 'b'), 61);
     core.place(call, [load('llama-0', false)]);
     expect(call.rank).toBe(1 / 50);
