@@ -46,6 +46,7 @@ import type { SchedulerCounters, SchedulerObserver } from './actor-counters.ts';
 import { newSchedulerCounters } from './actor-counters.ts';
 import { ensureStream } from './ensure-stream.ts';
 import { orderKeyOf } from './order-key.ts';
+import { reconcileEngine } from './engine-reconcile.ts';
 import type { StatusSource } from './status-replies.ts';
 import { monitorReply, statusReply } from './status-replies.ts';
 
@@ -1062,45 +1063,42 @@ export class SchedulerActor {
     }
   }
 
-  /** Compares what an engine holds with what it should: lost calls are placed again, strays revoked. */
+  /** Compares what an engine holds with what it should (`reconcileEngine`): lost calls are placed again, strays revoked. */
   private reconcile(engineId: string): void {
     const e = this.engines.get(engineId);
     if (e === undefined) return;
     const wall = this.clock();
-    const mine = this.onEngine.get(engineId) ?? new Set<string>();
-    for (const key of [...mine]) {
+    const liveOf = (key: string): LiveCall | undefined => {
       const [sessionId, callId] = splitKey(key);
-      const live = this.sessions.get(sessionId)?.calls.get(callId);
-      if (live === undefined) continue;
-      if (e.reported.has(key)) {
-        live.missingSince = null;
-        live.acked = true;
-        continue;
-      }
-      if (wall - live.assignedAt < this.config.missingGraceMs) continue;
-      live.missingSince ??= wall;
-      if (wall - live.missingSince >= this.config.missingGraceMs) {
-        this.log(`engine ${engineId} does not hold ${key}; placing it again`);
-        this.replace(sessionId, callId, live);
-      }
+      return this.sessions.get(sessionId)?.calls.get(callId);
+    };
+    const actions = reconcileEngine({
+      engineId,
+      placed: this.onEngine.get(engineId) ?? [],
+      reported: e.reported,
+      callOf: liveOf,
+      finishedHere: (key) => {
+        const [sessionId, callId] = splitKey(key);
+        return this.sessions.get(sessionId)?.finished.has(callId) === true || this.ended.has(sessionId);
+      },
+      wall,
+      graceMs: this.config.missingGraceMs,
+      recovering: this.recovering,
+    });
+    for (const key of actions.held) {
+      const live = liveOf(key) as LiveCall;
+      live.missingSince = null;
+      live.acked = true;
     }
-    for (const key of e.reported) {
-      if (mine.has(key)) continue;
+    for (const key of actions.missingFromNow) (liveOf(key) as LiveCall).missingSince = wall;
+    for (const key of actions.replace) {
       const [sessionId, callId] = splitKey(key);
-      const live = this.sessions.get(sessionId)?.calls.get(callId);
-      if (live !== undefined && live.engine !== engineId && wall - live.assignedAt < this.config.missingGraceMs) continue;
-      // While recovering, a parked call an engine reports is to be adopted, not revoked.
-      if (live !== undefined && this.recovering) continue;
-      // A finished call whose outcome is on its way (see `parentsDone`).
-      if (live !== undefined && live.resultSeenAt !== null) continue;
-      // A call already finished here, which the engine still lists for a while after its outcome.
-      if (live === undefined && (this.sessions.get(sessionId)?.finished.has(callId) === true || this.ended.has(sessionId))) continue;
-      this.publish<'call.revoke'>(subjects.engineControl(engineId, this.config.prefix), {
-        type: 'call.revoke',
-        sessionId,
-        callId,
-        reason: live === undefined ? 'cancelled' : 'reassigned',
-      });
+      this.log(`engine ${engineId} does not hold ${key}; placing it again`);
+      this.replace(sessionId, callId, liveOf(key) as LiveCall);
+    }
+    for (const { key, reason } of actions.revoke) {
+      const [sessionId, callId] = splitKey(key);
+      this.publish<'call.revoke'>(subjects.engineControl(engineId, this.config.prefix), { type: 'call.revoke', sessionId, callId, reason });
     }
   }
 
