@@ -33,20 +33,44 @@ async function orUsageError<T>(name: string, run: () => Promise<T>): Promise<T> 
   }
 }
 
+type BenchOptions = Record<string, { type: 'string'; default: string } | { type: 'boolean'; default: boolean }>;
+
+/** `npm run bench -- <name>` with every option and its default, then `note` (what the defaults do not say). */
+function benchUsage(name: string, options: BenchOptions, note = ''): string {
+  const opts = Object.entries(options).map(([k, o]) => (o.type === 'boolean' ? `[--${k}]` : `[--${k} ${o.default}]`));
+  return `npm run bench -- ${name} ${opts.join(' ')}${note === '' ? '' : `\n${note}`}`;
+}
+
+/**
+ * Parses the benchmark `name`'s options from the command line. `--help` prints its usage
+ * (`benchUsage`) and exits 0; an unknown option, a missing value or a stray argument prints one
+ * line and the usage and exits 2.
+ */
+function benchArgs<O extends BenchOptions>(name: string, options: O, note = ''): ReturnType<typeof parseArgs<{ args: string[]; options: O }>>['values'] {
+  const usage = benchUsage(name, options, note);
+  if (argv.slice(1).some((a) => a === '--help' || a === '-h')) {
+    console.log(usage);
+    process.exit(0);
+  }
+  try {
+    return parseArgs({ args: argv.slice(1), options }).values;
+  } catch (err) {
+    console.error(`bench ${name}: ${(err as Error).message}\n${usage}`);
+    process.exit(2);
+  }
+}
+
 /**
  * `npm run bench -- live ...` runs the live-versus-simulator benchmark; every other command goes
  * to the simulator's benchmark CLI (`sim`, `ablation`, `throughput`, ...).
  */
 const argv = process.argv.slice(2);
 if (argv[0] === 'intake') {
-  const { values } = parseArgs({
-    args: argv.slice(1),
-    options: {
-      sessions: { type: 'string', default: '200' },
-      calls: { type: 'string', default: '40000' },
-      repeats: { type: 'string', default: '3' },
-      out: { type: 'string', default: 'bench-out/intake' },
-    },
+  const values = benchArgs('intake', {
+    sessions: { type: 'string', default: '200' },
+    calls: { type: 'string', default: '40000' },
+    repeats: { type: 'string', default: '3' },
+    out: { type: 'string', default: 'bench-out/intake' },
   });
   const r = await runIntakeBench({
     sessions: Number(values.sessions),
@@ -59,15 +83,12 @@ if (argv[0] === 'intake') {
     `\n${r.calls} calls in ${r.sessions} sessions, ${r.runs.length} runs: ${Math.round(r.bestEventsPerSecond)} events/s best, ${Math.round(r.medianEventsPerSecond)} median\nwrote ${values.out}/intake.json`,
   );
 } else if (argv[0] === 'scale') {
-  const { values } = parseArgs({
-    args: argv.slice(1),
-    options: {
-      engines: { type: 'string', default: '1,2,4,8' },
-      'programs-per-engine': { type: 'string', default: '48' },
-      speed: { type: 'string', default: '5' },
-      seconds: { type: 'string', default: '8' },
-      out: { type: 'string', default: 'bench-out/scale' },
-    },
+  const values = benchArgs('scale', {
+    engines: { type: 'string', default: '1,2,4,8' },
+    'programs-per-engine': { type: 'string', default: '48' },
+    speed: { type: 'string', default: '5' },
+    seconds: { type: 'string', default: '8' },
+    out: { type: 'string', default: 'bench-out/scale' },
   });
   const rows = await orUsageError('scale', () =>
     runScaleBench({
@@ -81,16 +102,13 @@ if (argv[0] === 'intake') {
   );
   console.log(`\nengines  calls/s  per engine  of linear\n${rows.map((r) => `${String(r.engines).padEnd(7)}  ${r.callsPerSecond.toFixed(1).padStart(7)}  ${r.perEngine.toFixed(1).padStart(10)}  ${r.ofLinear.toFixed(2)}`).join('\n')}\nwrote ${values.out}/scale.json`);
 } else if (argv[0] === 'chaos') {
-  const { values } = parseArgs({
-    args: argv.slice(1),
-    options: {
-      programs: { type: 'string', default: '300' },
-      calls: { type: 'string', default: '3' },
-      repeats: { type: 'string', default: '5' },
-      'kill-after-ms': { type: 'string', default: '1500' },
-      target: { type: 'string', default: 'nats' },
-      out: { type: 'string', default: 'bench-out/chaos' },
-    },
+  const values = benchArgs('chaos', {
+    programs: { type: 'string', default: '300' },
+    calls: { type: 'string', default: '3' },
+    repeats: { type: 'string', default: '5' },
+    'kill-after-ms': { type: 'string', default: '1500' },
+    target: { type: 'string', default: 'nats' },
+    out: { type: 'string', default: 'bench-out/chaos' },
   });
   const runs = await orUsageError('chaos', () =>
     runChaosBench({
@@ -108,15 +126,12 @@ if (argv[0] === 'intake') {
   const late = runs.reduce((n, r) => n + r.repliesAfterSettle, 0);
   console.log(`\n${runs.length} runs: ${lost} programs lost, ${twice} calls run twice, ${late} second results (dropped by the client); recovery ${runs.map((r) => `${(r.recoveryMs / 1000).toFixed(1)} s`).join(', ')}\nwrote ${values.out}/chaos.json`);
 } else if (argv[0] === 'load') {
-  const { values } = parseArgs({
-    args: argv.slice(1),
-    options: {
-      programs: { type: 'string', default: '2000' },
-      calls: { type: 'string', default: '3' },
-      engines: { type: 'string', default: '2' },
-      speed: { type: 'string', default: '200' },
-      out: { type: 'string', default: 'bench-out/load' },
-    },
+  const values = benchArgs('load', {
+    programs: { type: 'string', default: '2000' },
+    calls: { type: 'string', default: '3' },
+    engines: { type: 'string', default: '2' },
+    speed: { type: 'string', default: '200' },
+    out: { type: 'string', default: 'bench-out/load' },
   });
   const report = await orUsageError('load', () =>
     runLoadBench({
@@ -130,15 +145,12 @@ if (argv[0] === 'intake') {
   );
   console.log(`\n${loadBenchText(report)}\nwrote ${values.out}/load.json`);
 } else if (argv[0] === 'overhead') {
-  const { values } = parseArgs({
-    args: argv.slice(1),
-    options: {
-      calls: { type: 'string', default: '2000' },
-      warmup: { type: 'string', default: '200' },
-      'gap-ms': { type: 'string', default: '0' },
-      layouts: { type: 'string', default: 'one,processes' },
-      out: { type: 'string', default: 'bench-out/overhead' },
-    },
+  const values = benchArgs('overhead', {
+    calls: { type: 'string', default: '2000' },
+    warmup: { type: 'string', default: '200' },
+    'gap-ms': { type: 'string', default: '0' },
+    layouts: { type: 'string', default: 'one,processes' },
+    out: { type: 'string', default: 'bench-out/overhead' },
   });
   const report = await orUsageError('overhead', () =>
     runOverheadBench({
@@ -152,15 +164,12 @@ if (argv[0] === 'intake') {
   );
   console.log(`\n${overheadBenchTable(report)}\n\nclient submit to engine receipt of the assignment, on an idle system; the floor row is the transport alone\nwrote ${values.out}/overhead.json`);
 } else if (argv[0] === 'tracing') {
-  const { values } = parseArgs({
-    args: argv.slice(1),
-    options: {
-      calls: { type: 'string', default: '3000' },
-      warmup: { type: 'string', default: '300' },
-      concurrency: { type: 'string', default: '20' },
-      repeats: { type: 'string', default: '2' },
-      out: { type: 'string', default: 'bench-out/tracing' },
-    },
+  const values = benchArgs('tracing', {
+    calls: { type: 'string', default: '3000' },
+    warmup: { type: 'string', default: '300' },
+    concurrency: { type: 'string', default: '20' },
+    repeats: { type: 'string', default: '2' },
+    out: { type: 'string', default: 'bench-out/tracing' },
   });
   const report = await orUsageError('tracing', () => {
     for (const k of ['calls', 'warmup', 'concurrency', 'repeats'] as const) {
@@ -180,58 +189,49 @@ if (argv[0] === 'intake') {
     `\n${tracingBenchTable(report.rows)}\n\ntracing off: the hooks of one call's scheduler and engine spans cost ${report.noopNsPerCall.toFixed(0)} ns of wall time (no-op tracer, 200 000 calls)\nwrote ${values.out}/tracing.json`,
   );
 } else if (argv[0] === 'llama') {
-  const { values } = parseArgs({
-    args: argv.slice(1),
-    options: {
-      workload: { type: 'string', default: 'mixed' },
-      programs: { type: 'string', default: '40' },
-      rate: { type: 'string', default: '2' },
-      'token-scale': { type: 'string', default: '4' },
-      engines: { type: 'string', default: '1' },
-      sequences: { type: 'string', default: '8' },
-      'spare-sequences': { type: 'string', default: String(DEFAULT_LLAMA_BACKEND.spareSequences) },
-      policies: { type: 'string', default: 'fcfs,plas' },
-      seed: { type: 'string', default: '1' },
-      layout: { type: 'string', default: 'processes' },
-      'load-calibration': { type: 'boolean', default: false },
-      rounds: { type: 'string', default: '1' },
-      'gittins-fallback': { type: 'string', default: DEFAULT_SCHEDULER_CONFIG.gittinsFallback },
-      out: { type: 'string', default: 'bench-out/llama' },
-      help: { type: 'boolean', default: false },
-    },
-  });
-  if (values.help) {
-    console.log(
-      'npm run bench -- llama [--workload mixed] [--programs 40] [--rate 2 (programs/s)] [--token-scale 4] [--engines 1] [--sequences 8] [--spare-sequences 2] [--policies fcfs,plas] [--seed 1] [--layout processes|one] [--load-calibration (layout one)] [--rounds 1] [--gittins-fallback finish-first|lindy|auto] [--out DIR]',
-    );
-  } else {
-    const r = await orUsageError('llama', () =>
-      runLlamaBench({
-      workload: values.workload,
-      programs: Number(values.programs),
-      rate: Number(values.rate),
-      tokenScale: Number(values['token-scale']),
-      engines: Number(values.engines),
-      sequences: Number(values.sequences),
-      spareSequences: Number(values['spare-sequences']),
-      policies: values.policies.split(','),
-      seed: Number(values.seed),
-      layout: parseLayout(values.layout),
-      loadCalibration: values['load-calibration'],
-      rounds: Number(values.rounds),
-      gittinsFallback: values['gittins-fallback'] as GittinsFallback,
-      out: values.out,
-      log: (l) => console.log(l),
-    }),
-    );
-    const loads = r.underLoad
-      .map(
-        (load, round) =>
-          `under load, round ${round + 1} (fcfs on the trace of seed ${load.seed}): decode steps ${load.factor.toFixed(3)}x the idle profile over ${load.samples} samples, ` +
-          `${(load.overhead.baseSeconds * 1000).toFixed(2)} ms + ${(load.overhead.perSeqSeconds * 1000).toFixed(2)} ms a sequence more a step; prompt chunks ${load.promptFactor.toFixed(3)}x that over ${load.promptChunks}; decode barrier up ${load.barrierMs.toFixed(1)} ms a time\n`,
-      )
-      .join('');
-    console.log(`
+  const values = benchArgs('llama', {
+    workload: { type: 'string', default: 'mixed' },
+    programs: { type: 'string', default: '40' },
+    rate: { type: 'string', default: '2' },
+    'token-scale': { type: 'string', default: '4' },
+    engines: { type: 'string', default: '1' },
+    sequences: { type: 'string', default: '8' },
+    'spare-sequences': { type: 'string', default: String(DEFAULT_LLAMA_BACKEND.spareSequences) },
+    policies: { type: 'string', default: 'fcfs,plas' },
+    seed: { type: 'string', default: '1' },
+    layout: { type: 'string', default: 'processes' },
+    'load-calibration': { type: 'boolean', default: false },
+    rounds: { type: 'string', default: '1' },
+    'gittins-fallback': { type: 'string', default: DEFAULT_SCHEDULER_CONFIG.gittinsFallback },
+    out: { type: 'string', default: 'bench-out/llama' },
+  }, '--rate is programs per wall second; --load-calibration needs --layout one; --layout processes|one; --gittins-fallback finish-first|lindy|auto');
+  const r = await orUsageError('llama', () =>
+    runLlamaBench({
+    workload: values.workload,
+    programs: Number(values.programs),
+    rate: Number(values.rate),
+    tokenScale: Number(values['token-scale']),
+    engines: Number(values.engines),
+    sequences: Number(values.sequences),
+    spareSequences: Number(values['spare-sequences']),
+    policies: values.policies.split(','),
+    seed: Number(values.seed),
+    layout: parseLayout(values.layout),
+    loadCalibration: values['load-calibration'],
+    rounds: Number(values.rounds),
+    gittinsFallback: values['gittins-fallback'] as GittinsFallback,
+    out: values.out,
+    log: (l) => console.log(l),
+  }),
+  );
+  const loads = r.underLoad
+    .map(
+      (load, round) =>
+        `under load, round ${round + 1} (fcfs on the trace of seed ${load.seed}): decode steps ${load.factor.toFixed(3)}x the idle profile over ${load.samples} samples, ` +
+        `${(load.overhead.baseSeconds * 1000).toFixed(2)} ms + ${(load.overhead.perSeqSeconds * 1000).toFixed(2)} ms a sequence more a step; prompt chunks ${load.promptFactor.toFixed(3)}x that over ${load.promptChunks}; decode barrier up ${load.barrierMs.toFixed(1)} ms a time\n`,
+    )
+    .join('');
+  console.log(`
 calibration (step times of the model on this machine, and the fitted profile's):
 ${calibrationTable(r.calibration)}
 
@@ -248,44 +248,33 @@ ranking by mean program latency (mean over rounds), best first: measured ${r.mea
 ${pairsText(r.pairs)}
 
 wrote ${values.out}/report.json`);
-  }
 } else if (argv[0] !== 'live') {
   process.exitCode = simMain(argv);
 } else {
-  const { values } = parseArgs({
-    args: argv.slice(1),
-    options: {
-      workload: { type: 'string', default: 'mixed' },
-      programs: { type: 'string', default: '200' },
-      rate: { type: 'string', default: '0.3' },
-      engines: { type: 'string', default: '2' },
-      speed: { type: 'string', default: '20' },
-      policies: { type: 'string', default: 'fcfs,plas' },
-      seed: { type: 'string', default: '1' },
-      profile: { type: 'string', default: 'llama3.1-8b-a100' },
-      out: { type: 'string', default: 'bench-out/live' },
-      layout: { type: 'string', default: 'processes' },
-      help: { type: 'boolean', default: false },
-    },
+  const values = benchArgs('live', {
+    workload: { type: 'string', default: 'mixed' },
+    programs: { type: 'string', default: '200' },
+    rate: { type: 'string', default: '0.3' },
+    engines: { type: 'string', default: '2' },
+    speed: { type: 'string', default: '20' },
+    policies: { type: 'string', default: 'fcfs,plas' },
+    seed: { type: 'string', default: '1' },
+    profile: { type: 'string', default: 'llama3.1-8b-a100' },
+    out: { type: 'string', default: 'bench-out/live' },
+    layout: { type: 'string', default: 'processes' },
+  }, '--rate is programs per modelled second; --layout processes|one');
+  const rows = await runLiveBench({
+    workload: values.workload,
+    programs: Number(values.programs),
+    rate: Number(values.rate),
+    engines: Number(values.engines),
+    speed: Number(values.speed),
+    policies: values.policies.split(','),
+    seed: Number(values.seed),
+    profile: values.profile,
+    out: values.out,
+    layout: parseLayout(values.layout),
+    log: (l) => console.log(l),
   });
-  if (values.help) {
-    console.log(
-      'npm run bench -- live [--workload mixed] [--programs 200] [--rate 0.3] [--engines 2] [--speed 20] [--policies fcfs,plas] [--seed 1] [--layout processes|one] [--out DIR]',
-    );
-  } else {
-    const rows = await runLiveBench({
-      workload: values.workload,
-      programs: Number(values.programs),
-      rate: Number(values.rate),
-      engines: Number(values.engines),
-      speed: Number(values.speed),
-      policies: values.policies.split(','),
-      seed: Number(values.seed),
-      profile: values.profile,
-      out: values.out,
-      layout: parseLayout(values.layout),
-      log: (l) => console.log(l),
-    });
-    console.log(`\n${liveBenchTable(rows)}\n\nwrote ${values.out}/report.json`);
-  }
+  console.log(`\n${liveBenchTable(rows)}\n\nwrote ${values.out}/report.json`);
 }
