@@ -279,7 +279,6 @@ export class SchedulerActor {
     for (const [id, closing] of this.endings.takeCloses()) this.answerClose(id, closing);
     for (const [key, ended] of this.endings.takeOverdue(Number.POSITIVE_INFINITY, 0)) this.traces.ended(key, 'session_ended', ended.rec ?? undefined, ended.engine);
     await this.persistDirty();
-    await this.store?.settled();
     this.publisher?.close();
   }
 

@@ -45,13 +45,11 @@ export interface RecoveredTable {
 }
 
 /**
- * Removes entries from the bucket's stream outright. A KV delete or purge would leave a marker
- * message per key, one per table batch for as long as the bucket lives; a stream purge by subject
- * leaves nothing.
+ * Removes old entry messages from the bucket's stream outright, once per load: delete markers
+ * that versions before slot reuse left (a KV delete or purge leaves one per key, and the key
+ * listing does not show them), and dead entries older than the oldest live one.
  */
 export interface EntryRemover {
-  /** Removes every message of `key` (no marker left). */
-  purgeKey(key: string): Promise<unknown>;
   /** Removes every message of every entry key (`e.*`) with a stream sequence below `revision`. */
   purgeEntriesBelow(revision: number): Promise<unknown>;
 }
@@ -59,43 +57,48 @@ export interface EntryRemover {
 /** An `EntryRemover` for bucket `bucket` through the JetStream API (its stream is `KV_<bucket>`). */
 export function bucketRemover(jsm: JetStreamManager, bucket: string): EntryRemover {
   const stream = `KV_${bucket}`;
-  return {
-    purgeKey: (key) => jsm.streams.purge(stream, { filter: `$KV.${bucket}.${key}` }),
-    purgeEntriesBelow: (revision) => jsm.streams.purge(stream, { filter: `$KV.${bucket}.e.>`, seq: revision }),
-  };
+  return { purgeEntriesBelow: (revision) => jsm.streams.purge(stream, { filter: `$KV.${bucket}.e.>`, seq: revision }) };
 }
 
-const entryKey = (n: number): string => `e.${n.toString().padStart(12, '0')}`;
+/** An entry's KV key: its slot number, zero-padded (the format of every version so far). */
+const slotKey = (n: number): string => `e.${n.toString().padStart(12, '0')}`;
 const recordKey = (r: Rec): string => (r.t === 's' ? `s/${r.session.id}` : r.t === 'c' ? `c/${r.sessionId}/${r.callId}` : META);
 
 /**
  * The process table in a JetStream KV bucket, log-structured: each batch of changes (an intake
- * batch, a sweep) is ONE value, `e.<n>`, holding the records it changed (sessions with their row,
- * calls active or finished, the FIFO counter). The latest value of a record is the one in the
- * highest entry. An entry is purged once none of its records is the latest any more (or belongs
- * to an ended session), so the bucket holds about the live table. Purges run in the background,
- * one after another (a failed one leaves a dead entry, which the next load finds dead and purges
- * again); load also removes every entry message older than the oldest live entry in one purge.
- * Load reads the entries in order. One KV write per batch, not per record: the table costs the
- * scheduler's intake one acknowledged publish per batch. The scheduler is the only writer;
- * batches are written in order (the caller serialises them).
+ * batch, a sweep) is ONE value, an entry, holding the records it changed (sessions with their
+ * row, calls active or finished, the FIFO counter). The latest value of a record is the one in
+ * the entry written last (highest stream revision). An entry is dead once none of its records is
+ * the latest any more (or all belong to an ended session); its key (`e.<slot>`) is then a free
+ * slot, and a later batch is written there. The bucket keeps one value per key (`history: 1`),
+ * so that write replaces the dead entry in the stream: nothing is ever purged or deleted, no
+ * marker is left, and the bucket holds the live entries plus at most as many dead ones as were
+ * once live at the same time. One KV write per batch, not per record, and no other request: the
+ * table costs the scheduler's intake one acknowledged publish per batch (a purge per dead entry,
+ * as earlier versions did, was one JetStream API request per batch more). Load reads the entries
+ * in revision order. The scheduler is the only writer; batches are written in order (the caller
+ * serialises them).
+ *
+ * Invariants: a slot is in `free` only when no record's latest value is in it (so overwriting it
+ * loses nothing); `live` has an entry for every written, not yet freed slot.
  */
 export class TableStore {
-  private next = 0;
-  /** Record key -> entry holding its latest value. */
+  /** The next slot never used. */
+  private nextSlot = 0;
+  /** Slots holding dead entries or delete markers, to write to; the most recently freed first (a stack). */
+  private readonly free: number[] = [];
+  /** Record key -> slot of the entry holding its latest value. */
   private readonly latest = new Map<string, number>();
-  /** Entry -> how many records it holds the latest value of. */
+  /** Slot -> how many records its entry holds the latest value of. */
   private readonly live = new Map<number, number>();
   /** Session id -> its call record keys (to release them when the session ends). */
   private readonly callKeys = new Map<string, Set<string>>();
-  /** The background purges, chained. */
-  private purging: Promise<void> = Promise.resolve();
-  /** Purges that failed (their entries stay until the next load). */
-  purgeFailures = 0;
 
   /**
    * `kv` is read on load; writes go through `put` (an acknowledged JetStream publish to
-   * `$KV.<bucket>.<key>`, see `AckedPublisher`); dead entries are removed through `remover`.
+   * `$KV.<bucket>.<key>`, see `AckedPublisher`); load tidies the stream through `remover`. The
+   * bucket must keep one value per key (`history: 1`), or dead entries would stay in its stream
+   * as history.
    */
   constructor(
     private readonly kv: KV,
@@ -103,9 +106,12 @@ export class TableStore {
     private readonly remover: EntryRemover,
   ) {}
 
-  /** Resolves once every purge started so far has finished (or failed). */
-  settled(): Promise<void> {
-    return this.purging;
+  /** Load's purges that failed (what they would have removed stays until a later load). */
+  purgeFailures = 0;
+
+  /** Slots in use (live entries) and free (dead entries or markers waiting to be overwritten): for tests and status. */
+  slots(): { readonly live: number; readonly free: number } {
+    return { live: this.live.size, free: this.free.length };
   }
 
   /**
@@ -153,11 +159,14 @@ export class TableStore {
     }
     if (seqFloor !== null) records.push({ t: 'm', seqFloor });
     if (records.length === 0) return;
-    const n = this.next++;
+    const n = this.free.pop() ?? this.nextSlot++;
     const entry: Entry = { v: RECORD_VERSION, records };
     try {
-      await this.put(entryKey(n), encode(entry));
+      await this.put(slotKey(n), encode(entry));
     } catch (err) {
+      // The slot held a dead entry (or nothing) and may now hold this one, whose records are
+      // written again by the next batch: free either way.
+      this.free.push(n);
       // Not stored: the changes are dirty again, for the next write.
       for (const t of taken) {
         if (t.dirty) t.s.dirty = true;
@@ -167,7 +176,7 @@ export class TableStore {
     }
     const dead = this.account(n, records);
     for (const id of endedIds) dead.push(...this.releaseSession(id));
-    this.purge(dead);
+    this.release(dead);
   }
 
   /** Makes `n` the holder of its records' latest values; returns entries left with none. */
@@ -212,46 +221,39 @@ export class TableStore {
     return dead;
   }
 
-  /** Queues the removal of `entries` that hold no latest value (each once). */
-  private purge(entries: readonly number[]): void {
-    const keys: string[] = [];
+  /** Frees the slots of `entries` that hold no latest value (each once). */
+  private release(entries: readonly number[]): void {
     for (const n of new Set(entries)) {
       if ((this.live.get(n) ?? 0) !== 0) continue;
       this.live.delete(n);
-      keys.push(entryKey(n));
+      this.free.push(n);
     }
-    if (keys.length === 0) return;
-    this.purging = this.purging.then(async () => {
-      for (const key of keys) {
-        try {
-          await this.remover.purgeKey(key);
-        } catch {
-          this.purgeFailures += 1;
-        }
-      }
-    });
   }
 
   /** Reads every entry back into `core` (rows restored, lifecycles rebuilt) and returns the sessions and tombstones. */
   async load(core: SchedulerCore): Promise<RecoveredTable> {
-    const keys: string[] = [];
-    for await (const k of await this.kv.keys()) if (k.startsWith('e.')) keys.push(k);
-    keys.sort();
+    const found: { n: number; revision: number; entry: Entry }[] = [];
+    for await (const k of await this.kv.keys()) {
+      if (!k.startsWith('e.')) continue;
+      const n = Number(k.slice(2));
+      if (!Number.isSafeInteger(n) || n < 0 || slotKey(n) !== k) throw new Error(`process-table key ${k} is not an entry slot (e.<12 digits>)`);
+      this.nextSlot = Math.max(this.nextSlot, n + 1);
+      const value = await this.kv.get(k);
+      // Deleted since it was listed: free.
+      if (value === null || value.value.length === 0) {
+        this.free.push(n);
+        continue;
+      }
+      const entry = decodeRaw(value.value) as Entry;
+      if (entry.v !== RECORD_VERSION) throw new Error(`process-table entry ${k} has version ${String(entry.v)}, want ${RECORD_VERSION}`);
+      found.push({ n, revision: value.revision, entry });
+    }
+    // Written order: a reused slot's entry is newer than its number says.
+    found.sort((a, b) => a.revision - b.revision);
     const sessionRecords = new Map<string, PersistedSession>();
     const callRecords = new Map<string, Map<string, PersistedCall>>();
     let seqFloor = 0;
-    /** Entry number -> its stream sequence. */
-    const revisions = new Map<number, number>();
-    let lastRevision = 0;
-    for (const k of keys) {
-      const value = await this.kv.get(k);
-      if (value === null || value.value.length === 0) continue;
-      revisions.set(Number(k.slice(2)), value.revision);
-      lastRevision = Math.max(lastRevision, value.revision);
-      const entry = decodeRaw(value.value) as Entry;
-      if (entry.v !== RECORD_VERSION) throw new Error(`process-table entry ${k} has version ${String(entry.v)}, want ${RECORD_VERSION}`);
-      const n = Number(k.slice(2));
-      this.next = Math.max(this.next, n + 1);
+    for (const { n, entry } of found) {
       this.account(n, entry.records);
       for (const r of entry.records) {
         if (r.t === 'm') seqFloor = Math.max(seqFloor, r.seqFloor);
@@ -303,17 +305,17 @@ export class TableStore {
       sessions.push(session);
     }
     for (const [n, left] of this.live) if (left === 0) dead.push(n);
-    // Everything older than the oldest live entry goes in one purge: dead entries and any delete
-    // markers an earlier version left behind.
-    let oldestLive = lastRevision + 1;
-    for (const [n, left] of this.live) if (left > 0) oldestLive = Math.min(oldestLive, revisions.get(n) ?? oldestLive);
+    this.release(dead);
+    // One purge of every entry message older than the oldest live entry: dead entries (their
+    // slots are free either way) and delete markers of earlier versions.
+    const revisionOf = new Map(found.map((f) => [f.n, f.revision]));
+    let oldestLive = (found.at(-1)?.revision ?? 0) + 1;
+    for (const n of this.live.keys()) oldestLive = Math.min(oldestLive, revisionOf.get(n) ?? oldestLive);
     try {
       await this.remover.purgeEntriesBelow(oldestLive);
     } catch {
       this.purgeFailures += 1;
     }
-    this.purge(dead);
-    await this.settled();
     core.advanceSeq(seqFloor);
     return { sessions, ended, seqFloor };
   }
