@@ -214,8 +214,19 @@ export interface EngineHeartbeat {
   readonly maxBatch: number;
   /** The engine counts as dead after this long without a heartbeat (ms). */
   readonly deadAfterMs: number;
-  /** Keys (`sessionId/callId`) of every call the engine holds. */
+  /**
+   * Keys (`sessionId/callId`) of every call the engine holds, and of every call whose outcome it
+   * has not yet stored. An engine that sends no `finished` lists here too the calls whose
+   * outcome it stored in the last 30 s.
+   */
   readonly calls: readonly string[];
+  /**
+   * Keys of calls whose outcome the engine stored recently: those of the last 30 s at least once
+   * a second, those of the last 2 s in the heartbeats between. The scheduler remembers each for
+   * 30 s and does not take such a call for lost while its outcome may still be on its way to it
+   * (it is catching up on its intake). Absent: every such call is in `calls`.
+   */
+  readonly finished?: readonly string[];
   /**
    * True when the engine keeps a prefix cache across calls, false when it does not; absent when
    * it cannot tell (a remote server). The scheduler's `gittins` reads it under the `auto` fallback.
@@ -426,6 +437,7 @@ export const SCHEMAS: Readonly<Record<MessageType, Fields>> = {
     maxBatch: int(1),
     deadAfterMs: int(1),
     calls: arr(str(257), 100_000),
+    finished: optional(arr(str(257), 100_000)),
     prefixCache: optional(bool),
   },
   'status.request': {},

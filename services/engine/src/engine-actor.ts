@@ -47,8 +47,16 @@ export const DEFAULT_ENGINE_ACTOR = {
   chunkMs: 50,
 } as const;
 
-/** How long a call whose outcome was stored stays listed in heartbeats (ms). */
+/** How long a call whose outcome was stored stays listed in heartbeats' `finished` (ms). */
 export const RECENT_OUTCOME_MS = 30_000;
+/**
+ * Heartbeats list the whole `RECENT_OUTCOME_MS` of stored outcomes at least this often (ms), and
+ * only those of the last `FINISHED_SHORT_MS` in between: the scheduler remembers what it was told,
+ * and a restarted one hears the whole window within this time (less than its `missingGraceMs`).
+ */
+export const FULL_FINISHED_MS = 1_000;
+/** The window of stored outcomes a heartbeat between two full ones lists (ms): several heartbeats' worth, so one lost heartbeat loses nothing. */
+export const FINISHED_SHORT_MS = 2_000;
 
 /** Counters of one engine actor (exposed for tests and status). */
 export interface EngineActorCounters {
@@ -135,6 +143,8 @@ export class EngineActor implements BackendSink {
    * one and run it again.
    */
   private readonly recentOutcomes = new Map<string, number>();
+  /** `performance.now()` of the last heartbeat that listed every recent outcome (`FULL_FINISHED_MS`). */
+  private lastFullFinishedAt = Number.NEGATIVE_INFINITY;
   /** The engine's spans (one per held call); no-ops when tracing is off. */
   readonly traces: EngineTraces;
 
@@ -467,12 +477,28 @@ export class EngineActor implements BackendSink {
     );
   }
 
-  /** Held calls, calls whose outcome is on its way, and calls whose outcome was stored recently. */
-  private heldOrFinishing(): string[] {
+  /** Held calls, and calls whose outcome is on its way (not yet stored). */
+  private heldOrPending(): string[] {
+    if (this.outcomePending.size === 0) return this.be.keys();
+    return [...new Set([...this.be.keys(), ...this.outcomePending])];
+  }
+
+  /**
+   * Calls whose outcome was stored within `RECENT_OUTCOME_MS` when the last such full list is
+   * `FULL_FINISHED_MS` old, else within `FINISHED_SHORT_MS`; forgets older ones.
+   */
+  private recentlyFinished(): string[] {
     const now = performance.now();
-    for (const [key, at] of this.recentOutcomes) if (now - at > RECENT_OUTCOME_MS) this.recentOutcomes.delete(key);
-    if (this.outcomePending.size === 0 && this.recentOutcomes.size === 0) return this.be.keys();
-    return [...new Set([...this.be.keys(), ...this.outcomePending, ...this.recentOutcomes.keys()])];
+    const full = now - this.lastFullFinishedAt >= FULL_FINISHED_MS;
+    if (full) this.lastFullFinishedAt = now;
+    const window = full ? RECENT_OUTCOME_MS : FINISHED_SHORT_MS;
+    const keys: string[] = [];
+    // Insertion order is storing order: the oldest first.
+    for (const [key, at] of this.recentOutcomes) {
+      if (now - at > RECENT_OUTCOME_MS) this.recentOutcomes.delete(key);
+      else if (now - at <= window) keys.push(key);
+    }
+    return keys;
   }
 
   private heartbeat(): void {
@@ -486,7 +512,8 @@ export class EngineActor implements BackendSink {
       kvUsed: l.kvUsed,
       maxBatch: this.be.maxBatch,
       deadAfterMs: this.options.deadAfterMs,
-      calls: this.heldOrFinishing(),
+      calls: this.heldOrPending(),
+      finished: this.recentlyFinished(),
       ...(this.be.prefixCache === null ? {} : { prefixCache: this.be.prefixCache }),
     });
   }

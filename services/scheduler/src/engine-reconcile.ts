@@ -5,8 +5,10 @@ export interface ReconcileInput {
   readonly engineId: string;
   /** Keys of the calls the scheduler has placed on the engine. */
   readonly placed: Iterable<string>;
-  /** Keys the engine's last heartbeat listed. */
+  /** Keys the engine's last heartbeat listed as held (or its outcome not yet stored). */
   readonly reported: ReadonlySet<string>;
+  /** Keys the engine listed as finished (outcome stored) in recent heartbeats: a placed one counts as held. */
+  readonly finished: { has(key: string): boolean };
   /** An open call by key, or undefined when no open session has it. */
   readonly callOf: (key: string) => Pick<LiveCall, 'engine' | 'assignedAt' | 'missingSince' | 'resultSeenAt'> | undefined;
   /** True when the call finished here or its session ended (an engine lists a call for a while after its outcome). */
@@ -45,7 +47,7 @@ export function reconcileEngine(r: ReconcileInput): ReconcileActions {
   for (const key of placed) {
     const live = r.callOf(key);
     if (live === undefined) continue;
-    if (r.reported.has(key)) {
+    if (r.reported.has(key) || r.finished.has(key)) {
       out.held.push(key);
       continue;
     }

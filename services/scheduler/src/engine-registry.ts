@@ -8,6 +8,12 @@ import type { EngineHeartbeat } from '@autellix/protocol';
  */
 export const MAX_DEAD_AFTER_MS = 30_000;
 
+/**
+ * How long the scheduler remembers a call an engine listed as `finished` (its outcome stored)
+ * after the heartbeat that first listed it (ms): as long as engines list one.
+ */
+export const FINISHED_MEMORY_MS = 30_000;
+
 export interface EngineEntry {
   readonly id: string;
   /** Wall ms of the last heartbeat. */
@@ -19,8 +25,22 @@ export interface EngineEntry {
   maxBatch: number;
   /** Whether the engine keeps a prefix cache, as its last heartbeat said; null when it did not say. */
   prefixCache: boolean | null;
-  /** Keys of the calls the engine reported holding in its last heartbeat. */
+  /**
+   * Keys of the calls the engine reported holding (or whose outcome it has not stored yet) in
+   * its last heartbeat; from an engine that sends no `finished`, its recent outcomes too.
+   */
   reported: ReadonlySet<string>;
+  /**
+   * Keys of the calls the engine listed as `finished` (outcome stored) in the last
+   * `FINISHED_MEMORY_MS`, with the wall ms of the heartbeat that first listed each; in that
+   * order (the oldest first).
+   */
+  readonly finished: Map<string, number>;
+}
+
+/** True when `e`'s heartbeats say it holds `key` or stored its outcome recently. */
+export function engineLists(e: EngineEntry, key: string): boolean {
+  return e.reported.has(key) || e.finished.has(key);
 }
 
 /**
@@ -44,6 +64,7 @@ export class EngineRegistry {
       maxBatch: hb.maxBatch,
       prefixCache: null,
       reported: new Set(),
+      finished: new Map(),
     };
     entry.lastSeen = now;
     entry.deadAfterMs = Math.min(hb.deadAfterMs, MAX_DEAD_AFTER_MS);
@@ -53,6 +74,11 @@ export class EngineRegistry {
     entry.maxBatch = hb.maxBatch;
     entry.prefixCache = hb.prefixCache ?? null;
     entry.reported = new Set(hb.calls);
+    for (const key of hb.finished ?? []) if (!entry.finished.has(key)) entry.finished.set(key, now);
+    for (const [key, at] of entry.finished) {
+      if (now - at <= FINISHED_MEMORY_MS) break;
+      entry.finished.delete(key);
+    }
     if (fresh) this.engines.set(hb.engineId, entry);
     return fresh;
   }

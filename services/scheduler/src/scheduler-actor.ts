@@ -30,7 +30,7 @@ import { ProgramHistory } from './program-history.ts';
 import { AckedPublisher } from '@autellix/acked-publish';
 import type { SchedulerServiceConfig } from './config.ts';
 import { validateServiceConfig } from './config.ts';
-import { EngineRegistry } from './engine-registry.ts';
+import { EngineRegistry, engineLists } from './engine-registry.ts';
 import { IntakeBatches } from './intake-batches.ts';
 import { OrderedWrites } from './ordered-writes.ts';
 import type { EndReason, LiveCall, Session } from './session-table.ts';
@@ -606,7 +606,7 @@ export class SchedulerActor {
         continue;
       }
       const e = this.engines.get(live.engine);
-      const gone = e === undefined || !e.reported.has(key);
+      const gone = e === undefined || !engineLists(e, key);
       if (gone && wall - live.resultSeenAt > this.config.missingGraceMs) {
         this.log(`${key}: result seen but no outcome from ${live.engine}; finished with the service last reported`);
         const s = this.finishCall(sessionId, callId, live.engine, live.service, live.wait, false);
@@ -1075,6 +1075,7 @@ export class SchedulerActor {
       engineId,
       placed: this.onEngine.get(engineId) ?? [],
       reported: e.reported,
+      finished: e.finished,
       callOf: liveOf,
       finishedHere: (key) => {
         const [sessionId, callId] = splitKey(key);
@@ -1121,7 +1122,10 @@ export class SchedulerActor {
       const [sessionId, callId] = splitKey(key);
       const live = this.sessions.get(sessionId)?.calls.get(callId);
       if (live === undefined) continue;
-      const holder = this.engines.ids().find((id) => this.engines.get(id)?.reported.has(key));
+      const holder = this.engines.ids().find((id) => {
+        const e = this.engines.get(id);
+        return e !== undefined && engineLists(e, key);
+      });
       if (holder === undefined) continue;
       this.unplaced.delete(key);
       live.engine = holder;

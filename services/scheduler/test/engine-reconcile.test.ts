@@ -10,6 +10,7 @@ function input(calls: Record<string, Call>, over: Partial<ReconcileInput>): Reco
     engineId: 'e0',
     placed: [],
     reported: new Set(),
+    finished: new Set(),
     callOf: (key) => calls[key],
     finishedHere: () => false,
     wall: 10_000,
@@ -32,6 +33,17 @@ describe('reconcileEngine', () => {
     expect(a.held).toEqual(['s/held']);
     expect(a.missingFromNow).toEqual(['s/new-miss']);
     expect(a.replace).toEqual(['s/long-miss']);
+    expect(a.revoke).toEqual([]);
+  });
+
+  it('counts a placed call the engine listed as finished (its outcome stored, not yet applied here) as held, and never revokes a finished one', () => {
+    const calls = {
+      's/done-there': call({ assignedAt: 5_000, missingSince: 8_500 }),
+      's/done-elsewhere': call({ engine: 'e1', assignedAt: 5_000 }),
+    };
+    const a = reconcileEngine(input(calls, { placed: ['s/done-there'], finished: new Set(['s/done-there', 's/done-elsewhere', 's/ended']) }));
+    expect(a.held).toEqual(['s/done-there']);
+    expect(a.replace).toEqual([]);
     expect(a.revoke).toEqual([]);
   });
 

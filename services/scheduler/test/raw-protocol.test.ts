@@ -180,4 +180,23 @@ describe('raw protocol against the live scheduler and a sim engine', () => {
     expect((await closed).at(-1)).toMatchObject({ type: 'session.closed', sessionId: 'raw-revoked', callsCompleted: 0, service: 0 });
     expect(await finishedMetric('session_ended')).toBe(endedBefore + 1);
   });
+
+  it("lists a finished call in the engine's heartbeats as finished, never as held: the whole 30 s at least once a second, the last 2 s in between", async () => {
+    const beats: { calls: readonly string[]; finished: readonly string[] }[] = [];
+    const sub = nc.subscribe(subjects.heartbeat('e0'), {
+      callback: (_e, m) => {
+        const hb = decodeMessage(m.data, ['engine.heartbeat']);
+        beats.push({ calls: hb.calls, finished: hb.finished ?? [] });
+      },
+    });
+    // Call raw-1/c1 (the first test) finished seconds ago: more than 2 s, less than 30 s, for most of this window.
+    await new Promise((r) => setTimeout(r, 4_500));
+    sub.unsubscribe();
+    const key = 'raw-1/c1';
+    expect(beats.length).toBeGreaterThanOrEqual(10);
+    expect(beats.some((b) => b.calls.includes(key))).toBe(false);
+    const listing = beats.filter((b) => b.finished.includes(key)).length;
+    expect(listing).toBeGreaterThanOrEqual(3);
+    expect(listing).toBeLessThan(beats.length);
+  });
 });
