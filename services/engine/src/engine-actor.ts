@@ -493,7 +493,6 @@ export class EngineActor implements BackendSink {
     if (full) this.lastFullFinishedAt = now;
     const window = full ? RECENT_OUTCOME_MS : FINISHED_SHORT_MS;
     const keys: string[] = [];
-    // Insertion order is storing order: the oldest first.
     for (const [key, at] of this.recentOutcomes) {
       if (now - at > RECENT_OUTCOME_MS) this.recentOutcomes.delete(key);
       else if (now - at <= window) keys.push(key);

@@ -71,9 +71,9 @@ const recordKey = (r: Rec): string => (r.t === 's' ? `s/${r.session.id}` : r.t =
  * the entry written last (highest stream revision). An entry is dead once none of its records is
  * the latest any more (or all belong to an ended session); its key (`e.<slot>`) is then a free
  * slot, and a later batch is written there. The bucket keeps one value per key (`history: 1`),
- * so that write replaces the dead entry in the stream: nothing is ever purged or deleted, no
- * marker is left, and the bucket holds the live entries plus at most as many dead ones as were
- * once live at the same time. One KV write per batch, not per record, and no other request: the
+ * so that write replaces the dead entry in the stream: nothing is purged or deleted while the
+ * scheduler runs (load tidies once, below), no marker is left, and the bucket holds the live
+ * entries plus at most as many dead ones as were once live at the same time. One KV write per batch, not per record, and no other request: the
  * table costs the scheduler's intake one acknowledged publish per batch (a purge per dead entry,
  * as earlier versions did, was one JetStream API request per batch more). Load reads the entries
  * in revision order. The scheduler is the only writer; batches are written in order (the caller
