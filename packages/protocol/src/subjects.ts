@@ -59,6 +59,8 @@ export const subjects = {
   intake: (kind: ProgramIntakeKind, prefix: string = DEFAULT_PREFIX): string => `${prefix}.intake.${kind}`,
   /** Where engine `engineId` publishes its `call.done`/`call.failed` (JetStream, in the intake stream). */
   outcome: (engineId: string, prefix: string = DEFAULT_PREFIX): string => `${prefix}.intake.outcome.${token(engineId)}`,
+  /** Every engine's outcome subject (an observer's core subscription; the stream captures them too). */
+  outcomeAll: (prefix: string = DEFAULT_PREFIX): string => `${prefix}.intake.outcome.*`,
   /** Engine `engineId` publishes `engine.heartbeat` here (core NATS). */
   heartbeat: (engineId: string, prefix: string = DEFAULT_PREFIX): string => `${prefix}.engine.${token(engineId)}.heartbeat`,
   /** Every engine's heartbeats (the scheduler's and monitors' subscription). */

@@ -4,7 +4,7 @@ import { AutellixClient } from '@autellix/client';
 import { ConfigError } from '@autellix/core';
 import type { RunningEngine } from '@autellix/engine';
 import { DEFAULT_ENGINE_SERVICE, startEngine } from '@autellix/engine';
-import { intakeStreamName, processTableBucket, resultsStreamName } from '@autellix/protocol';
+import { intakeStreamName, processTableBucket, resultsStreamName, subjects } from '@autellix/protocol';
 import type { RunningScheduler } from '@autellix/scheduler';
 import { DEFAULT_SERVICE_CONFIG, startScheduler } from '@autellix/scheduler';
 import type { ServiceProcess } from '@autellix/testkit';
@@ -14,6 +14,7 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { connect } from '@nats-io/transport-node';
 import { ensureNatsServer } from './ensure-nats-server.ts';
+import { OutcomeRuns } from './outcome-runs.ts';
 
 /**
  * What is killed: a NATS cluster node (the intake stream's leader), the node the programs are
@@ -45,8 +46,14 @@ export interface ChaosRun {
   /** First failure messages (at most 5). */
   readonly failures: readonly string[];
   readonly callsSubmitted: number;
-  /** Calls the engines ran beyond one each (a call placed again while its first run went on); null when the engines are other processes (not counted). */
+  /**
+   * Runs to an outcome beyond one per call (a call placed again while its first run went on, or
+   * after it had finished), counted from the engines' outcome message ids (`OutcomeRuns`) by an
+   * observer on the services' node; null in reports written before it was counted this way.
+   */
   readonly callsRunTwice: number | null;
+  /** Distinct calls whose outcome the observer saw (what `callsRunTwice` was counted over). */
+  readonly callsWithOutcome: number;
   /** Longest stretch without a completion after the kill (ms). */
   readonly recoveryMs: number;
   /** For the calls in flight at the kill, the longest time from the kill to their completion (ms). */
@@ -56,6 +63,13 @@ export interface ChaosRun {
   /** `standby` target: ms from the kill to the standby serving (the lease lapsing, then its start); else null. */
   readonly takeoverMs: number | null;
   readonly wallSeconds: number;
+}
+
+/** Counts the engines' outcomes seen on `nc` (a core subscription beside the intake stream's capture). */
+function observeOutcomes(nc: NatsConnection): OutcomeRuns {
+  const runs = new OutcomeRuns();
+  nc.subscribe(subjects.outcomeAll(), { callback: (_e, m) => runs.add(m.headers?.get('Nats-Msg-Id') ?? '') });
+  return runs;
 }
 
 async function waitForJetStream(nc: NatsConnection): Promise<void> {
@@ -95,7 +109,10 @@ export async function runChaosBench(o: ChaosBenchOptions): Promise<ChaosRun[]> {
     let scheduler: RunningScheduler | null = null;
     const engines: RunningEngine[] = [];
     let client: AutellixClient | null = null;
+    let observer: NatsConnection | null = null;
     try {
+      observer = await connect({ servers });
+      const outcomes = observeOutcomes(observer);
       const admin = await connect({ servers });
       await waitForJetStream(admin);
       // A new cluster may know fewer than 3 JetStream peers for a moment ("no suitable peers").
@@ -135,14 +152,15 @@ export async function runChaosBench(o: ChaosBenchOptions): Promise<ChaosRun[]> {
       const wall = (performance.now() - t0) / 1000;
       const gap = longestGap(w.completions, killedAt);
       const submitted = o.programs * o.calls;
-      const ran = engines.reduce((n, e) => n + e.actor.counters.completed, 0);
+      await observer.flush();
       const row: ChaosRun = {
         killed: leader,
         killedAtMs: killedAt,
         programsFailed: failures.length,
         failures: failures.slice(0, 5),
         callsSubmitted: submitted,
-        callsRunTwice: Math.max(0, ran - (submitted - failures.length * o.calls)),
+        callsRunTwice: outcomes.runTwice,
+        callsWithOutcome: outcomes.callCount,
         recoveryMs: gap,
         inFlightRecoveryMs: inFlightRecovery(w.spans, killedAt),
         repliesAfterSettle: drops,
@@ -151,10 +169,11 @@ export async function runChaosBench(o: ChaosBenchOptions): Promise<ChaosRun[]> {
       };
       runs.push(row);
       o.log(
-        `run ${r + 1}: killed ${leader} at ${(killedAt / 1000).toFixed(2)} s; ${row.programsFailed} programs failed, ${row.callsRunTwice} calls run twice, ${drops} second results, no completion for ${gap.toFixed(0)} ms, calls in flight done ${row.inFlightRecoveryMs.toFixed(0)} ms after the kill`,
+        `run ${r + 1}: killed ${leader} at ${(killedAt / 1000).toFixed(2)} s; ${row.programsFailed} programs failed, ${row.callsRunTwice} of ${row.callsWithOutcome} calls run twice, ${drops} second results, no completion for ${gap.toFixed(0)} ms, calls in flight done ${row.inFlightRecoveryMs.toFixed(0)} ms after the kill`,
       );
     } finally {
       await client?.close();
+      await observer?.close();
       for (const e of engines) await e.stop();
       await scheduler?.stop();
       await cluster.stop();
@@ -222,6 +241,8 @@ async function processChaos(o: ChaosBenchOptions, r: number): Promise<ChaosRun> 
   if (o.target === 'standby') schedulerArgs.push('--lease-ms', String(CHAOS_LEASE_MS));
   const spawnScheduler = (): ServiceProcess => spawnService({ script: SCHEDULER_MAIN, args: schedulerArgs, readyPattern: /serving on/ });
   let client: AutellixClient | null = null;
+  const observer = await connect({ servers: server.url });
+  const outcomes = observeOutcomes(observer);
   try {
     let scheduler = spawnScheduler();
     procs.push(scheduler);
@@ -263,14 +284,15 @@ async function processChaos(o: ChaosBenchOptions, r: number): Promise<ChaosRun> 
       killed = 'engine-1';
     }
     await w.done;
+    await observer.flush();
     const row: ChaosRun = {
       killed,
       killedAtMs: killedAt,
       programsFailed: w.failures.length,
       failures: w.failures.slice(0, 5),
       callsSubmitted: o.programs * o.calls,
-      // Engines run in their own processes here: not counted (a second result shows in repliesAfterSettle).
-      callsRunTwice: null,
+      callsRunTwice: outcomes.runTwice,
+      callsWithOutcome: outcomes.callCount,
       recoveryMs: longestGap(w.completions, killedAt),
       inFlightRecoveryMs: inFlightRecovery(w.spans, killedAt),
       repliesAfterSettle: drops,
@@ -278,11 +300,12 @@ async function processChaos(o: ChaosBenchOptions, r: number): Promise<ChaosRun> 
       wallSeconds: (performance.now() - t0) / 1000,
     };
     o.log(
-      `run ${r + 1}: killed ${killed} at ${(killedAt / 1000).toFixed(2)} s; ${row.programsFailed} programs failed, ${drops} second results, no completion for ${row.recoveryMs.toFixed(0)} ms, calls in flight done ${row.inFlightRecoveryMs.toFixed(0)} ms after the kill${takeoverMs === null ? '' : `, standby serving ${takeoverMs.toFixed(0)} ms after it`}`,
+      `run ${r + 1}: killed ${killed} at ${(killedAt / 1000).toFixed(2)} s; ${row.programsFailed} programs failed, ${row.callsRunTwice} of ${row.callsWithOutcome} calls run twice, ${drops} second results, no completion for ${row.recoveryMs.toFixed(0)} ms, calls in flight done ${row.inFlightRecoveryMs.toFixed(0)} ms after the kill${takeoverMs === null ? '' : `, standby serving ${takeoverMs.toFixed(0)} ms after it`}`,
     );
     return row;
   } finally {
     await client?.close();
+    await observer.close();
     for (const p of procs.reverse()) await p.stop();
     await server.stop();
   }
