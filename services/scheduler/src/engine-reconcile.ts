@@ -11,7 +11,7 @@ export interface ReconcileInput {
   readonly finished: { has(key: string): boolean };
   /** An open call by key, or undefined when no open session has it. */
   readonly callOf: (key: string) => Pick<LiveCall, 'engine' | 'assignedAt' | 'missingSince' | 'resultSeenAt'> | undefined;
-  /** True when the call finished here or its session ended (an engine lists a call for a while after its outcome). */
+  /** True when the call finished here or its session ended (an engine that sends no `finished` lists a call in `calls` for a while after its outcome). */
   readonly finishedHere: (key: string) => boolean;
   /** Wall ms now. */
   readonly wall: number;

@@ -109,7 +109,7 @@ export class TableStore {
   /** Load's purges that failed (what they would have removed stays until a later load). */
   purgeFailures = 0;
 
-  /** Slots in use (live entries) and free (dead entries or markers waiting to be overwritten): for tests and status. */
+  /** Slots in use (live entries) and free (dead entries waiting to be overwritten); read by tests. */
   slots(): { readonly live: number; readonly free: number } {
     return { live: this.live.size, free: this.free.length };
   }

@@ -49,9 +49,9 @@ export interface ChaosRun {
   /**
    * Runs to an outcome beyond one per call (a call placed again while its first run went on, or
    * after it had finished), counted from the engines' outcome message ids (`OutcomeRuns`) by an
-   * observer on the services' node; null in reports written before it was counted this way.
+   * observer on the services' node.
    */
-  readonly callsRunTwice: number | null;
+  readonly callsRunTwice: number;
   /** Distinct calls whose outcome the observer saw (what `callsRunTwice` was counted over). */
   readonly callsWithOutcome: number;
   /** Longest stretch without a completion after the kill (ms). */

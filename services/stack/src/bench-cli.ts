@@ -122,7 +122,7 @@ if (argv[0] === 'intake') {
     }),
   );
   const lost = runs.reduce((n, r) => n + r.programsFailed, 0);
-  const twice = runs.reduce((n, r) => n + (r.callsRunTwice ?? 0), 0);
+  const twice = runs.reduce((n, r) => n + r.callsRunTwice, 0);
   const late = runs.reduce((n, r) => n + r.repliesAfterSettle, 0);
   console.log(`\n${runs.length} runs: ${lost} programs lost, ${twice} calls run twice, ${late} second results (dropped by the client); recovery ${runs.map((r) => `${(r.recoveryMs / 1000).toFixed(1)} s`).join(', ')}\nwrote ${values.out}/chaos.json`);
 } else if (argv[0] === 'load') {
