@@ -1,4 +1,4 @@
-import { AckedPublisher } from '@autellix/acked-publish';
+import { AckedPublisher, LingeringSends } from '@autellix/acked-publish';
 import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
 import type { CallAssign, MessageType, Outgoing } from '@autellix/protocol';
 import {
@@ -121,6 +121,12 @@ export class EngineActor implements BackendSink {
   readonly id: string;
   /** Durable publishes (outcomes, stored answers), acknowledged on one inbox. */
   private readonly publisher: AckedPublisher;
+  /**
+   * Answers to assignments, held until this engine's next publish (at most `LINGER_MS`) so they
+   * share its socket write: an answer otherwise always leaves alone, from the turn in which its
+   * assignment arrived. Every publish of the engine releases them first.
+   */
+  private readonly heldAnswers: LingeringSends;
   private readonly routes = new Map<string, Route>();
   private readonly lastProgress = new Map<string, { service: number; wait: number; running: boolean; prefilling: boolean | undefined; at: number }>();
   private readonly subs: Subscription[] = [];
@@ -153,6 +159,7 @@ export class EngineActor implements BackendSink {
     private readonly options: EngineActorOptions,
   ) {
     this.publisher = new AckedPublisher(nc);
+    this.heldAnswers = new LingeringSends((err) => this.options.log(`answer to an assignment failed: ${err.message}`));
     this.id = options.engineId;
     this.traces = new EngineTraces(options.tracer ?? new ProxyTracerProvider().getTracer('autellix'), options.engineId);
   }
@@ -183,6 +190,7 @@ export class EngineActor implements BackendSink {
     this.timers.length = 0;
     for (const s of this.subs) s.unsubscribe();
     this.subs.length = 0;
+    this.heldAnswers.release();
     this.backend?.close();
     this.traces.stopAll();
     await Promise.allSettled([...this.inflight]);
@@ -200,6 +208,7 @@ export class EngineActor implements BackendSink {
 
   /** A core publish; a failure (connection closed, bad subject) is logged, never thrown. */
   private publishBytes(subject: string, bytes: Uint8Array): void {
+    this.heldAnswers.release();
     try {
       this.nc.publish(subject, bytes);
     } catch (err) {
@@ -217,6 +226,7 @@ export class EngineActor implements BackendSink {
     const attempt = async (): Promise<void> => {
       for (let i = 0; ; i++) {
         try {
+          this.heldAnswers.release();
           await this.publisher.publish(subject, bytes, { msgID });
           return;
         } catch (err) {
@@ -242,6 +252,7 @@ export class EngineActor implements BackendSink {
     const attempt = async (): Promise<void> => {
       for (let i = 0; ; i++) {
         try {
+          this.heldAnswers.release();
           await this.publisher.publish(subject, bytes, { msgID });
           this.recentOutcomes.set(key, performance.now());
           return;
@@ -302,7 +313,8 @@ export class EngineActor implements BackendSink {
         pendingTokens: 0,
       });
     }
-    this.answer(msg, encodeMessage<'assign.ack'>({ type: 'assign.ack', engineId: this.options.engineId, sessionId: a.sessionId, callId: a.callId }));
+    const ack = encodeMessage<'assign.ack'>({ type: 'assign.ack', engineId: this.options.engineId, sessionId: a.sessionId, callId: a.callId });
+    this.heldAnswers.hold(() => this.answer(msg, ack));
     this.updateSharedSubscription();
   }
 

@@ -1,18 +1,31 @@
+import { LingeringSends } from '@autellix/acked-publish';
 import type { ConsumerMessages, JsMsg } from '@nats-io/jetstream';
 import type { OrderedWrites } from './ordered-writes.ts';
 
-/** Intake messages applied before their table writes are forced out. */
 /** How long a batch's table write is retried before its messages go back to the stream (ms). */
 export const WRITE_RETRY_MS = 30_000;
 
+/** Intake messages applied before their table writes are forced out. */
 export const INTAKE_BATCH = 256;
 
 /**
+ * How long the first message of a batch waits for others before the batch is written (ms).
+ * Nothing a caller waits for hangs on the write (assignments and answers go out as messages are
+ * applied); only the acknowledgements do, and a batch that gathers a call's stream copy and the
+ * outcome that follows it costs one table write instead of two.
+ */
+export const FLUSH_LINGER_MS = 5;
+
+/**
  * The intake loop. Messages are applied one at a time, in stream order; their effects are
- * written in batches (every `INTAKE_BATCH` messages, or as soon as the buffered messages run
- * out), and each message is acknowledged only after the batch holding it is written. When the
- * write fails (three tries) the batch is not acknowledged: it is redelivered, and applying a
- * message again must be a no-op (the caller's `apply` recognises it).
+ * written in batches (every `INTAKE_BATCH` messages, or `FLUSH_LINGER_MS` after the first
+ * message not yet written), and each message is acknowledged only after the batch holding it is written: the
+ * acknowledgements then wait in `LingeringSends` for the next batch's write (or any publish whose
+ * caller calls `releaseAcks()` first) to share its socket write, at most `LINGER_MS`. A crash
+ * while some wait means their messages come again, which `apply` treats as a no-op. When the
+ * write keeps failing (retried with backoff for `WRITE_RETRY_MS`) the batch is not acknowledged
+ * but handed back (`nak`): it is redelivered, and applying a message again must be a no-op (the
+ * caller's `apply` recognises it).
  *
  * `T` is whatever `apply` reports as changed (a session); `write` persists a batch's changes.
  */
@@ -20,13 +33,21 @@ export class IntakeBatches<T> {
   private unacked: JsMsg[] = [];
   private touched = new Set<T>();
   private flushScheduled = false;
+  private readonly acks: LingeringSends;
 
   constructor(
     private readonly apply: (m: JsMsg) => T | null,
     private readonly write: (touched: readonly T[]) => Promise<void>,
     private readonly writes: OrderedWrites,
     private readonly log: (line: string) => void,
-  ) {}
+  ) {
+    this.acks = new LingeringSends((err) => this.log(`intake acknowledgement not sent (${err.message}); the message comes again`));
+  }
+
+  /** Sends the acknowledgements that are due now; call it just before publishing anything else. */
+  releaseAcks(): void {
+    this.acks.release();
+  }
 
   /** Consumes until `messages` is closed, then writes and acknowledges what is left. */
   async run(messages: ConsumerMessages): Promise<void> {
@@ -37,13 +58,14 @@ export class IntakeBatches<T> {
       if (this.unacked.length >= INTAKE_BATCH) await this.flush();
       else if (!this.flushScheduled) {
         this.flushScheduled = true;
-        setImmediate(() => {
+        setTimeout(() => {
           this.flushScheduled = false;
           void this.flush();
-        });
+        }, FLUSH_LINGER_MS);
       }
     }
     await this.flush();
+    this.acks.release();
   }
 
   /** Writes the changes of the messages applied so far, then acknowledges them. */
@@ -61,6 +83,7 @@ export class IntakeBatches<T> {
       const deadline = performance.now() + WRITE_RETRY_MS;
       for (let i = 0; !written; i++) {
         try {
+          this.acks.release();
           await this.write(touched);
           written = true;
         } catch (err) {
@@ -71,7 +94,7 @@ export class IntakeBatches<T> {
         }
       }
       for (const m of acks) {
-        if (written) m.ack();
+        if (written) this.acks.hold(() => m.ack());
         else m.nak(500);
       }
     });

@@ -706,6 +706,8 @@ export class SchedulerActor {
         hdrs = headers();
         writeTraceHeaders(ctx, hdrs);
       }
+      // Due intake acknowledgements share this publish's socket write.
+      this.intake.releaseAcks();
       this.nc.publish(subject, bytes, hdrs === undefined ? { reply } : { reply, headers: hdrs });
     } catch (err) {
       // The connection is down; heartbeat reconciliation places the call again.
