@@ -4,7 +4,7 @@ import { AutellixClient } from '@autellix/client';
 import type { PolicyName } from '@autellix/core';
 import { DEFAULT_SCHEDULER_CONFIG } from '@autellix/core';
 import { DEFAULT_ENGINE_OPTIONS } from '@autellix/engine-model';
-import type { ProgramSpec, Summary } from '@autellix/sim';
+import type { ProgramOutcome, ProgramSpec, Summary } from '@autellix/sim';
 import { generatePrograms, simulate, summarize } from '@autellix/sim';
 import { SimBackend } from '@autellix/engine';
 import { startLocalStack } from './local-stack.ts';
@@ -67,6 +67,32 @@ export interface LiveBenchRow {
     readonly meanRatio: number;
     readonly p95Ratio: number;
   } | null;
+  /**
+   * Every program's latency (modelled seconds), simulated and live, in trace order, to see which
+   * programs make a difference; `live` is null for a program that failed live.
+   */
+  readonly programs: readonly ProgramLatencyPair[];
+}
+
+/** One program of the trace: its latency simulated and live (modelled seconds). */
+export interface ProgramLatencyPair {
+  readonly id: string;
+  readonly kind: string;
+  readonly sim: number;
+  readonly live: number | null;
+}
+
+/**
+ * Pairs each simulated program with its live run by id, in the simulator's order. A program the
+ * simulator did not finish has latency NaN (never in a finite trace run to the end); one that
+ * failed or is missing live has `live` null.
+ */
+export function pairLatencies(sim: readonly ProgramOutcome[], live: readonly ReplayedProgram[]): ProgramLatencyPair[] {
+  const byId = new Map(live.map((p) => [p.id, p]));
+  return sim.map((p) => {
+    const l = byId.get(p.id);
+    return { id: p.id, kind: p.kind, sim: p.completion - p.arrival, live: l === undefined || l.error !== null ? null : l.completion - l.arrival };
+  });
 }
 
 /**
@@ -162,6 +188,7 @@ export async function runLiveBench(o: LiveBenchOptions): Promise<LiveBenchRow[]>
       meanRatio: latency.mean / simLatency.mean,
       p95Ratio: latency.p95 / simLatency.p95,
       withTimeOutside,
+      programs: pairLatencies(sim.programs, out),
     });
     o.log(
       `  ${policy}: live mean ${latency.mean.toFixed(1)} s vs sim ${simLatency.mean.toFixed(1)} s` +

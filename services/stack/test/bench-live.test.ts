@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { liveBenchTable, outsidePerCall, runLiveBench } from '../src/bench-live.ts';
+import { liveBenchTable, outsidePerCall, pairLatencies, runLiveBench } from '../src/bench-live.ts';
 import type { ReplayedProgram } from '../src/replay.ts';
 
 function replayed(id: string, calls: number, outside: number | null, error: string | null = null, lateness = 0): ReplayedProgram {
@@ -39,6 +39,21 @@ describe('live benchmark', () => {
     expect(outsidePerCall([replayed('b', 5, null)])).toBeNull();
   });
 
+  it('pairs each simulated program with its live latency by id; failed or missing live is null', () => {
+    const sim = [
+      { id: 'a', kind: 'k', arrival: 1, completion: 4, outputTokens: 0, wait: 0, execution: 0, swap: 0, measured: true },
+      { id: 'b', kind: 'k', arrival: 2, completion: 3, outputTokens: 0, wait: 0, execution: 0, swap: 0, measured: true },
+      { id: 'c', kind: 'j', arrival: 0, completion: 9, outputTokens: 0, wait: 0, execution: 0, swap: 0, measured: true },
+    ];
+    const live = [{ ...replayed('b', 1, null), arrival: 2, completion: 3.5 }, { ...replayed('a', 1, null), arrival: 1, completion: 4.25 }, replayed('c', 1, null, 'boom')];
+    expect(pairLatencies(sim, live)).toEqual([
+      { id: 'a', kind: 'k', sim: 3, live: 3.25 },
+      { id: 'b', kind: 'k', sim: 1, live: 1.5 },
+      { id: 'c', kind: 'j', sim: 9, live: null },
+    ]);
+    expect(pairLatencies(sim, []).map((p) => p.live)).toEqual([null, null, null]);
+  });
+
   it('replays a trace live and simulated, and simulates it again with the measured time outside the engines', async () => {
     const rows = await runLiveBench({
       workload: 'sharegpt',
@@ -68,6 +83,11 @@ describe('live benchmark', () => {
     expect(given?.meanRatio).toBeCloseTo((row?.live.programLatency.mean ?? 0) / (given?.programLatency.mean ?? 1), 12);
     const report = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8'));
     expect(report.rows[0].withTimeOutside.callOverhead).toBe(given?.callOverhead);
+    // Every program of the trace, simulated and live, whose latencies give the summaries.
+    expect(report.rows[0].programs).toHaveLength(6);
+    const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+    expect(mean((row?.programs ?? []).map((p) => p.live ?? Number.NaN))).toBeCloseTo(row?.live.programLatency.mean ?? 0, 9);
+    expect(mean((row?.programs ?? []).map((p) => p.sim))).toBeCloseTo(row?.sim.programLatency.mean ?? 0, 9);
     expect(liveBenchTable(rows)).toContain('ratio to sim+outside mean/p95');
   });
 });
