@@ -15,13 +15,20 @@ export const LINGER_MS = 5;
  *
  * Contract: every send held runs exactly once, in the order held, either at `release()` (which
  * the holder calls just before it publishes something else on the same connection) or from the
- * timer, at most `lingerMs` after the first send still held. Holding only delays; a send that
- * throws (the connection is closed) is reported to `onError` and the others still run. Empty:
- * nothing held, no timer.
+ * timer, at most `lingerMs` after the first send still held (sooner when the timer was armed by
+ * an earlier send that a release already took). Holding only delays; a send that throws (the
+ * connection is closed) is reported to `onError` and the others still run. Empty: nothing held;
+ * the timer may still be armed, and fires without effect.
  */
 export class LingeringSends {
   private held: (() => void)[] = [];
   private timer: ReturnType<typeof setTimeout> | null = null;
+  /** True while the timer is due to fire. */
+  private armed = false;
+  private readonly fire = (): void => {
+    this.armed = false;
+    this.release();
+  };
 
   constructor(
     private readonly onError: (err: Error) => void,
@@ -36,15 +43,15 @@ export class LingeringSends {
   /** Holds `send` until the next `release()` or the timer. */
   hold(send: () => void): void {
     this.held.push(send);
-    if (this.timer === null) this.timer = setTimeout(() => this.release(), this.lingerMs);
+    if (this.armed) return;
+    this.armed = true;
+    // One timer object for the holder's life, re-armed: no timer is made or cleared per send.
+    if (this.timer === null) this.timer = setTimeout(this.fire, this.lingerMs);
+    else this.timer.refresh();
   }
 
-  /** Runs everything held, now. Nothing held: does nothing. */
+  /** Runs everything held, now. Nothing held: does nothing. The timer stays armed and finds nothing. */
   release(): void {
-    if (this.timer !== null) {
-      clearTimeout(this.timer);
-      this.timer = null;
-    }
     if (this.held.length === 0) return;
     const due = this.held;
     this.held = [];

@@ -42,12 +42,21 @@ describe('LingeringSends', () => {
     expect(vi.getTimerCount()).toBe(0);
   });
 
-  it('a release clears the timer', () => {
+  it('re-arms one timer: a send held after a release goes when the earlier wait ends, never later than LINGER_MS', () => {
+    const sent: string[] = [];
     const held = new LingeringSends(() => {});
-    held.hold(() => {});
-    expect(vi.getTimerCount()).toBe(1);
+    held.hold(() => sent.push('a'));
     held.release();
+    vi.advanceTimersByTime(LINGER_MS - 2);
+    held.hold(() => sent.push('b'));
+    expect(vi.getTimerCount()).toBe(1);
+    vi.advanceTimersByTime(2);
+    expect(sent).toEqual(['a', 'b']);
     expect(vi.getTimerCount()).toBe(0);
+    held.hold(() => sent.push('c'));
+    expect(vi.getTimerCount()).toBe(1);
+    vi.advanceTimersByTime(LINGER_MS);
+    expect(sent).toEqual(['a', 'b', 'c']);
   });
 
   it('reports a send that throws and still runs the others', () => {
