@@ -48,62 +48,94 @@ function isMap(v: unknown): v is Record<string, unknown> {
   return proto === Object.prototype || proto === null;
 }
 
+/**
+ * A field's path, built only when it is reported: `base` followed by `key` (a field name, or an
+ * array index shown as `[i]`), or `base` alone when `key` is null. Checking a valid message
+ * therefore builds no strings and no arrays (a heartbeat's `finished` list can hold thousands of
+ * ids, and every message is checked).
+ */
+function pathOf(base: string, key: string | number | null): string {
+  if (key === null) return base;
+  return typeof key === 'number' ? `${base}[${key}]` : `${base}${key}`;
+}
+
 /** Throws `ProtocolError(bad_field)` naming the first field of `v` that does not meet `spec`. */
 export function check(spec: Spec, v: unknown, path: string): void {
+  checkAt(spec, v, path, null);
+}
+
+function checkAt(spec: Spec, v: unknown, base: string, key: string | number | null): void {
   switch (spec.k) {
     case 'id':
-      if (typeof v !== 'string') fail(path, 'must be a string');
-      if (!ID_PATTERN.test(v)) fail(path, 'must be 1-128 characters of [A-Za-z0-9_.:-]');
+      if (typeof v !== 'string') fail(pathOf(base, key), 'must be a string');
+      if (!ID_PATTERN.test(v)) fail(pathOf(base, key), 'must be 1-128 characters of [A-Za-z0-9_.:-]');
       return;
     case 'token':
-      if (typeof v !== 'string') fail(path, 'must be a string');
-      if (!TOKEN_PATTERN.test(v)) fail(path, 'must be 1-64 characters of [A-Za-z0-9_-]');
+      if (typeof v !== 'string') fail(pathOf(base, key), 'must be a string');
+      if (!TOKEN_PATTERN.test(v)) fail(pathOf(base, key), 'must be 1-64 characters of [A-Za-z0-9_-]');
       return;
     case 'str':
-      if (typeof v !== 'string') fail(path, 'must be a string');
-      if (v.length > spec.max) fail(path, `must be at most ${spec.max} characters`);
+      if (typeof v !== 'string') fail(pathOf(base, key), 'must be a string');
+      if (v.length > spec.max) fail(pathOf(base, key), `must be at most ${spec.max} characters`);
       return;
     case 'int':
-      if (typeof v !== 'number' || !Number.isSafeInteger(v)) fail(path, 'must be an integer below 2^53');
-      if (v < spec.min) fail(path, `must be >= ${spec.min}`);
+      if (typeof v !== 'number' || !Number.isSafeInteger(v)) fail(pathOf(base, key), 'must be an integer below 2^53');
+      if (v < spec.min) fail(pathOf(base, key), `must be >= ${spec.min}`);
       return;
     case 'num':
-      if (typeof v !== 'number' || !Number.isFinite(v)) fail(path, 'must be a finite number');
-      if (v < spec.min) fail(path, `must be >= ${spec.min}`);
+      if (typeof v !== 'number' || !Number.isFinite(v)) fail(pathOf(base, key), 'must be a finite number');
+      if (v < spec.min) fail(pathOf(base, key), `must be >= ${spec.min}`);
       return;
     case 'bool':
-      if (typeof v !== 'boolean') fail(path, 'must be a boolean');
+      if (typeof v !== 'boolean') fail(pathOf(base, key), 'must be a boolean');
       return;
     case 'code':
-      if (!isErrorCode(v)) fail(path, 'must be a known error code');
+      if (!isErrorCode(v)) fail(pathOf(base, key), 'must be a known error code');
       return;
     case 'enum':
-      if (typeof v !== 'string' || !spec.values.includes(v)) fail(path, `must be one of ${spec.values.join(', ')}`);
+      if (typeof v !== 'string' || !spec.values.includes(v)) fail(pathOf(base, key), `must be one of ${spec.values.join(', ')}`);
       return;
-    case 'arr':
-      if (!Array.isArray(v)) fail(path, 'must be an array');
-      if (v.length > spec.max) fail(path, `must hold at most ${spec.max} items`);
-      v.forEach((x, i) => {
-        check(spec.of, x, `${path}[${i}]`);
-      });
+    case 'arr': {
+      if (!Array.isArray(v)) fail(pathOf(base, key), 'must be an array');
+      if (v.length > spec.max) fail(pathOf(base, key), `must hold at most ${spec.max} items`);
+      if (v.length === 0) return;
+      const here = pathOf(base, key);
+      for (let i = 0; i < v.length; i++) checkAt(spec.of, v[i], here, i);
       return;
+    }
     case 'obj':
-      if (!isMap(v)) fail(path, 'must be a map');
-      checkFields(spec.fields, v, `${path}.`);
+      if (!isMap(v)) fail(pathOf(base, key), 'must be a map');
+      checkFields(spec.fields, v, `${pathOf(base, key)}.`);
       return;
   }
 }
 
-/** Checks every declared field of `v` (extra fields are allowed and ignored: forward compatibility). */
+/** Each `Fields` object's entries, listed once (specs are built at load and never change). */
+const fieldLists = new WeakMap<Fields, readonly (readonly [string, Spec & { readonly optional?: boolean }])[]>();
+
+function fieldsOf(fields: Fields): readonly (readonly [string, Spec & { readonly optional?: boolean }])[] {
+  let list = fieldLists.get(fields);
+  if (list === undefined) {
+    list = Object.entries(fields);
+    fieldLists.set(fields, list);
+  }
+  return list;
+}
+
+/**
+ * Checks every declared field of `v` (extra fields are allowed and ignored: forward
+ * compatibility), in declaration order; the first failing field is the one reported, its path
+ * `prefix` + name.
+ */
 export function checkFields(fields: Fields, v: Record<string, unknown>, prefix = ''): void {
-  for (const [name, spec] of Object.entries(fields)) {
+  for (const [name, spec] of fieldsOf(fields)) {
     const x = v[name];
     if (x === undefined) {
       if (spec.optional) continue;
       fail(`${prefix}${name}`, 'is missing');
     }
     if (x === null) fail(`${prefix}${name}`, 'must not be nil (leave optional fields out)');
-    check(spec, x, `${prefix}${name}`);
+    checkAt(spec, x, prefix, name);
   }
 }
 

@@ -81,6 +81,14 @@ describe('protocol messages', () => {
       'prefix.tokens',
     );
     expect(codeOf(() => decodeMessage(plain.pack({ ...submit, v: 1, prompt: null }), ['call.submit'])).field).toBe('prompt');
+    const messages = [
+      { role: 'user', content: 'hi' },
+      { role: 'user', content: 5 },
+    ];
+    expect(codeOf(() => decodeMessage(plain.pack({ ...submit, v: 1, messages }), ['call.submit'])).field).toBe('messages[1].content');
+    expect(codeOf(() => decodeMessage(plain.pack({ ...submit, v: 1, messages: [{ role: 'robot', content: '' }] }), ['call.submit'])).field).toBe(
+      'messages[0].role',
+    );
   });
 
   it('rejects integers above 2^53 on decode and refuses to encode them', () => {
