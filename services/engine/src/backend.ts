@@ -22,6 +22,12 @@ export interface BackendSink {
   /** New tokens of a call (called as they are produced; the actor coalesces them into chunks). */
   tokens(key: string, text: string, tokens: number): void;
   /**
+   * False when nobody reads a call's text before it finishes (its caller did not ask for a
+   * stream), so a backend that has to make its text up (`sim`) may pass `''` to `tokens`; the
+   * finished call's text is always whole. Absent: treat as true.
+   */
+  wantsText?(key: string): boolean;
+  /**
    * A held call started running (`true`: first start or resume) or stopped running without
    * finishing (`false`: preempted), at the moment the backend switched it. Not called for the
    * stop that comes with finishing.

@@ -266,7 +266,7 @@ export class SimBackend implements EngineBackend {
       const g = h.call.generated;
       if (g > h.sent) {
         if (Number.isNaN(h.firstTokenAt)) h.firstTokenAt = wall;
-        this.sink.tokens(h.rec.key, syntheticText(h.sent, g - h.sent), g - h.sent);
+        this.sink.tokens(h.rec.key, this.sink.wantsText?.(h.rec.key) === false ? '' : syntheticText(h.sent, g - h.sent), g - h.sent);
         h.sent = g;
       }
     }
