@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { liveBenchTable, outsidePerCall, pairLatencies, runLiveBench } from '../src/bench-live.ts';
+import { liveBenchTable, outsidePerCall, pairLatencies, runLiveBench, spreadOf } from '../src/bench-live.ts';
 import type { ReplayedProgram } from '../src/replay.ts';
 
 function replayed(id: string, calls: number, outside: number | null, error: string | null = null, lateness = 0): ReplayedProgram {
@@ -54,6 +54,14 @@ describe('live benchmark', () => {
     expect(pairLatencies(sim, []).map((p) => p.live)).toEqual([null, null, null]);
   });
 
+  it("gives the simulator's own spread as the range of ratios to the unperturbed run", () => {
+    const at = (mean: number, p95: number) => ({ mean, p50: 0, p95, p99: 0 });
+    expect(spreadOf(at(10, 100), [at(10, 98), at(11, 103), at(9.5, 100)])).toEqual({
+      meanRatio: { min: 0.95, max: 1.1 },
+      p95Ratio: { min: 0.98, max: 1.03 },
+    });
+  });
+
   it('replays a trace live and simulated, and simulates it again with the measured time outside the engines', async () => {
     const rows = await runLiveBench({
       workload: 'sharegpt',
@@ -89,5 +97,9 @@ describe('live benchmark', () => {
     expect(mean((row?.programs ?? []).map((p) => p.live ?? Number.NaN))).toBeCloseTo(row?.live.programLatency.mean ?? 0, 9);
     expect(mean((row?.programs ?? []).map((p) => p.sim))).toBeCloseTo(row?.sim.programLatency.mean ?? 0, 9);
     expect(liveBenchTable(rows)).toContain('ratio to sim+outside mean/p95');
+    // The simulator's own spread: a range that holds real ratios.
+    expect(row?.simSpread.p95Ratio.min).toBeGreaterThan(0);
+    expect(row?.simSpread.p95Ratio.min).toBeLessThanOrEqual(row?.simSpread.p95Ratio.max ?? 0);
+    expect(report.rows[0].simSpread).toEqual(row?.simSpread);
   });
 });
