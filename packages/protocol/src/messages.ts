@@ -97,6 +97,12 @@ export interface CallAssign extends CallBody, Priority {
   readonly engineId: string;
   /** 0 for the first assignment; +1 each time the call is reassigned after an engine died. */
   readonly attempt: number;
+  /**
+   * Wall-clock time (epoch ms, fractional) the scheduler published this assignment, when it says:
+   * with the client's submit time and the engine's receipt it splits the control plane's delay
+   * into its two hops (one machine's clock only).
+   */
+  readonly sentAtMs?: number;
 }
 export interface AssignAck {
   readonly type: 'assign.ack';
@@ -143,6 +149,8 @@ export interface Timings {
   readonly totalMs: number;
   /** Wall-clock time (epoch ms, fractional) the engine received the assignment, when it reports it. */
   readonly receivedAtMs?: number;
+  /** The assignment's `sentAtMs`, passed on by the engine when the scheduler gave it. */
+  readonly assignSentAtMs?: number;
 }
 export interface CallResult {
   readonly type: 'call.result';
@@ -399,7 +407,7 @@ export const SCHEMAS: Readonly<Record<MessageType, Fields>> = {
   'session.closed': { sessionId: id, callsCompleted: int(0), service: num(0), reason: oneOf(['closed', 'idle']) },
   'call.submit': callBody,
   'call.cancel': callRef,
-  'call.assign': { ...callBody, ...priority, engineId: engineIdSpec, attempt: int(0) },
+  'call.assign': { ...callBody, ...priority, engineId: engineIdSpec, attempt: int(0), sentAtMs: optional(num(0)) },
   'assign.ack': { ...callRef, engineId: engineIdSpec },
   'call.priority': { ...callRef, ...priority },
   'call.revoke': { ...callRef, reason: oneOf(['cancelled', 'session_ended', 'reassigned']) },
@@ -409,7 +417,7 @@ export const SCHEMAS: Readonly<Record<MessageType, Fields>> = {
     engineId: engineIdSpec,
     text: str(1 << 24),
     usage: obj({ promptTokens: int(0), completionTokens: int(0), cachedTokens: int(0) }),
-    timings: obj({ queuedMs: num(0), firstTokenMs: num(0), totalMs: num(0), receivedAtMs: optional(num(0)) }),
+    timings: obj({ queuedMs: num(0), firstTokenMs: num(0), totalMs: num(0), receivedAtMs: optional(num(0)), assignSentAtMs: optional(num(0)) }),
     preemptions: int(0),
     service: optional(num(0)),
     wait: optional(num(0)),

@@ -86,6 +86,8 @@ interface Route {
   readonly attempt: number;
   /** Wall-clock time (epoch ms) the assignment arrived. */
   readonly receivedAtMs: number;
+  /** The assignment's `sentAtMs` (scheduler's publish time), null when it gave none. */
+  readonly assignSentAtMs: number | null;
   index: number;
   pendingText: string;
   pendingTokens: number;
@@ -308,6 +310,7 @@ export class EngineActor implements BackendSink {
         stream: a.stream,
         attempt: a.attempt,
         receivedAtMs,
+        assignSentAtMs: a.sentAtMs ?? null,
         index: 0,
         pendingText: '',
         pendingTokens: 0,
@@ -453,7 +456,13 @@ export class EngineActor implements BackendSink {
       engineId,
       text: f.text,
       usage: { promptTokens: f.promptTokens, completionTokens: f.completionTokens, cachedTokens: f.cachedTokens },
-      timings: { queuedMs: f.queuedMs, firstTokenMs: f.firstTokenMs, totalMs: f.totalMs, receivedAtMs: r.receivedAtMs },
+      timings: {
+        queuedMs: f.queuedMs,
+        firstTokenMs: f.firstTokenMs,
+        totalMs: f.totalMs,
+        receivedAtMs: r.receivedAtMs,
+        ...(r.assignSentAtMs === null ? {} : { assignSentAtMs: r.assignSentAtMs }),
+      },
       preemptions: f.preemptions,
       service: f.service,
       wait: f.wait,

@@ -678,6 +678,8 @@ export class SchedulerActor {
       level: rec.level,
       key: orderKeyOf(this.core, rec),
       seq: rec.seq,
+      // A stamp for measuring the two hops of the control plane (one machine's clock), not the actor's clock.
+      sentAtMs: performance.timeOrigin + performance.now(),
     };
     let bytes: Uint8Array;
     try {

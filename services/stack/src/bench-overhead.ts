@@ -29,6 +29,13 @@ export interface OverheadRow {
   readonly calls: number;
   /** Client submit to the engine's receipt of the assignment, ms (same machine clock). */
   readonly overheadMs: Summary;
+  /**
+   * The same path in its two parts, ms: submit to the scheduler's assignment (`toSchedulerMs`:
+   * the client's work, the hop into the scheduler and its decision) and the assignment to the
+   * engine's receipt (`toEngineMs`: the second hop), from the assignment's `sentAtMs`. Null when
+   * some call's result did not carry it.
+   */
+  readonly split: { readonly toSchedulerMs: Summary; readonly toEngineMs: Summary } | null;
 }
 
 /** The same calls' path with nothing of ours on it: two bare core-NATS hops (`transport-floor.ts`). */
@@ -70,8 +77,14 @@ export async function runOverheadBench(o: OverheadBenchOptions): Promise<Overhea
   const rows: OverheadRow[] = [];
   for (const layout of o.layouts) {
     o.log(`${layout}: ${o.warmup} warm-up calls, then ${o.calls} measured${o.gapMs > 0 ? `, ${o.gapMs} ms apart` : ', back to back'}`);
-    const overhead = await measure(layout, o);
-    rows.push({ layout, gapMs: o.gapMs, calls: overhead.length, overheadMs: summarize(overhead) });
+    const stamps = await measure(layout, o);
+    rows.push({
+      layout,
+      gapMs: o.gapMs,
+      calls: stamps.length,
+      overheadMs: summarize(stamps.map((c) => c.receivedAtMs - c.submittedAtMs)),
+      split: splitOf(stamps),
+    });
   }
   const report: OverheadBenchReport = { bench: 'overhead', calls: o.calls, warmup: o.warmup, rows, floor };
   mkdirSync(o.out, { recursive: true });
@@ -79,7 +92,23 @@ export async function runOverheadBench(o: OverheadBenchOptions): Promise<Overhea
   return report;
 }
 
-async function measure(layout: OverheadLayout, o: OverheadBenchOptions): Promise<number[]> {
+/** One measured call's stamps (epoch ms, one machine's clock). */
+export interface CallStamps {
+  readonly submittedAtMs: number;
+  readonly assignSentAtMs: number | null;
+  readonly receivedAtMs: number;
+}
+
+/** The two hops' summaries, or null when any call lacks the scheduler's stamp (or there are none). */
+export function splitOf(stamps: readonly CallStamps[]): OverheadRow['split'] {
+  if (stamps.length === 0 || stamps.some((c) => c.assignSentAtMs === null)) return null;
+  return {
+    toSchedulerMs: summarize(stamps.map((c) => (c.assignSentAtMs as number) - c.submittedAtMs)),
+    toEngineMs: summarize(stamps.map((c) => c.receivedAtMs - (c.assignSentAtMs as number))),
+  };
+}
+
+async function measure(layout: OverheadLayout, o: OverheadBenchOptions): Promise<CallStamps[]> {
   const common = { engines: 1, speed: ENGINE_SPEED, policy: 'plas', balancer: 'autellix', profile: 'llama3.1-8b-a100', log: () => {} };
   const stack =
     layout === 'one' ? await startLocalStack({ ...common, port: -1, gateway: null, metrics: null }) : await startProcessStack(common);
@@ -88,12 +117,12 @@ async function measure(layout: OverheadLayout, o: OverheadBenchOptions): Promise
     const client = await AutellixClient.connect({ servers: stack.url });
     try {
       const session = await client.openSession({ sessionId: `overhead-${layout}` });
-      const out: number[] = [];
+      const out: CallStamps[] = [];
       for (let i = 0; i < o.warmup + o.calls; i++) {
         const r = await session.call({ promptTokens: 64, maxTokens: 8, stream: false }).result;
         if (i >= o.warmup) {
           if (r.timings.receivedAtMs === undefined) throw new Error(`call ${r.callId}: the engine reported no receipt time`);
-          out.push(r.timings.receivedAtMs - r.submittedAtMs);
+          out.push({ submittedAtMs: r.submittedAtMs, assignSentAtMs: r.timings.assignSentAtMs ?? null, receivedAtMs: r.timings.receivedAtMs });
         }
         if (o.gapMs > 0) await new Promise((res) => setTimeout(res, o.gapMs));
       }
@@ -109,16 +138,19 @@ async function measure(layout: OverheadLayout, o: OverheadBenchOptions): Promise
 
 /** The report as a table: one row per layout, then the transport floor's row. */
 export function overheadBenchTable(report: Pick<OverheadBenchReport, 'rows' | 'floor'>): string {
-  const head = ['layout', 'gap ms', 'calls', 'mean ms', 'p50 ms', 'p95 ms', 'p99 ms'];
-  const cells = (label: string, gapMs: number, calls: number, s: Summary): string[] => [
+  const head = ['layout', 'gap ms', 'calls', 'mean ms', 'p50 ms', 'p95 ms', 'p99 ms', 'to scheduler p50/p99', 'to engine p50/p99'];
+  const pair = (s: Summary | undefined): string => (s === undefined ? '-' : `${s.p50.toFixed(2)}/${s.p99.toFixed(2)}`);
+  const cells = (label: string, gapMs: number, calls: number, s: Summary, split: OverheadRow['split']): string[] => [
     label,
     String(gapMs),
     String(calls),
     ...[s.mean, s.p50, s.p95, s.p99].map((v) => v.toFixed(2)),
+    pair(split?.toSchedulerMs),
+    pair(split?.toEngineMs),
   ];
   const body = [
-    ...report.rows.map((r) => cells(r.layout, r.gapMs, r.calls, r.overheadMs)),
-    cells('floor: two bare NATS hops', report.floor.gapMs, report.floor.calls, report.floor.roundTripMs),
+    ...report.rows.map((r) => cells(r.layout, r.gapMs, r.calls, r.overheadMs, r.split)),
+    cells('floor: two bare NATS hops', report.floor.gapMs, report.floor.calls, report.floor.roundTripMs, null),
   ];
   return [head, ...body].map((cols) => `| ${cols.join(' | ')} |`).join('\n');
 }

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { ConfigError } from '@autellix/core';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { OverheadBenchOptions } from '../src/bench-overhead.ts';
-import { overheadBenchTable, runOverheadBench } from '../src/bench-overhead.ts';
+import { overheadBenchTable, runOverheadBench, splitOf } from '../src/bench-overhead.ts';
 
 describe('overhead benchmark', () => {
   const out = mkdtempSync(join(tmpdir(), 'autellix-overhead-'));
@@ -18,6 +18,17 @@ describe('overhead benchmark', () => {
     await expect(runOverheadBench({ ...base, layouts: [] })).rejects.toBeInstanceOf(ConfigError);
   });
 
+  it('splits each call at the assignment, and gives no split when a call lacks the stamp', () => {
+    const split = splitOf([
+      { submittedAtMs: 100, assignSentAtMs: 100.5, receivedAtMs: 101 },
+      { submittedAtMs: 200, assignSentAtMs: 201, receivedAtMs: 203 },
+    ]);
+    expect(split?.toSchedulerMs.mean).toBeCloseTo(0.75, 9);
+    expect(split?.toEngineMs.mean).toBeCloseTo(1.25, 9);
+    expect(splitOf([{ submittedAtMs: 1, assignSentAtMs: null, receivedAtMs: 2 }])).toBeNull();
+    expect(splitOf([])).toBeNull();
+  });
+
   it('times every measured call from submit to the engine and writes the report', async () => {
     const report = await runOverheadBench(base);
     expect(report.rows).toHaveLength(1);
@@ -27,6 +38,11 @@ describe('overhead benchmark', () => {
     // One process, one clock: the engine cannot receive an assignment before the submit.
     expect(row?.overheadMs.p50).toBeGreaterThan(0);
     expect(row?.overheadMs.p99).toBeGreaterThanOrEqual(row?.overheadMs.p50 ?? Number.NaN);
+    // The scheduler stamps each assignment, so the path splits into its two hops, each positive.
+    expect(row?.split).not.toBeNull();
+    expect(row?.split?.toSchedulerMs.p50).toBeGreaterThan(0);
+    expect(row?.split?.toEngineMs.p50).toBeGreaterThan(0);
+    expect((row?.split?.toSchedulerMs.mean ?? 0) + (row?.split?.toEngineMs.mean ?? 0)).toBeCloseTo(row?.overheadMs.mean ?? Number.NaN, 6);
     // The floor ran the same number of round trips through a real server.
     expect(report.floor.calls).toBe(5);
     expect(report.floor.roundTripMs.p50).toBeGreaterThan(0);
