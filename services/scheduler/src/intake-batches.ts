@@ -19,13 +19,13 @@ export const FLUSH_LINGER_MS = 5;
 /**
  * The intake loop. Messages are applied one at a time, in stream order; their effects are
  * written in batches (every `INTAKE_BATCH` messages, or `FLUSH_LINGER_MS` after the first
- * message not yet written), and each message is acknowledged only after the batch holding it is written: the
- * acknowledgements then wait in `LingeringSends` for the next batch's write (or any publish whose
- * caller calls `releaseAcks()` first) to share its socket write, at most `LINGER_MS`. A crash
- * while some wait means their messages come again, which `apply` treats as a no-op. When the
- * write keeps failing (retried with backoff for `WRITE_RETRY_MS`) the batch is not acknowledged
- * but handed back (`nak`): it is redelivered, and applying a message again must be a no-op (the
- * caller's `apply` recognises it).
+ * message not yet written), and each message is acknowledged only after the batch holding it
+ * is written. The acknowledgements then wait in `LingeringSends` for the next batch's write (or
+ * any publish whose caller calls `releaseAcks()` first) to share its socket write, at most
+ * `LINGER_MS`; a crash while some wait means their messages come again. When the write keeps
+ * failing (retried with backoff for `WRITE_RETRY_MS`) the batch is not acknowledged but handed
+ * back (`nak`): it is redelivered. Applying a message again must be a no-op (the caller's
+ * `apply` recognises it).
  *
  * `T` is whatever `apply` reports as changed (a session); `write` persists a batch's changes.
  */
