@@ -7,6 +7,8 @@ import { DEFAULT_ENGINE_OPTIONS } from '@autellix/engine-model';
 import type { ProgramOutcome, ProgramSpec, Summary } from '@autellix/sim';
 import { generatePrograms, simulate, summarize } from '@autellix/sim';
 import { SimBackend } from '@autellix/engine';
+import type { HopSplit } from './call-stamps.ts';
+import { splitOf } from './call-stamps.ts';
 import { startLocalStack } from './local-stack.ts';
 import { startProcessStack } from './process-stack.ts';
 import type { ReplayedProgram } from './replay.ts';
@@ -38,6 +40,8 @@ export interface LiveBenchRow {
     readonly failed: number;
     /** Per-call control-plane overhead (ms), see `ReplayedProgram.overheadMs`. */
     readonly overheadMs: Summary;
+    /** The same in its two hops (`splitOf`); null when some call lacked the scheduler's stamp. */
+    readonly overheadSplit: HopSplit | null;
     readonly wallSeconds: number;
     /**
      * Modelled seconds the engines skipped as idle because the host fell behind (`--layout one`
@@ -209,6 +213,7 @@ export async function runLiveBench(o: LiveBenchOptions): Promise<LiveBenchRow[]>
         preemptions: ok.reduce((s, p) => s + p.preemptions, 0),
         failed: out.length - ok.length,
         overheadMs: summarize(ok.flatMap((p) => p.overheadMs)),
+        overheadSplit: splitOf(ok.flatMap((p) => p.stamps)),
         wallSeconds,
         skippedSeconds,
       },
@@ -257,6 +262,7 @@ export function liveBenchTable(rows: readonly LiveBenchRow[]): string {
     'ratio',
     'preempt sim/live',
     'overhead p50/p99 ms',
+    'to scheduler / to engine p99 ms',
     'skipped s',
     'failed',
     'outside s/call (cp + late)',
@@ -273,6 +279,7 @@ export function liveBenchTable(rows: readonly LiveBenchRow[]): string {
     r.p95Ratio.toFixed(3),
     `${r.sim.preemptions}/${r.live.preemptions}`,
     `${r.live.overheadMs.p50.toFixed(2)}/${r.live.overheadMs.p99.toFixed(2)}`,
+    r.live.overheadSplit === null ? '-' : `${r.live.overheadSplit.toSchedulerMs.p99.toFixed(2)} / ${r.live.overheadSplit.toEngineMs.p99.toFixed(2)}`,
     r.live.skippedSeconds === null ? '-' : r.live.skippedSeconds.toFixed(1),
     String(r.live.failed),
     r.withTimeOutside === null ? '-' : `${r.withTimeOutside.controlPlane.toFixed(3)} + ${r.withTimeOutside.harnessLateness.toFixed(3)}`,

@@ -6,6 +6,8 @@ import type { Summary } from '@autellix/sim';
 import { summarize } from '@autellix/sim';
 import { startLocalStack } from './local-stack.ts';
 import { startProcessStack } from './process-stack.ts';
+import type { CallStamps, HopSplit } from './call-stamps.ts';
+import { splitOf } from './call-stamps.ts';
 import { measureTransportFloor } from './transport-floor.ts';
 
 /** Where the services run: all in this process (`one`), or each in its own (`processes`). */
@@ -35,7 +37,7 @@ export interface OverheadRow {
    * engine's receipt (`toEngineMs`: the second hop), from the assignment's `sentAtMs`. Null when
    * some call's result did not carry it.
    */
-  readonly split: { readonly toSchedulerMs: Summary; readonly toEngineMs: Summary } | null;
+  readonly split: HopSplit | null;
 }
 
 /** The same calls' path with nothing of ours on it: two bare core-NATS hops (`transport-floor.ts`). */
@@ -90,22 +92,6 @@ export async function runOverheadBench(o: OverheadBenchOptions): Promise<Overhea
   mkdirSync(o.out, { recursive: true });
   writeFileSync(join(o.out, 'overhead.json'), `${JSON.stringify(report, null, 2)}\n`);
   return report;
-}
-
-/** One measured call's stamps (epoch ms, one machine's clock). */
-export interface CallStamps {
-  readonly submittedAtMs: number;
-  readonly assignSentAtMs: number | null;
-  readonly receivedAtMs: number;
-}
-
-/** The two hops' summaries, or null when any call lacks the scheduler's stamp (or there are none). */
-export function splitOf(stamps: readonly CallStamps[]): OverheadRow['split'] {
-  if (stamps.length === 0 || stamps.some((c) => c.assignSentAtMs === null)) return null;
-  return {
-    toSchedulerMs: summarize(stamps.map((c) => (c.assignSentAtMs as number) - c.submittedAtMs)),
-    toEngineMs: summarize(stamps.map((c) => c.receivedAtMs - (c.assignSentAtMs as number))),
-  };
 }
 
 async function measure(layout: OverheadLayout, o: OverheadBenchOptions): Promise<CallStamps[]> {

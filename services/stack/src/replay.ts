@@ -1,5 +1,6 @@
 import type { AutellixClient, Session } from '@autellix/client';
 import type { CallSpec, ProgramSpec } from '@autellix/sim';
+import type { CallStamps } from './call-stamps.ts';
 
 /** What happened to one replayed program. Times in modelled seconds from the start of the run. */
 export interface ReplayedProgram {
@@ -30,6 +31,8 @@ export interface ReplayedProgram {
    * engine's `receivedAtMs` and one machine's clock.
    */
   readonly overheadMs: readonly number[];
+  /** The same calls' stamps on their way to the engine, to split that delay into its hops (`splitOf`). */
+  readonly stamps: readonly CallStamps[];
   /**
    * Modelled seconds the replay itself came late, summed: how much later than its arrival the
    * program started, and for each call how much later than its tool delay after its parents'
@@ -106,6 +109,7 @@ export async function replay(o: ReplayOptions): Promise<ReplayedProgram[]> {
     let accounts: { service: number; wait: number; outside: number } | null = { service: 0, wait: 0, outside: 0 };
     const placements: { callId: string; promptTokens: number; engineId: string }[] = [];
     const overheadMs: number[] = [];
+    const stamps: CallStamps[] = [];
     let error: string | null = null;
     let session: Session | null = null;
     try {
@@ -140,7 +144,10 @@ export async function replay(o: ReplayOptions): Promise<ReplayedProgram[]> {
           accounts.wait += out.wait;
           accounts.outside += (Math.max(0, out.latencyMs - out.timings.totalMs) / 1000) * o.speed;
         }
-        if (out.timings.receivedAtMs !== undefined) overheadMs.push(out.timings.receivedAtMs - out.submittedAtMs);
+        if (out.timings.receivedAtMs !== undefined) {
+          overheadMs.push(out.timings.receivedAtMs - out.submittedAtMs);
+          stamps.push({ submittedAtMs: out.submittedAtMs, assignSentAtMs: out.timings.assignSentAtMs ?? null, receivedAtMs: out.timings.receivedAtMs });
+        }
         placements.push({ callId: c.id, promptTokens: out.usage.promptTokens, engineId: out.engineId });
       };
       // Calls are listed in topological order, so every parent's promise exists before its children's.
@@ -154,7 +161,7 @@ export async function replay(o: ReplayOptions): Promise<ReplayedProgram[]> {
     done += 1;
     o.onProgress?.(done, o.programs.length, inFlight);
     if (session !== null) await session.close().catch(() => {});
-    return { id: spec.id, kind: spec.kind, arrival: spec.arrival, completion, calls: spec.calls.length, preemptions, promptTokens, cachedTokens, callLatencyMs, accounts, overheadMs, lateness, placements, error };
+    return { id: spec.id, kind: spec.kind, arrival: spec.arrival, completion, calls: spec.calls.length, preemptions, promptTokens, cachedTokens, callLatencyMs, accounts, overheadMs, stamps, lateness, placements, error };
   };
 
   return Promise.all(o.programs.map(runProgram));

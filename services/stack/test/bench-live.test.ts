@@ -18,6 +18,7 @@ function replayed(id: string, calls: number, outside: number | null, error: stri
     callLatencyMs: 0,
     accounts: outside === null ? null : { service: 1, wait: 0, outside },
     overheadMs: [],
+    stamps: [],
     lateness,
     placements: [],
     error,
@@ -80,6 +81,9 @@ describe('live benchmark', () => {
     const row = rows[0];
     expect(row?.live.failed).toBe(0);
     expect(row?.live.programLatency.mean).toBeGreaterThan(0);
+    // Every call's submit path, split at the scheduler's assignment.
+    expect(row?.live.overheadSplit?.toSchedulerMs.p50).toBeGreaterThan(0);
+    expect(row?.live.overheadSplit?.toEngineMs.p50).toBeGreaterThan(0);
     const given = row?.withTimeOutside;
     expect(given).not.toBeNull();
     // Every call crosses real hops, so it takes some time outside the engine ...

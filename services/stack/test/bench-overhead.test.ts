@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { ConfigError } from '@autellix/core';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { OverheadBenchOptions } from '../src/bench-overhead.ts';
-import { overheadBenchTable, runOverheadBench, splitOf } from '../src/bench-overhead.ts';
+import { overheadBenchTable, runOverheadBench } from '../src/bench-overhead.ts';
+import { splitOf } from '../src/call-stamps.ts';
 
 describe('overhead benchmark', () => {
   const out = mkdtempSync(join(tmpdir(), 'autellix-overhead-'));
