@@ -1,5 +1,5 @@
-import type { ChatMessage, SharedPrefix } from '@autellix/protocol';
-import { ErrorCode, ID_PATTERN } from '@autellix/protocol';
+import type { AncestorRef, ChatMessage, SharedPrefix } from '@autellix/protocol';
+import { ErrorCode, ID_PATTERN, MAX_ANCESTRY } from '@autellix/protocol';
 import type { SubmitBody } from './call-handle.ts';
 import { ValidationError } from './errors.ts';
 import { estimatePromptTokens } from './estimate.ts';
@@ -24,6 +24,12 @@ export interface CallOptions {
   /** Calls of this session this one follows (at most 64); default none. */
   readonly parents?: readonly string[];
   readonly prefix?: SharedPrefix;
+  /**
+   * The call's first-parent chain, oldest first, each ancestor's id and where its context ends
+   * (at most 256). Only simulated engines read it, to model prefix caching across engines; give
+   * it when replaying a trace against `sim` engines. Default none.
+   */
+  readonly ancestry?: readonly AncestorRef[];
   /** Ask the engine for `token.chunk`s; default true. With false the handle yields no chunks. */
   readonly stream?: boolean;
   /** Aborting it cancels the call (see `CallHandle.cancel`). */
@@ -70,6 +76,13 @@ export function buildSubmitBody(sessionId: string, callId: string, o: CallOption
     checkId(o.prefix.id, 'prefix.id', refs);
     if (!Number.isSafeInteger(o.prefix.tokens) || o.prefix.tokens < 1) fail(ErrorCode.badField, 'prefix.tokens', 'must be an integer >= 1', refs);
   }
+  if (o.ancestry !== undefined) {
+    if (o.ancestry.length > MAX_ANCESTRY) fail(ErrorCode.badField, 'ancestry', `must hold at most ${MAX_ANCESTRY} entries`, refs);
+    o.ancestry.forEach((a, i) => {
+      checkId(a.callId, `ancestry[${i}].callId`, refs);
+      if (!Number.isSafeInteger(a.end) || a.end < 1) fail(ErrorCode.badField, `ancestry[${i}].end`, 'must be an integer >= 1', refs);
+    });
+  }
   if (o.timeoutMs !== undefined && !(Number.isFinite(o.timeoutMs) && o.timeoutMs > 0)) {
     fail(ErrorCode.badField, 'timeoutMs', 'must be a positive number of ms', refs);
   }
@@ -85,6 +98,7 @@ export function buildSubmitBody(sessionId: string, callId: string, o: CallOption
   if (o.prompt !== undefined) body.prompt = o.prompt;
   if (o.messages !== undefined) body.messages = o.messages.map((m) => ({ role: m.role, content: m.content }));
   if (o.prefix !== undefined) body.prefix = { id: o.prefix.id, tokens: o.prefix.tokens };
+  if (o.ancestry !== undefined) body.ancestry = o.ancestry.map((a) => ({ callId: a.callId, end: a.end }));
   if (o.traceparent !== undefined) body.traceparent = o.traceparent;
   return body;
 }

@@ -114,6 +114,12 @@ describe('AutellixClient against a real nats-server', () => {
     expect((err as ValidationError).field).toBe('prompt');
     await expect(session.call({ prompt: 'x', maxTokens: 0 }).result).rejects.toMatchObject({ code: ErrorCode.badMaxTokens });
     await expect(session.call({ prompt: 'x', maxTokens: 1, callId: 'bad id' }).result).rejects.toBeInstanceOf(ValidationError);
+    await expect(session.call({ prompt: 'x', maxTokens: 1, ancestry: [{ callId: 'a', end: 0 }] }).result).rejects.toMatchObject({
+      field: 'ancestry[0].end',
+    });
+    await expect(session.call({ prompt: 'x', maxTokens: 1, ancestry: [{ callId: 'no good', end: 5 }] }).result).rejects.toMatchObject({
+      field: 'ancestry[0].callId',
+    });
     expect(await fx.streamSize()).toBe(before);
   });
 

@@ -19,6 +19,18 @@ export interface SharedPrefix {
   readonly tokens: number;
 }
 
+/**
+ * One call of a call's first-parent chain: its id and the token position where its context
+ * ends (its prompt plus its output), as its descendants' prompts count it.
+ */
+export interface AncestorRef {
+  readonly callId: string;
+  readonly end: number;
+}
+
+/** Most entries of a call's `ancestry`. */
+export const MAX_ANCESTRY = 256;
+
 /** The call fields a program submits and an engine receives. */
 export interface CallBody {
   readonly sessionId: string;
@@ -33,6 +45,13 @@ export interface CallBody {
   readonly prompt?: string;
   readonly messages?: readonly ChatMessage[];
   readonly prefix?: SharedPrefix;
+  /**
+   * The call's first-parent chain, oldest first, ending with its first parent (at most
+   * `MAX_ANCESTRY`; a longer chain is cut at its old end). Optional: a simulated engine uses it
+   * to know which context a call extends when it did not run the call's parents itself (a real
+   * engine matches prefixes by content and ignores it).
+   */
+  readonly ancestry?: readonly AncestorRef[];
   /** Subject for `token.chunk`, `call.result` and `error`. */
   readonly replyTo: string;
   /** True to receive `token.chunk` messages before the result. */
@@ -392,6 +411,7 @@ const callBody: Fields = {
   prompt: optional(str()),
   messages: optional(arr(obj({ role: oneOf(['system', 'user', 'assistant', 'tool']), content: str() }), 1024)),
   prefix: optional(obj({ id, tokens: int(1) })),
+  ancestry: optional(arr(obj({ callId: id, end: int(1) }), MAX_ANCESTRY)),
   replyTo: str(256),
   stream: bool,
   traceparent: optional(str(64)),
@@ -590,6 +610,7 @@ export function pickCallBody(m: CallBody): CallBody {
   if (m.prompt !== undefined) out.prompt = m.prompt;
   if (m.messages !== undefined) out.messages = m.messages.map((x) => ({ role: x.role, content: x.content }));
   if (m.prefix !== undefined) out.prefix = { id: m.prefix.id, tokens: m.prefix.tokens };
+  if (m.ancestry !== undefined) out.ancestry = m.ancestry.map((a) => ({ callId: a.callId, end: a.end }));
   if (m.traceparent !== undefined) out.traceparent = m.traceparent;
   return out;
 }

@@ -89,6 +89,12 @@ describe('protocol messages', () => {
     expect(codeOf(() => decodeMessage(plain.pack({ ...submit, v: 1, messages: [{ role: 'robot', content: '' }] }), ['call.submit'])).field).toBe(
       'messages[0].role',
     );
+    const ancestry = [
+      { callId: 'a', end: 10 },
+      { callId: 'b', end: 0 },
+    ];
+    expect(codeOf(() => decodeMessage(plain.pack({ ...submit, v: 1, ancestry }), ['call.submit'])).field).toBe('ancestry[1].end');
+    expect(decodeMessage(plain.pack({ ...submit, v: 1, ancestry: [{ callId: 'a', end: 10 }] }), ['call.submit']).ancestry).toEqual([{ callId: 'a', end: 10 }]);
   });
 
   it('rejects integers above 2^53 on decode and refuses to encode them', () => {

@@ -1,4 +1,6 @@
 import type { AutellixClient, Session } from '@autellix/client';
+import type { AncestorRef } from '@autellix/protocol';
+import { MAX_ANCESTRY } from '@autellix/protocol';
 import type { CallSpec, ProgramSpec } from '@autellix/sim';
 import type { CallStamps } from './call-stamps.ts';
 
@@ -66,17 +68,26 @@ export interface ReplayOptions {
   readonly onProgress?: (done: number, total: number, inFlight: number) => void;
 }
 
-/** Prompt tokens of each call exactly as the simulator counts them (first parent's context, or the shared prefix, plus new input). */
-function promptTokensOf(spec: ProgramSpec): Map<string, number> {
+/**
+ * Prompt tokens of each call exactly as the simulator counts them (first parent's context, or
+ * the shared prefix, plus new input), and each call's first-parent chain with where each
+ * ancestor's context ends (`CallOptions.ancestry`), so `sim` engines build the simulator's
+ * segments even for calls whose parents ran elsewhere. A chain longer than `MAX_ANCESTRY` keeps
+ * its newest entries.
+ */
+export function contextsOf(spec: ProgramSpec): { prompt: Map<string, number>; ancestry: Map<string, AncestorRef[]> } {
   const ctx = new Map<string, number>();
   const prompt = new Map<string, number>();
+  const ancestry = new Map<string, AncestorRef[]>();
   for (const c of spec.calls) {
     const first = c.parents[0];
     const offset = first !== undefined ? (ctx.get(first) ?? 0) : (c.shared?.tokens ?? 0);
     prompt.set(c.id, offset + c.input);
     ctx.set(c.id, offset + c.input + c.output);
+    const chain = first === undefined ? [] : [...(ancestry.get(first) ?? []), { callId: first, end: offset }];
+    ancestry.set(c.id, chain.length > MAX_ANCESTRY ? chain.slice(chain.length - MAX_ANCESTRY) : chain);
   }
-  return prompt;
+  return { prompt, ancestry };
 }
 
 /** Waits `ms`; no wait at all (not even a timer tick) when `ms` <= 0. */
@@ -100,7 +111,7 @@ export async function replay(o: ReplayOptions): Promise<ReplayedProgram[]> {
     await sleep(t0 + wallDelay(spec.arrival) - o.clock());
     let lateness = Math.max(0, toModel(o.clock()) - spec.arrival);
     inFlight += 1;
-    const prompt = promptTokensOf(spec);
+    const { prompt, ancestry } = contextsOf(spec);
     const shared = spec.calls.find((c) => c.parents.length === 0 && c.shared !== undefined)?.shared;
     let preemptions = 0;
     let promptTokens = 0;
@@ -122,6 +133,7 @@ export async function replay(o: ReplayOptions): Promise<ReplayedProgram[]> {
         const readyAt = o.clock();
         await sleep(wallDelay(c.delay));
         lateness += (Math.max(0, o.clock() - readyAt - wallDelay(c.delay)) / 1000) * o.speed;
+        const chain = ancestry.get(c.id) ?? [];
         const handle = s.call({
           callId: c.id,
           threadId: (c.thread ?? c.id).replace(/[^A-Za-z0-9_.:-]/g, '_'),
@@ -131,6 +143,8 @@ export async function replay(o: ReplayOptions): Promise<ReplayedProgram[]> {
           // Every call of the program names its shared system prompt, so an engine that never saw
           // the call's parent can still find that prefix in its cache (as the simulator's chain walk does).
           ...(shared !== undefined ? { prefix: { id: shared.id, tokens: shared.tokens } } : {}),
+          // Which context the call extends, for engines that did not run its parents (`contextsOf`).
+          ...(chain.length > 0 ? { ancestry: chain } : {}),
           stream: false,
         });
         const out = await handle.result;
