@@ -46,7 +46,8 @@ export class SegmentRegistry {
   /**
    * The segment of the chain's last call, making (and remembering) those of its calls not known
    * yet; a known one is kept as it is. Null when the chain does not fit (an end not after the one
-   * before it).
+   * before it); the segments made before the misfit stay remembered, which is harmless (a call
+   * that runs here later makes its own segment under its key).
    */
   private chainOf(sessionId: string, ancestry: readonly AncestorRef[], shared: Segment | null): Segment | null {
     let prev: Segment | null = shared;
