@@ -1,27 +1,11 @@
 import type { CallAssign } from '@autellix/protocol';
 import { describe, expect, it } from 'vitest';
 import { SegmentRegistry } from '../src/segment-registry.ts';
+import { assignOf } from './assign-fixture.ts';
 
+/** An assignment that names the shared system prompt `sys` (100 tokens). */
 function assign(callId: string, promptTokens: number, extra: Partial<CallAssign> = {}): CallAssign {
-  return {
-    type: 'call.assign',
-    v: 1,
-    engineId: 'sim-1',
-    attempt: 0,
-    sessionId: 's',
-    callId,
-    threadId: 'main',
-    parents: [],
-    promptTokens,
-    maxTokens: 10,
-    replyTo: '_INBOX.x',
-    stream: false,
-    level: 0,
-    key: 0,
-    seq: 0,
-    prefix: { id: 'sys', tokens: 100 },
-    ...extra,
-  };
+  return assignOf(callId, promptTokens, 10, { prefix: { id: 'sys', tokens: 100 }, ...extra });
 }
 
 /** A segment's chain as `key:offset+length`, newest first. */

@@ -1,28 +1,8 @@
-import type { CallAssign } from '@autellix/protocol';
 import { describe, expect, it } from 'vitest';
 import type { BackendSink, FinishedCall } from '../src/backend.ts';
 import { DEFAULT_SIM_BACKEND, SimBackend } from '../src/sim-backend.ts';
 import { syntheticText } from '../src/synthetic-text.ts';
-
-function assign(callId: string, stream: boolean, maxTokens: number): CallAssign {
-  return {
-    type: 'call.assign',
-    v: 1,
-    engineId: 'sim-0',
-    attempt: 0,
-    sessionId: 's',
-    callId,
-    threadId: 'main',
-    parents: [],
-    promptTokens: 32,
-    maxTokens,
-    replyTo: '_INBOX.x',
-    stream,
-    level: 0,
-    key: 0,
-    seq: callId === 'a' ? 0 : 1,
-  };
-}
+import { assignOf } from './assign-fixture.ts';
 
 /** A clock and timers driven by hand: `drain` fires every timer in due order, moving the clock. */
 function manualTime() {
@@ -75,8 +55,8 @@ describe('sim backend text', () => {
       },
     };
     const be = new SimBackend({ ...DEFAULT_SIM_BACKEND, engineId: 'sim-0', speed: 20, clock: time.clock, timers: time.timers }, sink);
-    be.admit(assign('a', true, 40));
-    be.admit(assign('b', false, 40));
+    be.admit(assignOf('a', 32, 40, { stream: true }));
+    be.admit(assignOf('b', 32, 40, { seq: 1 }));
     time.drain();
     expect(finished.get('s/a')?.text).toBe(syntheticText(0, 40));
     expect(finished.get('s/b')?.text).toBe(syntheticText(0, 40));

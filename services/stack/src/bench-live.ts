@@ -38,7 +38,7 @@ export interface LiveBenchRow {
     readonly programLatency: Summary;
     readonly preemptions: number;
     readonly failed: number;
-    /** Per-call control-plane overhead (ms), see `ReplayedProgram.overheadMs`. */
+    /** Per-call control-plane overhead (ms): receipt minus submit of `ReplayedProgram.stamps`. */
     readonly overheadMs: Summary;
     /** The same in its two hops (`splitOf`); null when some call lacked the scheduler's stamp. */
     readonly overheadSplit: HopSplit | null;
@@ -212,7 +212,7 @@ export async function runLiveBench(o: LiveBenchOptions): Promise<LiveBenchRow[]>
         programLatency: latency,
         preemptions: ok.reduce((s, p) => s + p.preemptions, 0),
         failed: out.length - ok.length,
-        overheadMs: summarize(ok.flatMap((p) => p.overheadMs)),
+        overheadMs: summarize(ok.flatMap((p) => p.stamps.map((c) => c.receivedAtMs - c.submittedAtMs))),
         overheadSplit: splitOf(ok.flatMap((p) => p.stamps)),
         wallSeconds,
         skippedSeconds,

@@ -27,13 +27,12 @@ export interface ReplayedProgram {
    */
   readonly accounts: CallAccounts | null;
   /**
-   * Control-plane overhead of each completed call (wall ms): from just before the client
-   * published the submit to the engine receiving the assignment (durable intake, scheduling,
-   * placement and the assignment's way); the engine's own queueing is excluded. Needs the
-   * engine's `receivedAtMs` and one machine's clock.
+   * Each completed call's stamps on its way to the engine (one machine's clock): the client's
+   * submit, the scheduler's assignment when it stamped one, the engine's receipt. Receipt minus
+   * submit is the control plane's delay (durable intake, scheduling, placement and the
+   * assignment's way; the engine's own queueing excluded), `splitOf` splits it into its hops.
+   * Only calls whose engine reported its receipt time.
    */
-  readonly overheadMs: readonly number[];
-  /** The same calls' stamps on their way to the engine, to split that delay into its hops (`splitOf`). */
   readonly stamps: readonly CallStamps[];
   /**
    * Modelled seconds the replay itself came late, summed: how much later than its arrival the
@@ -119,7 +118,6 @@ export async function replay(o: ReplayOptions): Promise<ReplayedProgram[]> {
     let callLatencyMs = 0;
     let accounts: { service: number; wait: number; outside: number } | null = { service: 0, wait: 0, outside: 0 };
     const placements: { callId: string; promptTokens: number; engineId: string }[] = [];
-    const overheadMs: number[] = [];
     const stamps: CallStamps[] = [];
     let error: string | null = null;
     let session: Session | null = null;
@@ -159,7 +157,6 @@ export async function replay(o: ReplayOptions): Promise<ReplayedProgram[]> {
           accounts.outside += (Math.max(0, out.latencyMs - out.timings.totalMs) / 1000) * o.speed;
         }
         if (out.timings.receivedAtMs !== undefined) {
-          overheadMs.push(out.timings.receivedAtMs - out.submittedAtMs);
           stamps.push({ submittedAtMs: out.submittedAtMs, assignSentAtMs: out.timings.assignSentAtMs ?? null, receivedAtMs: out.timings.receivedAtMs });
         }
         placements.push({ callId: c.id, promptTokens: out.usage.promptTokens, engineId: out.engineId });
@@ -175,7 +172,7 @@ export async function replay(o: ReplayOptions): Promise<ReplayedProgram[]> {
     done += 1;
     o.onProgress?.(done, o.programs.length, inFlight);
     if (session !== null) await session.close().catch(() => {});
-    return { id: spec.id, kind: spec.kind, arrival: spec.arrival, completion, calls: spec.calls.length, preemptions, promptTokens, cachedTokens, callLatencyMs, accounts, overheadMs, stamps, lateness, placements, error };
+    return { id: spec.id, kind: spec.kind, arrival: spec.arrival, completion, calls: spec.calls.length, preemptions, promptTokens, cachedTokens, callLatencyMs, accounts, stamps, lateness, placements, error };
   };
 
   return Promise.all(o.programs.map(runProgram));

@@ -17,7 +17,6 @@ function replayed(id: string, calls: number, outside: number | null, error: stri
     cachedTokens: 0,
     callLatencyMs: 0,
     accounts: outside === null ? null : { service: 1, wait: 0, outside },
-    overheadMs: [],
     stamps: [],
     lateness,
     placements: [],
