@@ -147,7 +147,7 @@ if (argv[0] === 'intake') {
 } else if (argv[0] === 'overhead') {
   const values = benchArgs('overhead', {
     calls: { type: 'string', default: '2000' },
-    warmup: { type: 'string', default: '200' },
+    warmup: { type: 'string', default: '3000' },
     'gap-ms': { type: 'string', default: '0' },
     layouts: { type: 'string', default: 'one,processes' },
     out: { type: 'string', default: 'bench-out/overhead' },

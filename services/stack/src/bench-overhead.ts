@@ -16,7 +16,14 @@ export type OverheadLayout = 'one' | 'processes';
 export interface OverheadBenchOptions {
   /** Measured calls per layout, one after another on one session. */
   readonly calls: number;
-  /** Calls run first and not counted (connections, code paths and the JIT warmed up). */
+  /**
+   * Calls run first and not counted in the measured figures: connections, code paths and the
+   * JIT warmed up. V8 keeps optimising the services' per-call code for the first few thousand
+   * calls (on this host about 125 optimising compiles per 2000 calls after 200 warm-up calls,
+   * about 20 after 3000), and those compiles run on the same two cores as the path measured;
+   * the default (3000) measures the steady state of a running service. Their own overhead is
+   * reported apart (`OverheadRow.warmupMs`).
+   */
   readonly warmup: number;
   /** Wall ms between a call's result and the next submit (0: back to back). */
   readonly gapMs: number;
@@ -38,6 +45,8 @@ export interface OverheadRow {
    * some call's result did not carry it.
    */
   readonly split: HopSplit | null;
+  /** The same measure over the warm-up calls (a fresh deployment's first calls), ms; null with no warm-up. */
+  readonly warmupMs: Summary | null;
 }
 
 /** The same calls' path with nothing of ours on it: two bare core-NATS hops (`transport-floor.ts`). */
@@ -79,13 +88,14 @@ export async function runOverheadBench(o: OverheadBenchOptions): Promise<Overhea
   const rows: OverheadRow[] = [];
   for (const layout of o.layouts) {
     o.log(`${layout}: ${o.warmup} warm-up calls, then ${o.calls} measured${o.gapMs > 0 ? `, ${o.gapMs} ms apart` : ', back to back'}`);
-    const stamps = await measure(layout, o);
+    const { warmup, measured } = await measure(layout, o);
     rows.push({
       layout,
       gapMs: o.gapMs,
-      calls: stamps.length,
-      overheadMs: summarize(stamps.map((c) => c.receivedAtMs - c.submittedAtMs)),
-      split: splitOf(stamps),
+      calls: measured.length,
+      overheadMs: summarize(measured.map(overheadOf)),
+      split: splitOf(measured),
+      warmupMs: warmup.length === 0 ? null : summarize(warmup.map(overheadOf)),
     });
   }
   const report: OverheadBenchReport = { bench: 'overhead', calls: o.calls, warmup: o.warmup, rows, floor };
@@ -94,7 +104,12 @@ export async function runOverheadBench(o: OverheadBenchOptions): Promise<Overhea
   return report;
 }
 
-async function measure(layout: OverheadLayout, o: OverheadBenchOptions): Promise<CallStamps[]> {
+function overheadOf(c: CallStamps): number {
+  return c.receivedAtMs - c.submittedAtMs;
+}
+
+/** One fresh deployment's calls, the warm-up ones and the measured ones apart. */
+async function measure(layout: OverheadLayout, o: OverheadBenchOptions): Promise<{ warmup: CallStamps[]; measured: CallStamps[] }> {
   const common = { engines: 1, speed: ENGINE_SPEED, policy: 'plas', balancer: 'autellix', profile: 'llama3.1-8b-a100', log: () => {} };
   const stack =
     layout === 'one' ? await startLocalStack({ ...common, port: -1, gateway: null, metrics: null }) : await startProcessStack(common);
@@ -103,17 +118,20 @@ async function measure(layout: OverheadLayout, o: OverheadBenchOptions): Promise
     const client = await AutellixClient.connect({ servers: stack.url });
     try {
       const session = await client.openSession({ sessionId: `overhead-${layout}` });
-      const out: CallStamps[] = [];
+      const warmup: CallStamps[] = [];
+      const measured: CallStamps[] = [];
       for (let i = 0; i < o.warmup + o.calls; i++) {
         const r = await session.call({ promptTokens: 64, maxTokens: 8, stream: false }).result;
-        if (i >= o.warmup) {
-          if (r.timings.receivedAtMs === undefined) throw new Error(`call ${r.callId}: the engine reported no receipt time`);
-          out.push({ submittedAtMs: r.submittedAtMs, assignSentAtMs: r.timings.assignSentAtMs ?? null, receivedAtMs: r.timings.receivedAtMs });
-        }
+        if (r.timings.receivedAtMs === undefined) throw new Error(`call ${r.callId}: the engine reported no receipt time`);
+        (i < o.warmup ? warmup : measured).push({
+          submittedAtMs: r.submittedAtMs,
+          assignSentAtMs: r.timings.assignSentAtMs ?? null,
+          receivedAtMs: r.timings.receivedAtMs,
+        });
         if (o.gapMs > 0) await new Promise((res) => setTimeout(res, o.gapMs));
       }
       await session.close();
-      return out;
+      return { warmup, measured };
     } finally {
       await client.close();
     }
@@ -124,19 +142,20 @@ async function measure(layout: OverheadLayout, o: OverheadBenchOptions): Promise
 
 /** The report as a table: one row per layout, then the transport floor's row. */
 export function overheadBenchTable(report: Pick<OverheadBenchReport, 'rows' | 'floor'>): string {
-  const head = ['layout', 'gap ms', 'calls', 'mean ms', 'p50 ms', 'p95 ms', 'p99 ms', 'to scheduler p50/p99', 'to engine p50/p99'];
+  const head = ['layout', 'gap ms', 'calls', 'mean ms', 'p50 ms', 'p95 ms', 'p99 ms', 'to scheduler p50/p99', 'to engine p50/p99', 'warm-up calls p50/p99'];
   const pair = (s: Summary | undefined): string => (s === undefined ? '-' : `${s.p50.toFixed(2)}/${s.p99.toFixed(2)}`);
-  const cells = (label: string, gapMs: number, calls: number, s: Summary, split: OverheadRow['split']): string[] => [
+  const cells = (label: string, gapMs: number, calls: number, s: Summary, split: OverheadRow['split'], warmup: Summary | null): string[] => [
     label,
     String(gapMs),
     String(calls),
     ...[s.mean, s.p50, s.p95, s.p99].map((v) => v.toFixed(2)),
     pair(split?.toSchedulerMs),
     pair(split?.toEngineMs),
+    pair(warmup ?? undefined),
   ];
   const body = [
-    ...report.rows.map((r) => cells(r.layout, r.gapMs, r.calls, r.overheadMs, r.split)),
-    cells('floor: two bare NATS hops', report.floor.gapMs, report.floor.calls, report.floor.roundTripMs, null),
+    ...report.rows.map((r) => cells(r.layout, r.gapMs, r.calls, r.overheadMs, r.split, r.warmupMs)),
+    cells('floor: two bare NATS hops', report.floor.gapMs, report.floor.calls, report.floor.roundTripMs, null, null),
   ];
   return [head, ...body].map((cols) => `| ${cols.join(' | ')} |`).join('\n');
 }

@@ -44,6 +44,8 @@ describe('overhead benchmark', () => {
     expect(row?.split?.toSchedulerMs.p50).toBeGreaterThan(0);
     expect(row?.split?.toEngineMs.p50).toBeGreaterThan(0);
     expect((row?.split?.toSchedulerMs.mean ?? 0) + (row?.split?.toEngineMs.mean ?? 0)).toBeCloseTo(row?.overheadMs.mean ?? Number.NaN, 6);
+    // The warm-up call is reported apart, and a run without warm-up has none to report.
+    expect(row?.warmupMs?.p50).toBeGreaterThan(0);
     // The floor ran the same number of round trips through a real server.
     expect(report.floor.calls).toBe(5);
     expect(report.floor.roundTripMs.p50).toBeGreaterThan(0);
@@ -52,5 +54,9 @@ describe('overhead benchmark', () => {
     const table = overheadBenchTable(report).split('\n');
     expect(table).toHaveLength(3);
     expect(table[2]).toContain('floor');
+    expect(table[0]).toContain('warm-up calls p50/p99');
+    const cold = await runOverheadBench({ ...base, calls: 2, warmup: 0 });
+    expect(cold.rows[0]?.warmupMs).toBeNull();
+    expect(cold.rows[0]?.calls).toBe(2);
   });
 });
