@@ -179,7 +179,7 @@ export class CallHandle implements AsyncIterable<CallChunk> {
     );
     this.span = span;
     const ctx = trace.setSpan(ROOT_CONTEXT, span);
-    this.stored = intake.publish<'call.submit'>('call', { ...body, type: 'call.submit', replyTo: this.route.subject }, this.key, ctx).then(
+    this.stored = intake.publish<'call.submit'>('call', Object.assign({}, body, { type: 'call.submit' as const, replyTo: this.route.subject }), this.key, ctx).then(
       (duplicate) => {
         if (!duplicate) return true;
         this.settle(new DuplicateCallError(ErrorCode.duplicateCall, `call ${this.key} was already submitted`, this.refs()));

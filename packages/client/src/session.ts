@@ -156,10 +156,10 @@ export class Session implements CallSubmitter {
       if (!(err instanceof AutellixError)) throw err;
       return CallHandle.failed(refs, err);
     }
-    const start: { signal?: AbortSignal; timeoutMs?: number } = {};
+    const start: { signal?: AbortSignal; timeoutMs?: number; traceParent?: Context } = { traceParent: this.traceContext };
     if (opts.signal !== undefined) start.signal = opts.signal;
     if (opts.timeoutMs !== undefined) start.timeoutMs = opts.timeoutMs;
-    return CallHandle.submit(this.intake, body, { ...start, traceParent: this.traceContext });
+    return CallHandle.submit(this.intake, body, start);
   }
 
   /**

@@ -35,7 +35,8 @@ export class Thread {
 
   /** Submits the next call of the chain. */
   call(opts: ThreadCallOptions): CallHandle {
-    const h = this.session.call({ ...opts, threadId: this.id, parents: this.last === null ? [] : [this.last] });
+    // Object.assign, not a spread that adds properties (a new hidden class per call on Node 20).
+    const h = this.session.call(Object.assign({}, opts, { threadId: this.id, parents: this.last === null ? [] : [this.last] }));
     if (h.state !== 'rejected') this.last = h.callId;
     return h;
   }

@@ -526,9 +526,23 @@ export const SCHEMAS: Readonly<Record<MessageType, Fields>> = {
 
 const TYPES: ReadonlySet<string> = new Set(Object.keys(SCHEMAS));
 
+const VERSION_FIELD = { v: PROTOCOL_VERSION } as const;
+
+/**
+ * A copy of `message` with `v` added last: what goes on the wire. Messages of one shape (the
+ * same fields in the same order) share one hidden class. Built with Object.assign, not
+ * `{ ...message, v }`: Node 20's V8 makes a new hidden class (map and descriptors, about 0.5 KB
+ * for each property the source lacks) for every object spread that adds a property, so each
+ * message sent would leave maps behind for the major GC (docs/benchmarks.md, "Control-plane
+ * overhead per call"); `test/hidden-classes.test.ts` holds it to that.
+ */
+export function versioned<T extends MessageType>(message: Outgoing<T>): Outgoing<T> & { readonly v: number } {
+  return Object.assign({}, message, VERSION_FIELD);
+}
+
 /** Encodes a message, adding `v`. Throws `ProtocolError(internal)` on undefined or unsafe integers. */
 export function encodeMessage<T extends MessageType>(message: Outgoing<T>): Uint8Array {
-  return encode({ ...message, v: PROTOCOL_VERSION });
+  return encode(versioned(message));
 }
 
 /**

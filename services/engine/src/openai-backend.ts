@@ -111,16 +111,19 @@ export class OpenAiBackend implements EngineBackend {
   admit(call: CallAssign): void {
     const key = `${call.sessionId}/${call.callId}`;
     if (this.held.has(key)) return;
-    this.held.set(key, {
-      ...wallCallFields(call, this.options.clock()),
-      running: false,
-      text: '',
-      tokens: 0,
-      promptTokens: null,
-      cachedTokens: null,
-      controller: null,
-      run: 0,
-    });
+    // Object.assign, not a spread that adds properties (a new hidden class per call on Node 20).
+    this.held.set(
+      key,
+      Object.assign(wallCallFields(call, this.options.clock()), {
+        running: false,
+        text: '',
+        tokens: 0,
+        promptTokens: null,
+        cachedTokens: null,
+        controller: null,
+        run: 0,
+      }),
+    );
     this.pump();
   }
 

@@ -120,8 +120,11 @@ export class EngineRegistry {
       const e = this.engines.get(id) as EngineEntry;
       const n = assigned(id);
       const running = Math.min(e.running, n);
-      const load = { id, running, queued: n - running, kvUsed: e.kvUsed };
-      return e.prefixCache === null ? load : { ...load, prefixCache: e.prefixCache };
+      // Two literals, not `{ ...load, prefixCache }`: a spread that adds a property builds a new
+      // hidden class per call on Node 20.
+      return e.prefixCache === null
+        ? { id, running, queued: n - running, kvUsed: e.kvUsed }
+        : { id, running, queued: n - running, kvUsed: e.kvUsed, prefixCache: e.prefixCache };
     });
   }
 

@@ -670,9 +670,10 @@ export class SchedulerActor {
    */
   private send(s: Session, callId: string, live: LiveCall, rec: CallRecord, engine: string, offer?: string): void {
     const key = `${s.id}/${callId}`;
-    const assign: Outgoing<'call.assign'> = {
-      ...live.submit,
-      type: 'call.assign',
+    // Object.assign, not an object spread: a spread that adds properties builds a new hidden
+    // class per call on Node 20 (`encodeMessage` in packages/protocol says more).
+    const assign: Outgoing<'call.assign'> = Object.assign({}, live.submit, {
+      type: 'call.assign' as const,
       engineId: engine,
       attempt: live.attempt,
       level: rec.level,
@@ -680,7 +681,7 @@ export class SchedulerActor {
       seq: rec.seq,
       // A stamp for measuring the two hops of the control plane (one machine's clock), not the actor's clock.
       sentAtMs: performance.timeOrigin + performance.now(),
-    };
+    });
     let bytes: Uint8Array;
     try {
       bytes = encodeMessage<'call.assign'>(assign);

@@ -219,17 +219,20 @@ export class LlamaBackend implements EngineBackend {
         `call needs ${prompt.length} prompt + ${call.maxTokens} output tokens, over this engine's context of ${this.config.contextSize}`,
       );
     }
-    this.held.set(key, {
-      ...wallCallFields(call, this.clock()),
-      prompt,
-      generated: [],
-      text: '',
-      sequence: null,
-      yielding: false,
-      swapFile: null,
-      saving: false,
-      lastTokenAt: Number.NaN,
-    });
+    // Object.assign, not a spread that adds properties (a new hidden class per call on Node 20).
+    this.held.set(
+      key,
+      Object.assign(wallCallFields(call, this.clock()), {
+        prompt,
+        generated: [],
+        text: '',
+        sequence: null,
+        yielding: false,
+        swapFile: null,
+        saving: false,
+        lastTokenAt: Number.NaN,
+      }),
+    );
     this.pump();
   }
 
