@@ -531,7 +531,7 @@ const VERSION_FIELD = { v: PROTOCOL_VERSION } as const;
 /**
  * A copy of `message` with `v` added last: what goes on the wire. Messages of one shape (the
  * same fields in the same order) share one hidden class. Built with Object.assign, not
- * `{ ...message, v }`: Node 20's V8 makes a new hidden class (map and descriptors, about 0.5 KB
+ * `{ ...message, v }`: Node 20's V8 makes a new hidden class (map and descriptors, about 0.3 KB
  * for each property the source lacks) for every object spread that adds a property, so each
  * message sent would leave maps behind for the major GC (docs/benchmarks.md, "Control-plane
  * overhead per call"); `test/hidden-classes.test.ts` holds it to that.
