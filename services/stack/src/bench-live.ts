@@ -11,6 +11,7 @@ import type { HopSplit } from './call-stamps.ts';
 import { splitOf } from './call-stamps.ts';
 import { startLocalStack } from './local-stack.ts';
 import { startProcessStack } from './process-stack.ts';
+import { schedulerCounters } from './scheduler-counters.ts';
 import type { ReplayedProgram } from './replay.ts';
 import { endProgressLine, progressLine, replay } from './replay.ts';
 
@@ -49,6 +50,14 @@ export interface LiveBenchRow {
      * host slowness.
      */
     readonly skippedSeconds: number | null;
+    /**
+     * Calls the scheduler placed again (`reassignments`: an engine went silent, or a call was
+     * missing from its engine's heartbeats for twice `missingGraceMs`) and intake messages the
+     * stream delivered more than once (`redeliveries`), from its status at the end of the run.
+     * Each is a stall of seconds for its program that the simulator has no counterpart for.
+     */
+    readonly reassignments: number;
+    readonly redeliveries: number;
   };
   /** live / sim. */
   readonly meanRatio: number;
@@ -193,6 +202,7 @@ export async function runLiveBench(o: LiveBenchOptions): Promise<LiveBenchRow[]>
         if (b instanceof SimBackend) skippedSeconds += b.skippedSeconds;
       }
     }
+    const counters = await schedulerCounters(stack.url);
     await client.close();
     await stack.stop();
     const ok = out.filter((p) => p.error === null);
@@ -216,6 +226,8 @@ export async function runLiveBench(o: LiveBenchOptions): Promise<LiveBenchRow[]>
         overheadSplit: splitOf(ok.flatMap((p) => p.stamps)),
         wallSeconds,
         skippedSeconds,
+        reassignments: counters.reassignments ?? 0,
+        redeliveries: counters.redeliveries ?? 0,
       },
       meanRatio: latency.mean / simLatency.mean,
       p95Ratio: latency.p95 / simLatency.p95,
@@ -265,6 +277,7 @@ export function liveBenchTable(rows: readonly LiveBenchRow[]): string {
     'to scheduler / to engine p99 ms',
     'skipped s',
     'failed',
+    'reassigned/redelivered',
     'outside s/call (cp + late)',
     'ratio to sim+outside mean/p95',
     "sim's own spread mean/p95",
@@ -282,6 +295,7 @@ export function liveBenchTable(rows: readonly LiveBenchRow[]): string {
     r.live.overheadSplit === null ? '-' : `${r.live.overheadSplit.toSchedulerMs.p99.toFixed(2)} / ${r.live.overheadSplit.toEngineMs.p99.toFixed(2)}`,
     r.live.skippedSeconds === null ? '-' : r.live.skippedSeconds.toFixed(1),
     String(r.live.failed),
+    `${r.live.reassignments}/${r.live.redeliveries}`,
     r.withTimeOutside === null ? '-' : `${r.withTimeOutside.controlPlane.toFixed(3)} + ${r.withTimeOutside.harnessLateness.toFixed(3)}`,
     r.withTimeOutside === null ? '-' : `${r.withTimeOutside.meanRatio.toFixed(3)}/${r.withTimeOutside.p95Ratio.toFixed(3)}`,
     `${r.simSpread.meanRatio.min.toFixed(3)}-${r.simSpread.meanRatio.max.toFixed(3)}/${r.simSpread.p95Ratio.min.toFixed(3)}-${r.simSpread.p95Ratio.max.toFixed(3)}`,

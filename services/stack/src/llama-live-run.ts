@@ -3,9 +3,7 @@ import type { SchedulerConfig } from '@autellix/core';
 import type { LlamaBackendConfig, RunningEngine } from '@autellix/engine';
 import { DEFAULT_ENGINE_SERVICE, LlamaBackend, startEngine } from '@autellix/engine';
 import type { EngineProfile } from '@autellix/engine-model';
-import { decodeMessage, encodeMessage, subjects } from '@autellix/protocol';
 import type { Occupancy, ProgramSpec } from '@autellix/sim';
-import { connect } from '@nats-io/transport-node';
 import type { InSituPromptChunks } from './in-situ-prompts.ts';
 import { inSituPrompts } from './in-situ-prompts.ts';
 import type { InSituSteps } from './in-situ-steps.ts';
@@ -15,6 +13,7 @@ import { OccupancySampler } from './occupancy-sampler.ts';
 import type { CpuShares } from './proc-cpu.ts';
 import { cpuShares, cpuSnapshot } from './proc-cpu.ts';
 import { startProcessStack } from './process-stack.ts';
+import { schedulerCounters } from './scheduler-counters.ts';
 import type { ReplayedProgram } from './replay.ts';
 import { endProgressLine, progressLine, replay } from './replay.ts';
 
@@ -142,12 +141,6 @@ export async function runLive(r: LiveRunOptions): Promise<LiveRun> {
 
 /** The scheduler's demotions and promotions so far, from its status (`core.*` counters). */
 async function schedulerPriorityChanges(url: string): Promise<PriorityChanges> {
-  const nc = await connect({ servers: url });
-  try {
-    const reply = await nc.request(subjects.status(), encodeMessage<'status.request'>({ type: 'status.request' }), { timeout: 5000 });
-    const { counters } = decodeMessage(reply.data, ['status']);
-    return { demotions: counters['core.demotions'] ?? 0, promotions: counters['core.promotions'] ?? 0 };
-  } finally {
-    await nc.close();
-  }
+  const counters = await schedulerCounters(url);
+  return { demotions: counters['core.demotions'] ?? 0, promotions: counters['core.promotions'] ?? 0 };
 }

@@ -100,6 +100,11 @@ describe('live benchmark', () => {
     expect(mean((row?.programs ?? []).map((p) => p.live ?? Number.NaN))).toBeCloseTo(row?.live.programLatency.mean ?? 0, 9);
     expect(mean((row?.programs ?? []).map((p) => p.sim))).toBeCloseTo(row?.sim.programLatency.mean ?? 0, 9);
     expect(liveBenchTable(rows)).toContain('ratio to sim+outside mean/p95');
+    // The scheduler's own account, read from its status: an undisturbed run places nothing twice.
+    expect(row?.live.reassignments).toBe(0);
+    expect(row?.live.redeliveries).toBe(0);
+    expect(report.rows[0].live.reassignments).toBe(0);
+    expect(liveBenchTable(rows)).toContain('reassigned/redelivered');
     // The simulator's own spread: a range that holds real ratios.
     expect(row?.simSpread.p95Ratio.min).toBeGreaterThan(0);
     expect(row?.simSpread.p95Ratio.min).toBeLessThanOrEqual(row?.simSpread.p95Ratio.max ?? 0);
