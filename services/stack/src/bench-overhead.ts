@@ -7,7 +7,7 @@ import { summarize } from '@autellix/sim';
 import { startLocalStack } from './local-stack.ts';
 import { startProcessStack } from './process-stack.ts';
 import type { CallStamps, HopSplit } from './call-stamps.ts';
-import { splitOf } from './call-stamps.ts';
+import { splitOf, stampsOf, submitToEngineMs } from './call-stamps.ts';
 import { measureTransportFloor } from './transport-floor.ts';
 
 /** Where the services run: all in this process (`one`), or each in its own (`processes`). */
@@ -93,19 +93,15 @@ export async function runOverheadBench(o: OverheadBenchOptions): Promise<Overhea
       layout,
       gapMs: o.gapMs,
       calls: measured.length,
-      overheadMs: summarize(measured.map(overheadOf)),
+      overheadMs: summarize(measured.map(submitToEngineMs)),
       split: splitOf(measured),
-      warmupMs: warmup.length === 0 ? null : summarize(warmup.map(overheadOf)),
+      warmupMs: warmup.length === 0 ? null : summarize(warmup.map(submitToEngineMs)),
     });
   }
   const report: OverheadBenchReport = { bench: 'overhead', calls: o.calls, warmup: o.warmup, rows, floor };
   mkdirSync(o.out, { recursive: true });
   writeFileSync(join(o.out, 'overhead.json'), `${JSON.stringify(report, null, 2)}\n`);
   return report;
-}
-
-function overheadOf(c: CallStamps): number {
-  return c.receivedAtMs - c.submittedAtMs;
 }
 
 /** One fresh deployment's calls, the warm-up ones and the measured ones apart. */
@@ -122,12 +118,9 @@ async function measure(layout: OverheadLayout, o: OverheadBenchOptions): Promise
       const measured: CallStamps[] = [];
       for (let i = 0; i < o.warmup + o.calls; i++) {
         const r = await session.call({ promptTokens: 64, maxTokens: 8, stream: false }).result;
-        if (r.timings.receivedAtMs === undefined) throw new Error(`call ${r.callId}: the engine reported no receipt time`);
-        (i < o.warmup ? warmup : measured).push({
-          submittedAtMs: r.submittedAtMs,
-          assignSentAtMs: r.timings.assignSentAtMs ?? null,
-          receivedAtMs: r.timings.receivedAtMs,
-        });
+        const stamps = stampsOf(r);
+        if (stamps === null) throw new Error(`call ${r.callId}: the engine reported no receipt time`);
+        (i < o.warmup ? warmup : measured).push(stamps);
         if (o.gapMs > 0) await new Promise((res) => setTimeout(res, o.gapMs));
       }
       await session.close();

@@ -1,3 +1,4 @@
+import type { CallOutcome } from '@autellix/client';
 import type { Summary } from '@autellix/sim';
 import { summarize } from '@autellix/sim';
 
@@ -9,6 +10,17 @@ export interface CallStamps {
   readonly assignSentAtMs: number | null;
   /** The engine's receipt of the assignment. */
   readonly receivedAtMs: number;
+}
+
+/** A call's stamps from its result; null when the engine did not report its receipt time. */
+export function stampsOf(out: Pick<CallOutcome, 'submittedAtMs' | 'timings'>): CallStamps | null {
+  if (out.timings.receivedAtMs === undefined) return null;
+  return { submittedAtMs: out.submittedAtMs, assignSentAtMs: out.timings.assignSentAtMs ?? null, receivedAtMs: out.timings.receivedAtMs };
+}
+
+/** The control plane's delay on a call's way to the engine, ms: the engine's receipt minus the client's submit. */
+export function submitToEngineMs(c: CallStamps): number {
+  return c.receivedAtMs - c.submittedAtMs;
 }
 
 /**

@@ -3,6 +3,7 @@ import type { AncestorRef } from '@autellix/protocol';
 import { MAX_ANCESTRY } from '@autellix/protocol';
 import type { CallSpec, ProgramSpec } from '@autellix/sim';
 import type { CallStamps } from './call-stamps.ts';
+import { stampsOf } from './call-stamps.ts';
 
 /** What happened to one replayed program. Times in modelled seconds from the start of the run. */
 export interface ReplayedProgram {
@@ -156,9 +157,8 @@ export async function replay(o: ReplayOptions): Promise<ReplayedProgram[]> {
           accounts.wait += out.wait;
           accounts.outside += (Math.max(0, out.latencyMs - out.timings.totalMs) / 1000) * o.speed;
         }
-        if (out.timings.receivedAtMs !== undefined) {
-          stamps.push({ submittedAtMs: out.submittedAtMs, assignSentAtMs: out.timings.assignSentAtMs ?? null, receivedAtMs: out.timings.receivedAtMs });
-        }
+        const stamped = stampsOf(out);
+        if (stamped !== null) stamps.push(stamped);
         placements.push({ callId: c.id, promptTokens: out.usage.promptTokens, engineId: out.engineId });
       };
       // Calls are listed in topological order, so every parent's promise exists before its children's.

@@ -5,7 +5,7 @@ import { ConfigError } from '@autellix/core';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { OverheadBenchOptions } from '../src/bench-overhead.ts';
 import { overheadBenchTable, runOverheadBench } from '../src/bench-overhead.ts';
-import { splitOf } from '../src/call-stamps.ts';
+import { splitOf, stampsOf, submitToEngineMs } from '../src/call-stamps.ts';
 
 describe('overhead benchmark', () => {
   const out = mkdtempSync(join(tmpdir(), 'autellix-overhead-'));
@@ -28,6 +28,15 @@ describe('overhead benchmark', () => {
     expect(split?.toEngineMs.mean).toBeCloseTo(1.25, 9);
     expect(splitOf([{ submittedAtMs: 1, assignSentAtMs: null, receivedAtMs: 2 }])).toBeNull();
     expect(splitOf([])).toBeNull();
+  });
+
+  it('takes stamps from a result only when the engine reported its receipt', () => {
+    const timings = { queuedMs: 0, firstTokenMs: 1, totalMs: 2 };
+    const stamps = stampsOf({ submittedAtMs: 100, timings: { ...timings, receivedAtMs: 101.5, assignSentAtMs: 100.75 } });
+    expect(stamps).toEqual({ submittedAtMs: 100, assignSentAtMs: 100.75, receivedAtMs: 101.5 });
+    expect(submitToEngineMs(stamps as NonNullable<typeof stamps>)).toBeCloseTo(1.5, 9);
+    expect(stampsOf({ submittedAtMs: 100, timings: { ...timings, receivedAtMs: 101 } })?.assignSentAtMs).toBeNull();
+    expect(stampsOf({ submittedAtMs: 100, timings })).toBeNull();
   });
 
   it('times every measured call from submit to the engine and writes the report', async () => {
